@@ -1,0 +1,376 @@
+//! The binary codec of stored and published events.
+//!
+//! A record is `[format byte][postcard header][postcard payload]`:
+//! - the **format byte** names the layout of everything after it, so even the envelope's own
+//!   shape can change later (a reader meets an unknown format byte and says so);
+//! - the **header** is the envelope without its payload, including `schema_version`;
+//! - the **payload** is the [`Event`] enum in that schema. Older schemas are decoded with their
+//!   frozen types and upcast to the current one; a newer schema than this build knows is a
+//!   distinct error, because a consumer must hold back on it (a rolling upgrade), not drop it.
+//!
+//! postcard is not self-describing: a released shape never changes. History of the schema:
+//! - 1: first shapes (`Quarantined` without `producer`);
+//! - 2: `Quarantined` gained `producer`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::envelope::{Envelope, OutboxPosition};
+use crate::event::Event;
+use crate::id::{CorrelationId, EventId, TenantId};
+use crate::time::Timestamp;
+
+/// The only record layout so far: format byte, postcard header, postcard payload.
+pub const FORMAT_V1: u8 = 1;
+
+/// The schema this build writes, and the newest it reads.
+pub const SCHEMA_VERSION: u16 = 2;
+
+/// Why bytes are not an event this build can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Zero bytes.
+    #[error("empty record")]
+    Empty,
+    /// A format byte this build does not know. Newer than [`FORMAT_V1`] means a newer writer.
+    #[error("unknown record format {0} (this build reads format {FORMAT_V1})")]
+    UnknownFormat(u8),
+    /// A payload schema newer than this build: hold back, upgrade, do not drop.
+    #[error("event schema {found} is newer than this build's {known}")]
+    NewerSchema {
+        /// The schema in the record.
+        found: u16,
+        /// The newest schema this build reads.
+        known: u16,
+    },
+    /// The bytes do not decode in the layout and schema they claim.
+    #[error("malformed record: {0}")]
+    Malformed(String),
+}
+
+impl DecodeError {
+    /// Whether the record was written by a newer build (hold back and retry later) rather than
+    /// being garbage (quarantine it).
+    pub fn is_newer(&self) -> bool {
+        match self {
+            DecodeError::NewerSchema { .. } => true,
+            DecodeError::UnknownFormat(f) => *f > FORMAT_V1,
+            _ => false,
+        }
+    }
+}
+
+/// The envelope without its payload, as stored. Field order is the wire order: never change it
+/// within a format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// See [`Envelope::event_id`].
+    pub event_id: EventId,
+    /// See [`Envelope::stream`].
+    pub stream: String,
+    /// See [`Envelope::stream_version`].
+    pub stream_version: u64,
+    /// See [`Envelope::recorded_at`].
+    pub recorded_at: Timestamp,
+    /// See [`Envelope::effective_at`].
+    pub effective_at: Timestamp,
+    /// See [`Envelope::causation_id`].
+    pub causation_id: Option<Uuid>,
+    /// See [`Envelope::correlation_id`].
+    pub correlation_id: CorrelationId,
+    /// See [`Envelope::actor`].
+    pub actor: Actor,
+    /// See [`Envelope::partner`].
+    pub partner: Option<TenantId>,
+    /// See [`Envelope::customer`].
+    pub customer: Option<TenantId>,
+    /// See [`Envelope::outbox`].
+    pub outbox: Option<OutboxPosition>,
+    /// The payload's schema.
+    pub schema_version: u16,
+}
+
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    event_id: &'a EventId,
+    stream: &'a str,
+    stream_version: u64,
+    recorded_at: Timestamp,
+    effective_at: Timestamp,
+    causation_id: &'a Option<Uuid>,
+    correlation_id: &'a CorrelationId,
+    actor: &'a Actor,
+    partner: &'a Option<TenantId>,
+    customer: &'a Option<TenantId>,
+    outbox: &'a Option<OutboxPosition>,
+    schema_version: u16,
+}
+
+/// Encodes an envelope in the current format and schema.
+pub fn encode(env: &Envelope) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    encode_into(env, &mut out);
+    out
+}
+
+/// Encodes an envelope at the end of `out` (reusing its allocation in hot loops).
+pub fn encode_into(env: &Envelope, out: &mut Vec<u8>) {
+    out.push(FORMAT_V1);
+    let header = HeaderRef {
+        event_id: &env.event_id,
+        stream: &env.stream,
+        stream_version: env.stream_version,
+        recorded_at: env.recorded_at,
+        effective_at: env.effective_at,
+        causation_id: &env.causation_id,
+        correlation_id: &env.correlation_id,
+        actor: &env.actor,
+        partner: &env.partner,
+        customer: &env.customer,
+        outbox: &env.outbox,
+        schema_version: SCHEMA_VERSION,
+    };
+    // Serialising into a Vec cannot fail: every type here serialises infallibly.
+    let taken = std::mem::take(out);
+    let taken = postcard::to_extend(&header, taken).unwrap_or_default();
+    *out = postcard::to_extend(&env.payload, taken).unwrap_or_default();
+}
+
+/// Decodes only the header: enough to route, dedupe or report a record whose payload this build
+/// cannot read (a newer schema).
+pub fn decode_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
+    let (&format, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    if format != FORMAT_V1 {
+        return Err(DecodeError::UnknownFormat(format));
+    }
+    postcard::take_from_bytes::<Header>(rest).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// Decodes a record, upcasting an older payload schema to the current [`Event`].
+pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    let (h, payload) = decode_header(bytes)?;
+    let event = decode_payload(h.schema_version, payload)?;
+    Ok(Envelope {
+        event_id: h.event_id,
+        stream: h.stream,
+        stream_version: h.stream_version,
+        recorded_at: h.recorded_at,
+        effective_at: h.effective_at,
+        causation_id: h.causation_id,
+        correlation_id: h.correlation_id,
+        actor: h.actor,
+        partner: h.partner,
+        customer: h.customer,
+        schema_version: h.schema_version,
+        payload: event,
+        outbox: h.outbox,
+    })
+}
+
+fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
+    let (v, rest) =
+        postcard::take_from_bytes::<T>(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if rest.is_empty() {
+        Ok(v)
+    } else {
+        Err(DecodeError::Malformed(format!(
+            "{} trailing bytes after the payload",
+            rest.len()
+        )))
+    }
+}
+
+fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
+    match schema {
+        SCHEMA_VERSION => decode_exact::<Event>(bytes),
+        1 => decode_exact::<v1::Event>(bytes).map(v1::upcast),
+        s if s > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
+            found: s,
+            known: SCHEMA_VERSION,
+        }),
+        s => Err(DecodeError::Malformed(format!("unknown event schema {s}"))),
+    }
+}
+
+/// Schema 1, frozen. Only what changed since is a type of its own; unchanged variants reuse the
+/// current structs, so a frozen schema is a list of variants, not a copy of the contract.
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use crate::event::{self, AccessRefused, CommandRejected};
+    use crate::ordering::*;
+
+    /// `Quarantined` before it named the producer.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Quarantined {
+        /// The subject the bytes arrived on.
+        pub subject: String,
+        /// The decode error.
+        pub reason: String,
+        /// The bytes.
+        pub raw: Vec<u8>,
+    }
+
+    /// The event enum of schema 1, variant for variant.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub enum Event {
+        AccessRefused(AccessRefused),
+        Quarantined(Quarantined),
+        CommandRejected(CommandRejected),
+        CustomerAdded(CustomerAdded),
+        OrderPlaced(OrderPlaced),
+        SubscriptionStarted(SubscriptionStarted),
+        SubscriptionRenewed(SubscriptionRenewed),
+        SubscriptionExpired(SubscriptionExpired),
+        AutoRenewChanged(AutoRenewChanged),
+        SubscriptionCancelled(SubscriptionCancelled),
+        PerpetualPurchased(PerpetualPurchased),
+        PerpetualCancelled(PerpetualCancelled),
+        RefundRequestFiled(RefundRequestFiled),
+        RefundRequestApproved(RefundRequestApproved),
+        RefundRequestDeclined(RefundRequestDeclined),
+    }
+
+    /// Schema 1 → current. The producer of a quarantined message is the service token of its
+    /// subject (`csp.evt.<service>.…`), which is what schema 2 records explicitly.
+    pub fn upcast(e: Event) -> event::Event {
+        use event::Event as E;
+        match e {
+            Event::AccessRefused(x) => E::AccessRefused(x),
+            Event::Quarantined(q) => E::Quarantined(event::Quarantined {
+                producer: q.subject.split('.').nth(2).unwrap_or("unknown").to_string(),
+                subject: q.subject,
+                reason: q.reason,
+                raw: q.raw,
+            }),
+            Event::CommandRejected(x) => E::CommandRejected(x),
+            Event::CustomerAdded(x) => E::CustomerAdded(x),
+            Event::OrderPlaced(x) => E::OrderPlaced(x),
+            Event::SubscriptionStarted(x) => E::SubscriptionStarted(x),
+            Event::SubscriptionRenewed(x) => E::SubscriptionRenewed(x),
+            Event::SubscriptionExpired(x) => E::SubscriptionExpired(x),
+            Event::AutoRenewChanged(x) => E::AutoRenewChanged(x),
+            Event::SubscriptionCancelled(x) => E::SubscriptionCancelled(x),
+            Event::PerpetualPurchased(x) => E::PerpetualPurchased(x),
+            Event::PerpetualCancelled(x) => E::PerpetualCancelled(x),
+            Event::RefundRequestFiled(x) => E::RefundRequestFiled(x),
+            Event::RefundRequestApproved(x) => E::RefundRequestApproved(x),
+            Event::RefundRequestDeclined(x) => E::RefundRequestDeclined(x),
+        }
+    }
+
+    /// Writes a schema-1 record, as a build of schema 1 did. Kept for the upcast test and the
+    /// frozen fixture; nothing in production writes schema 1.
+    pub fn encode(env: &crate::envelope::Envelope, payload: &Event) -> Vec<u8> {
+        let mut out = vec![super::FORMAT_V1];
+        let header = super::Header {
+            event_id: env.event_id,
+            stream: env.stream.clone(),
+            stream_version: env.stream_version,
+            recorded_at: env.recorded_at,
+            effective_at: env.effective_at,
+            causation_id: env.causation_id,
+            correlation_id: env.correlation_id,
+            actor: env.actor.clone(),
+            partner: env.partner,
+            customer: env.customer,
+            outbox: env.outbox,
+            schema_version: 1,
+        };
+        out = postcard::to_extend(&header, out).unwrap_or_default();
+        postcard::to_extend(payload, out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    #[test]
+    fn every_sample_round_trips() {
+        for kind in crate::event::EventKind::ALL {
+            let env = fixtures::sample(*kind);
+            let bytes = encode(&env);
+            assert_eq!(bytes[0], FORMAT_V1);
+            let back = decode(&bytes).unwrap();
+            assert_eq!(back, env, "{}", kind.name());
+        }
+    }
+
+    #[test]
+    fn a_schema_1_record_is_read_back_upcast() {
+        let env = fixtures::sample(crate::event::EventKind::Quarantined);
+        let old = v1::Event::Quarantined(v1::Quarantined {
+            subject: "csp.evt.billing.charge_due.p.c".into(),
+            reason: "bad varint".into(),
+            raw: vec![0xff, 0x00],
+        });
+        let bytes = v1::encode(&env, &old);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(
+            back.schema_version, 1,
+            "the envelope says what it was written in"
+        );
+        assert_eq!(
+            back.payload,
+            Event::Quarantined(crate::event::Quarantined {
+                producer: "billing".into(),
+                subject: "csp.evt.billing.charge_due.p.c".into(),
+                reason: "bad varint".into(),
+                raw: vec![0xff, 0x00],
+            })
+        );
+        // Re-encoding writes the current schema.
+        let again = decode(&encode(&back)).unwrap();
+        assert_eq!(again.schema_version, SCHEMA_VERSION);
+        assert_eq!(again.payload, back.payload);
+    }
+
+    #[test]
+    fn newer_schema_and_format_are_told_apart_from_garbage() {
+        let env = fixtures::sample(crate::event::EventKind::AccessRefused);
+        let mut bytes = encode(&env);
+        // Rewrite the header with a future schema version.
+        let (mut h, payload) = decode_header(&bytes).unwrap();
+        h.schema_version = SCHEMA_VERSION + 1;
+        let mut future = vec![FORMAT_V1];
+        future = postcard::to_extend(&h, future).unwrap();
+        future.extend_from_slice(payload);
+        let e = decode(&future).unwrap_err();
+        assert!(e.is_newer(), "{e}");
+        assert_eq!(decode_header(&future).unwrap().0.event_id, env.event_id);
+
+        bytes[0] = 9;
+        assert!(decode(&bytes).unwrap_err().is_newer());
+        assert_eq!(decode(&[]), Err(DecodeError::Empty));
+        let e = decode(&[FORMAT_V1, 0xff, 0xff, 0xff]).unwrap_err();
+        assert!(!e.is_newer());
+        let e = decode(&[0]).unwrap_err();
+        assert!(!e.is_newer());
+    }
+
+    #[test]
+    fn trailing_bytes_are_malformed() {
+        let env = fixtures::sample(crate::event::EventKind::AccessRefused);
+        let mut bytes = encode(&env);
+        bytes.push(0);
+        assert!(matches!(decode(&bytes), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn truncated_records_never_panic() {
+        for kind in crate::event::EventKind::ALL {
+            let bytes = encode(&fixtures::sample(*kind));
+            for cut in 0..bytes.len() {
+                assert!(
+                    decode(&bytes[..cut]).is_err(),
+                    "{} cut at {cut}",
+                    kind.name()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The one enum of every event csp records, and the events every service shares.
+//!
+//! postcard encodes an enum variant by its position, so variants are only ever appended at the
+//! end, and every addition or shape change bumps [`crate::codec::SCHEMA_VERSION`] (a consumer
+//! that meets a newer schema holds back instead of quarantining what it cannot read yet).
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::TenantId;
+use crate::ordering::*;
+
+/// The runtime refused an actor (`forbidden`): who is in the envelope, what is here. It changes
+/// no other state; K5 and A4 rely on every refusal being recorded exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRefused {
+    /// The service that refused.
+    pub service: String,
+    /// The command or query refused, e.g. `place_order`.
+    pub action: String,
+    /// The customer the actor tried to act for, when known.
+    pub customer: Option<TenantId>,
+    /// Why, for the audit trail.
+    pub reason: String,
+}
+
+/// A consumer met bytes it could not decode at all. They are kept here, and copied to
+/// `csp.dlq.<service>`, so nothing is silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// The producing service (the subject's second token), so a report can say whose bytes.
+    pub producer: String,
+    /// The subject the bytes arrived on.
+    pub subject: String,
+    /// The decode error.
+    pub reason: String,
+    /// The bytes, as received.
+    pub raw: Vec<u8>,
+}
+
+/// A fire-and-forget command (`csp.in.…`) was refused; its sender has no reply to read, so the
+/// outcome is this event, carrying the message's correlation id in its envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRejected {
+    /// The command's name.
+    pub command: String,
+    /// Its `request_id`, when the body had one.
+    pub request_id: Option<String>,
+    /// The error code (`ErrorCode` wire name).
+    pub code: String,
+    /// The error message.
+    pub message: String,
+}
+
+macro_rules! events {
+    ($($variant:ident = $name:literal),+ $(,)?) => {
+        /// Every event csp records. Each variant wraps a struct of the same name.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Event {
+            $(
+                #[doc = concat!("See [`", stringify!($variant), "`].")]
+                $variant($variant),
+            )+
+        }
+
+        /// The name of an event variant, without its data: the subject token and the fixture
+        /// file name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventKind {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )+
+        }
+
+        impl EventKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant),+];
+
+            /// The snake_case name: a subject token (`csp.evt.ordering.<name>.…`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)+
+                }
+            }
+
+            /// The kind named `name`.
+            pub fn from_name(name: &str) -> Option<EventKind> {
+                match name {
+                    $($name => Some(EventKind::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl Event {
+            /// This event's kind.
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$variant(_) => EventKind::$variant,)+
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for Event {
+                fn from(e: $variant) -> Event {
+                    Event::$variant(e)
+                }
+            }
+        )+
+    };
+}
+
+// Append only. Adding a variant: add it at the end, bump codec::SCHEMA_VERSION, add a sample in
+// fixtures.rs, run `cargo xtask fixtures`, and write a line in CHANGELOG.md.
+events! {
+    AccessRefused = "access_refused",
+    Quarantined = "quarantined",
+    CommandRejected = "command_rejected",
+    CustomerAdded = "customer_added",
+    OrderPlaced = "order_placed",
+    SubscriptionStarted = "subscription_started",
+    SubscriptionRenewed = "subscription_renewed",
+    SubscriptionExpired = "subscription_expired",
+    AutoRenewChanged = "auto_renew_changed",
+    SubscriptionCancelled = "subscription_cancelled",
+    PerpetualPurchased = "perpetual_purchased",
+    PerpetualCancelled = "perpetual_cancelled",
+    RefundRequestFiled = "refund_request_filed",
+    RefundRequestApproved = "refund_request_approved",
+    RefundRequestDeclined = "refund_request_declined",
+}
+
+impl Event {
+    /// The snake_case name of this event.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+}

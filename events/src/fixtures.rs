@@ -1,0 +1,346 @@
+//! One deterministic sample envelope per event kind: the source of the golden files in
+//! `events/fixtures/`. The match in [`sample`] has no wildcard, so adding an event kind does not
+//! compile until it has a sample, and the fixtures test fails until its file is generated
+//! (`cargo xtask fixtures`, a deliberate command; tests never write fixtures).
+
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use crate::actor::{Actor, ActorKind, Role};
+use crate::codec;
+use crate::envelope::{Envelope, OutboxPosition};
+use crate::event::*;
+use crate::id::*;
+use crate::market::{CountryCode, ProductId, SkuId};
+use crate::money::{Currency, Money};
+use crate::ordering::*;
+use crate::time::Timestamp;
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn at(y: i32, mo: u32, d: u32, h: u32) -> Timestamp {
+    Timestamp::ymd_hms(y, mo, d, h, 0, 0).unwrap_or(Timestamp::EPOCH)
+}
+
+const PARTNER: TenantId = TenantId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0a01));
+const CUSTOMER: TenantId = TenantId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0c01));
+
+fn usd(minor: i64) -> Money {
+    Money::new(minor, Currency::USD)
+}
+
+fn country(s: &str) -> CountryCode {
+    s.parse().unwrap_or_else(|_| unreachable_country())
+}
+
+fn unreachable_country() -> CountryCode {
+    // Only reached if a literal above is mistyped; the fixtures test would then fail loudly.
+    "ZZ".parse().expect("ZZ is two upper-case letters")
+}
+
+fn product(s: &str) -> ProductId {
+    ProductId::new(s).expect("sample product ids are valid")
+}
+
+fn sku(s: &str) -> SkuId {
+    SkuId::new(s).expect("sample sku ids are valid")
+}
+
+fn policy() -> PolicyRef {
+    PolicyRef {
+        version: 1,
+        cancellation_window_hours: Some(168),
+    }
+}
+
+const ORDER: OrderId = OrderId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0d01));
+const SUB: SubscriptionId =
+    SubscriptionId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0e01));
+const PURCHASE: PurchaseId = PurchaseId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0f01));
+const REFUND: RefundRequestId =
+    RefundRequestId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0b01));
+
+fn payload(kind: EventKind) -> Event {
+    let start = at(2026, 11, 2, 9);
+    match kind {
+        EventKind::AccessRefused => AccessRefused {
+            service: "ordering".into(),
+            action: "place_order".into(),
+            customer: Some(CUSTOMER),
+            reason: "sales_agent may not buy on a customer's behalf".into(),
+        }
+        .into(),
+        EventKind::Quarantined => Quarantined {
+            producer: "ordering".into(),
+            subject: format!("csp.evt.ordering.order_placed.{PARTNER}.{CUSTOMER}"),
+            reason: "malformed record: unexpected end of input".into(),
+            raw: vec![1, 0xde, 0xad],
+        }
+        .into(),
+        EventKind::CommandRejected => CommandRejected {
+            command: "place_order".into(),
+            request_id: Some("po-2026-11-02-0001".into()),
+            code: "market_unavailable".into(),
+            message: "Azure Reservations are not available in HT".into(),
+        }
+        .into(),
+        EventKind::CustomerAdded => CustomerAdded {
+            customer: CUSTOMER,
+            partner: PARTNER,
+            domain: "contoso.onmicrosoft.com".into(),
+            company_name: "Contoso Pty Ltd".into(),
+            country: country("AU"),
+            currency: Currency::AUD,
+        }
+        .into(),
+        EventKind::OrderPlaced => OrderPlaced {
+            order: ORDER,
+            customer: CUSTOMER,
+            partner: PARTNER,
+            customer_country: country("US"),
+            currency: Currency::USD,
+            purchased_at: start,
+            backfilled: false,
+            lines: vec![
+                PricedLine {
+                    line: 1,
+                    product: product("windows-server-2022-datacenter"),
+                    sku: sku("16-core-p3y"),
+                    product_name: "Windows Server 2022 Datacenter - 16 Core License Pack".into(),
+                    kind: ProductKind::SoftwareSubscription,
+                    quantity: 2,
+                    term: Term::P3Y,
+                    billing_plan: BillingPlan::Annual,
+                    unit_price: usd(1_845_000),
+                    line_price: usd(3_690_000),
+                    tax_inclusive: false,
+                    license_only: false,
+                    policy: policy(),
+                    creates: LineItem::Subscription(SUB),
+                },
+                PricedLine {
+                    line: 2,
+                    product: product("sql-server-2022-standard-perpetual"),
+                    sku: sku("2-core"),
+                    product_name: "SQL Server 2022 Standard - 2 Core License Pack".into(),
+                    kind: ProductKind::PerpetualSoftware,
+                    quantity: 1,
+                    term: Term::Perpetual,
+                    billing_plan: BillingPlan::OneTime,
+                    unit_price: usd(389_900),
+                    line_price: usd(389_900),
+                    tax_inclusive: false,
+                    license_only: false,
+                    policy: PolicyRef {
+                        version: 1,
+                        cancellation_window_hours: Some(720),
+                    },
+                    creates: LineItem::Perpetual(PURCHASE),
+                },
+            ],
+            total: usd(4_079_900),
+        }
+        .into(),
+        EventKind::SubscriptionStarted => SubscriptionStarted {
+            subscription: SUB,
+            order: ORDER,
+            line: 1,
+            customer: CUSTOMER,
+            partner: PARTNER,
+            customer_country: country("US"),
+            product: product("windows-server-2022-datacenter"),
+            sku: sku("16-core-p3y"),
+            product_name: "Windows Server 2022 Datacenter - 16 Core License Pack".into(),
+            kind: ProductKind::SoftwareSubscription,
+            quantity: 2,
+            term: Term::P3Y,
+            billing_plan: BillingPlan::Annual,
+            unit_price: usd(1_845_000),
+            term_price: usd(3_690_000),
+            tax_inclusive: false,
+            license_only: false,
+            term_start: start,
+            term_end: at(2029, 11, 2, 9),
+            auto_renew: true,
+            before_cutover: false,
+            cancellable_until: Some(at(2026, 11, 9, 9)),
+            policy: policy(),
+        }
+        .into(),
+        EventKind::SubscriptionRenewed => SubscriptionRenewed {
+            subscription: SUB,
+            customer: CUSTOMER,
+            term_number: 2,
+            term_start: at(2029, 11, 2, 9),
+            term_end: at(2032, 11, 2, 9),
+            billing_plan: BillingPlan::Annual,
+            term_price: usd(3_690_000),
+            cancellable_until: Some(at(2029, 11, 9, 9)),
+        }
+        .into(),
+        EventKind::SubscriptionExpired => SubscriptionExpired {
+            subscription: SUB,
+            customer: CUSTOMER,
+            expired_at: at(2029, 11, 2, 9),
+        }
+        .into(),
+        EventKind::AutoRenewChanged => AutoRenewChanged {
+            subscription: SUB,
+            customer: CUSTOMER,
+            auto_renew: false,
+        }
+        .into(),
+        EventKind::SubscriptionCancelled => SubscriptionCancelled {
+            subscription: SUB,
+            order: ORDER,
+            customer: CUSTOMER,
+            term_number: 1,
+            term_start: start,
+            term_end: at(2029, 11, 2, 9),
+            term_price: usd(3_690_000),
+            billing_plan: BillingPlan::Annual,
+            cancelled_at: at(2026, 11, 5, 12),
+        }
+        .into(),
+        EventKind::PerpetualPurchased => PerpetualPurchased {
+            purchase: PURCHASE,
+            order: ORDER,
+            line: 2,
+            customer: CUSTOMER,
+            partner: PARTNER,
+            customer_country: country("US"),
+            product: product("sql-server-2022-standard-perpetual"),
+            sku: sku("2-core"),
+            product_name: "SQL Server 2022 Standard - 2 Core License Pack".into(),
+            quantity: 1,
+            unit_price: usd(389_900),
+            price: usd(389_900),
+            tax_inclusive: false,
+            license_only: false,
+            purchased_at: start,
+            cancellable_until: Some(at(2026, 12, 2, 9)),
+            policy: PolicyRef {
+                version: 1,
+                cancellation_window_hours: Some(720),
+            },
+        }
+        .into(),
+        EventKind::PerpetualCancelled => PerpetualCancelled {
+            purchase: PURCHASE,
+            order: ORDER,
+            customer: CUSTOMER,
+            price: usd(389_900),
+            cancelled_at: at(2026, 11, 12, 9),
+        }
+        .into(),
+        EventKind::RefundRequestFiled => RefundRequestFiled {
+            refund_request: REFUND,
+            customer: CUSTOMER,
+            subject: RefundSubject::Order(ORDER),
+            reason: "Bought the wrong edition".into(),
+            amount_requested: usd(389_900),
+            contact: Contact {
+                name: "Ana Souza".into(),
+                email: "ana@partner.example".into(),
+                phone: "+55 11 5555 0100".into(),
+            },
+            impact: Some("Customer cannot deploy".into()),
+            title: Some("Refund SQL Server order".into()),
+            attachments: vec![Attachment {
+                name: "invoice.pdf".into(),
+                size_bytes: 48_213,
+            }],
+        }
+        .into(),
+        EventKind::RefundRequestApproved => RefundRequestApproved {
+            refund_request: REFUND,
+            customer: CUSTOMER,
+            amount: usd(300_000),
+            note: Some("partial: 3 days of use".into()),
+        }
+        .into(),
+        EventKind::RefundRequestDeclined => RefundRequestDeclined {
+            refund_request: REFUND,
+            customer: CUSTOMER,
+            reason: "outside policy".into(),
+        }
+        .into(),
+    }
+}
+
+/// The sample envelope of `kind`: fixed ids and times, an admin agent as actor.
+pub fn sample(kind: EventKind) -> Envelope {
+    let n = EventKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u128;
+    let payload = payload(kind);
+    Envelope {
+        event_id: EventId(id(0x1000 + n)),
+        stream: format!("sample/{}", kind.name()),
+        stream_version: 1 + n as u64,
+        recorded_at: at(2026, 11, 2, 9),
+        effective_at: at(2026, 11, 2, 9),
+        causation_id: Some(id(0x2000)),
+        correlation_id: CorrelationId(id(0x2000)),
+        actor: Actor {
+            kind: ActorKind::Partner,
+            tenant: PARTNER,
+            user: "alice@partner.example".into(),
+            roles: vec![Role::AdminAgent],
+        },
+        partner: Some(PARTNER),
+        customer: Some(CUSTOMER),
+        schema_version: codec::SCHEMA_VERSION,
+        payload,
+        outbox: Some(OutboxPosition {
+            seq: 41 + n as u64,
+            epoch: id(0x3000),
+        }),
+    }
+}
+
+/// The fixture directory of this crate.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The file of `kind`'s golden record in the current schema.
+pub fn path(kind: EventKind) -> PathBuf {
+    dir().join(format!("{}.bin", kind.name()))
+}
+
+/// The frozen schema-1 record (a `Quarantined` before it named its producer), decoded forever.
+pub fn schema1_path() -> PathBuf {
+    dir().join("schema1").join("quarantined.bin")
+}
+
+/// The schema-1 sample record's bytes.
+pub fn schema1_record() -> Vec<u8> {
+    let env = sample(EventKind::Quarantined);
+    let old = codec::v1::Event::Quarantined(codec::v1::Quarantined {
+        subject: format!("csp.evt.ordering.order_placed.{PARTNER}.{CUSTOMER}"),
+        reason: "malformed record: unexpected end of input".into(),
+        raw: vec![1, 0xde, 0xad],
+    });
+    codec::v1::encode(&env, &old)
+}
+
+/// Writes every golden file. Only `cargo xtask fixtures` calls this: regenerating fixtures is a
+/// deliberate act that shows up in review as changed binary files and a CHANGELOG line.
+/// Frozen older-schema files are written only when missing: they are history.
+pub fn write_all() -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir().join("schema1"))?;
+    let mut written = Vec::new();
+    for kind in EventKind::ALL {
+        let p = path(*kind);
+        std::fs::write(&p, codec::encode(&sample(*kind)))?;
+        written.push(p);
+    }
+    let old = schema1_path();
+    if !old.exists() {
+        std::fs::write(&old, schema1_record())?;
+        written.push(old);
+    }
+    Ok(written)
+}

@@ -1,0 +1,43 @@
+//! # csp-events: the contract
+//!
+//! Everything two csp processes — or csp and an outside system — must agree on lives here, and
+//! nothing else does: this crate depends on nothing of ours, and every service depends on it.
+//!
+//! - [`envelope`] and [`event`]: the events every service records and publishes;
+//! - [`codec`]: format byte + postcard, schema versions and upcasting;
+//! - [`api`]: the JSON edge (one reply shape, stable error codes, strict decoding);
+//! - [`ordering`]: the ordering service's events, commands and queries;
+//! - [`subject`]: NATS subject and stream names;
+//! - [`kernel`]: deciders, their [`kernel::Context`], rejections and due transitions;
+//! - [`actor`], [`money`], [`id`], [`time`], [`market`]: the value types the rest is made of;
+//! - [`fixtures`]: one golden sample per event kind.
+//!
+//! A released event shape never changes (postcard is not self-describing): add a variant or a
+//! schema version instead, and upcast on read. Until 1.0, every shape change is a line in
+//! `CHANGELOG.md` and regenerated fixtures.
+
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod api;
+pub mod codec;
+pub mod envelope;
+pub mod event;
+pub mod fixtures;
+pub mod id;
+pub mod kernel;
+pub mod market;
+pub mod money;
+pub mod ordering;
+pub mod subject;
+pub mod time;
+
+pub use actor::{Actor, ActorKind, Role, TokenClaims};
+pub use api::{ApiError, CustomerRef, ErrorCode, Reply, RequestId};
+pub use envelope::{Envelope, OutboxPosition};
+pub use event::{Event, EventKind};
+pub use id::{
+    CorrelationId, EventId, OrderId, PurchaseId, RefundRequestId, SubscriptionId, TenantId,
+};
+pub use money::{Currency, Money};
+pub use time::Timestamp;

@@ -1,0 +1,117 @@
+//! The JSON command API: every documented example decodes, and every command and query refuses
+//! an unknown field with `invalid_request` naming it.
+
+use std::path::PathBuf;
+
+use csp_events::api::{decode_json, CommandBody, QueryBody};
+use csp_events::ordering::*;
+use csp_events::ErrorCode;
+use serde_json::Value;
+
+fn example(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("json/ordering")
+        .join(format!("{name}.json"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn with_field(body: &[u8], key: &str, value: Value) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(body).unwrap();
+    v.as_object_mut().unwrap().insert(key.into(), value);
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn check<T: serde::de::DeserializeOwned + serde::Serialize>(name: &str) {
+    let body = example(name);
+    let decoded: T = decode_json(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // The example survives a round trip through the type.
+    let again: T = decode_json(&serde_json::to_vec(&decoded).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&decoded).unwrap()
+    );
+    let e = decode_json::<T>(&with_field(&body, "surprise", Value::from(1)))
+        .err()
+        .unwrap_or_else(|| panic!("{name} accepted an unknown field"));
+    assert_eq!(e.code, ErrorCode::InvalidRequest, "{name}");
+    assert_eq!(e.details["path"], "surprise", "{name}: {e}");
+    assert!(e.message.contains("unknown field"), "{name}: {e}");
+}
+
+fn command<T: CommandBody>() -> &'static str {
+    check::<T>(T::NAME);
+    let body = example(T::NAME);
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v.as_object_mut().unwrap().remove("request_id");
+    let e = decode_json::<T>(&serde_json::to_vec(&v).unwrap())
+        .err()
+        .unwrap_or_else(|| panic!("{} accepted a body without request_id", T::NAME));
+    assert!(e.message.contains("request_id"), "{}: {e}", T::NAME);
+    T::NAME
+}
+
+fn query<T: QueryBody>() -> &'static str {
+    check::<T>(T::NAME);
+    T::NAME
+}
+
+#[test]
+fn every_command_and_query_refuses_unknown_fields_and_has_an_example() {
+    let mut names = vec![
+        command::<AddCustomer>(),
+        command::<PlaceOrder>(),
+        command::<ImportOrders>(),
+        command::<SetAutoRenew>(),
+        command::<CancelSubscription>(),
+        command::<CancelPerpetual>(),
+        command::<FileRefundRequest>(),
+        command::<DecideRefundRequest>(),
+        query::<ReviewOrder>(),
+        query::<CancellationInfo>(),
+        query::<GetCustomers>(),
+        query::<GetOrders>(),
+        query::<GetOrder>(),
+        query::<GetSubscriptions>(),
+        query::<GetSubscription>(),
+        query::<GetPurchases>(),
+    ];
+    names.sort();
+    let mut files: Vec<String> =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/ordering"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+    files.sort();
+    assert_eq!(names, files, "one example per command and query, no strays");
+}
+
+#[test]
+fn nested_unknown_fields_are_named_by_path() {
+    let body = br#"{"request_id":"r1","customer":"contoso.onmicrosoft.com","lines":[
+        {"product":"p","sku":"s","quantity":1,"term":"P1Y","billing_plan":"annual","discount":5}]}"#;
+    let e = decode_json::<PlaceOrder>(body).unwrap_err();
+    assert_eq!(e.details["path"], "lines[0].discount");
+}
+
+#[test]
+fn wrong_types_and_negative_quantities_name_the_field() {
+    let body = br#"{"request_id":"r1","customer":"contoso.onmicrosoft.com","lines":[
+        {"product":"p","sku":"s","quantity":-1,"term":"P1Y","billing_plan":"annual"}]}"#;
+    let e = decode_json::<PlaceOrder>(body).unwrap_err();
+    assert_eq!(e.details["path"], "lines[0].quantity");
+    let body = br#"{"request_id":"r1","customer":"contoso.onmicrosoft.com","lines":[
+        {"product":"p","sku":"s","quantity":"2","term":"P2Y","billing_plan":"annual"}]}"#;
+    let e = decode_json::<PlaceOrder>(body).unwrap_err();
+    assert_eq!(e.details["path"], "lines[0].quantity");
+    let body = br#"{"request_id":"r1","customer":"contoso.onmicrosoft.com","lines":[
+        {"product":"p","sku":"s","quantity":2,"term":"P2Y","billing_plan":"annual"}]}"#;
+    let e = decode_json::<PlaceOrder>(body).unwrap_err();
+    assert_eq!(e.details["path"], "lines[0].term");
+}
