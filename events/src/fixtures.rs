@@ -91,9 +91,9 @@ fn payload(kind: EventKind) -> Event {
             customer: CUSTOMER,
             partner: PARTNER,
             domain: "contoso.onmicrosoft.com".into(),
-            company_name: "Contoso Pty Ltd".into(),
-            country: country("AU"),
-            currency: Currency::AUD,
+            company_name: "Contoso Ltd".into(),
+            country: country("US"),
+            currency: Currency::USD,
         }
         .into(),
         EventKind::OrderPlaced => OrderPlaced {

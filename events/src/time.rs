@@ -10,8 +10,9 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A UTC instant with microsecond precision. All csp times are UTC (RULES.md).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A UTC instant with microsecond precision. All csp times are UTC (RULES.md). The default is
+/// the Unix epoch, a neutral start for folds.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 /// A timestamp out of chrono's range, or text that is not RFC 3339.

@@ -1,30 +1,110 @@
 //! Project chores, run as `cargo xtask <chore>`.
 //!
+//! - `test`: the whole test suite, exactly what CI runs (`.ci/run`). It first makes sure a
+//!   `nats-server` binary is there for the end-to-end suites: found on the PATH or in
+//!   `/usr/sbin`, else installed from Debian's package when running as root, else it stops with
+//!   a message saying how. It never skips a suite silently.
 //! - `fixtures`: rewrites `events/fixtures/*.bin` from the samples in `csp_events::fixtures`.
 //!   Deliberate on purpose: a shape change shows up in review as changed golden files, next to
 //!   the `events/CHANGELOG.md` line that explains it. Tests only ever read these files.
 
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let chore = std::env::args().nth(1);
-    match chore.as_deref() {
-        Some("fixtures") => match csp_events::fixtures::write_all() {
-            Ok(paths) => {
-                for p in paths {
-                    println!("wrote {}", p.display());
-                }
-                println!("now add a line to events/CHANGELOG.md if a shape changed");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("xtask fixtures: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        _ => {
-            eprintln!("usage: cargo xtask fixtures");
-            ExitCode::from(2)
+    let result = match chore.as_deref() {
+        Some("fixtures") => fixtures(),
+        Some("test") => test(),
+        _ => Err("usage: cargo xtask test | cargo xtask fixtures".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn fixtures() -> Result<(), String> {
+    let paths = csp_events::fixtures::write_all().map_err(|e| format!("fixtures: {e}"))?;
+    for p in paths {
+        println!("wrote {}", p.display());
+    }
+    println!("now add a line to events/CHANGELOG.md if a shape changed");
+    Ok(())
+}
+
+fn find_nats_server() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("CSP_NATS_SERVER") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn ensure_nats_server() -> Result<PathBuf, String> {
+    if let Some(p) = find_nats_server() {
+        return Ok(p);
+    }
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(
+            "nats-server is not installed and cannot be installed from here. \
+             Install it (Debian: `sudo apt-get install nats-server`) or set CSP_NATS_SERVER to \
+             its path; the end-to-end suites need it and are never skipped."
+                .into(),
+        );
+    }
+    eprintln!("xtask: nats-server missing; installing Debian's package");
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "nats-server"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success())
+        || (Command::new("apt-get")
+            .arg("update")
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "nats-server"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success()));
+    if !ok {
+        return Err("installing nats-server with apt-get failed; install it by hand".into());
+    }
+    find_nats_server().ok_or_else(|| "nats-server installed but not found".into())
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let status = cmd.status().map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn test() -> Result<(), String> {
+    let nats = ensure_nats_server()?;
+    eprintln!("xtask: using {}", nats.display());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new(&cargo)
+        .args(["test", "--workspace", "--locked"])
+        .env("CSP_NATS_SERVER", &nats))
 }
