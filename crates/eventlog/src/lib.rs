@@ -1,0 +1,79 @@
+//! # csp-eventlog: one service's append-only event log, in sled
+//!
+//! Each service is the only writer of its own log (sled locks the directory). The log stores
+//! opaque event records, already encoded by the caller, plus what the log itself needs:
+//! gap-free seqs, a dedupe index, per-stream versions for optimistic concurrency, an outbox
+//! index of the events to publish, per-tenant request records for idempotent retries,
+//! projection snapshots and durable named cursors.
+//!
+//! ## Invariants
+//!
+//! - **Atomic appends**: a batch's events, their index and outbox entries and its request
+//!   record are one `sled::Batch`, so they are all there or none, also after a crash.
+//! - **Gap-free seqs** from the writer's own counter (re-read from the last `e` key at open),
+//!   not sled's `generate_id`, which skips after a crash. Outbox seqs likewise.
+//! - **Durable before acknowledged**: group commit (one writer thread decides and applies
+//!   groups of appends, a flusher thread flushes each group once) answers only after the flush
+//!   covering a batch returned; readers only see flushed events.
+//! - **Checks, in order**: the batch's shape ([`InvalidBatch`]); its request record (same body:
+//!   [`AppendOutcome::AlreadyRecorded`], nothing written; other body:
+//!   [`AppendError::IdempotencyConflict`]); then each event: an id already in the log (or
+//!   earlier in the same group) is a duplicate, skipped and reported with its original seq; the
+//!   others must continue their stream's version ([`AppendError::Conflict`]).
+//!
+//! ## Key layout (one sled tree, one-byte prefixes; numbers big-endian), see [`keys`]
+//!
+//! | key | value |
+//! |---|---|
+//! | `e` + seq | `[1][postcard {event_id, stream, version, outbox_seq}][payload]` |
+//! | `i` + event id (16) | seq |
+//! | `s` + stream + `0xFF` + version | seq |
+//! | `o` + outbox seq | seq (published events only) |
+//! | `r` + tenant (16) + request id | `[1][postcard {body_hash, reply, seqs}]` |
+//! | `n` + name + `0xFF` + code version (u32) | `[1][postcard {at_seq, bytes}]` |
+//! | `m` + `epoch` / `layout` / `cursor/<name>` | `[1][uuid]` / `[1][1]` / `[1][u64]` |
+//!
+//! No per-stream "current version" key: the writer caches stream versions in memory and reads
+//! the last `s` key of a stream only on a cache miss. Likewise the dedupe index is not read for
+//! new ids: the writer keeps a Bloom filter of every id (built at open) and reads `i` only on a
+//! "maybe" — measured, reading it cost ~20 % of a 1,000-event append.
+//!
+//! ## Map
+//!
+//! - `log.rs`: [`EventLog`]: open, append, reads, epoch, snapshots, cursors.
+//! - `writer.rs`: the writer thread (group commit); `writer/decide.rs` decides one request,
+//!   `writer/flusher.rs` flushes and answers. Nothing else writes events.
+//! - `id_filter.rs`: the writer's Bloom filter of event ids.
+//! - `batch.rs`: [`Batch`] in, [`AppendOutcome`] out. `record.rs`: [`Record`], [`Snapshot`].
+//! - `read.rs`: [`Records`]. `tail.rs`: [`Tail`]. `verify.rs`: [`VerifyReport`].
+//! - [`keys`] and [`value`]: the stored layout, public for benchmarks and offline tools.
+//! - `error.rs`, `options.rs`, `stats.rs`: errors, [`LogOptions`], [`LogStats`].
+
+#![warn(missing_docs)]
+
+mod batch;
+mod error;
+mod id_filter;
+pub mod keys;
+mod log;
+mod options;
+mod read;
+mod record;
+mod stats;
+mod tail;
+pub mod value;
+mod verify;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use batch::{AppendOutcome, Batch, EventPosition, NewEvent, NewRequest, RequestRecord};
+pub use error::{AppendError, InvalidBatch, OpenError, ReadError, StorageError, WriteError};
+pub use log::EventLog;
+pub use options::{FlushObserver, LogOptions};
+pub use read::Records;
+pub use record::{Record, Snapshot};
+pub use stats::LogStats;
+pub use tail::Tail;
+pub use verify::{IndexKind, Problem, VerifyReport};

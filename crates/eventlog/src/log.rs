@@ -1,0 +1,466 @@
+//! [`EventLog`]: opening a log, appending through the writer, reading, and the log's metadata
+//! (epoch, snapshots, cursors).
+
+use std::{
+    io,
+    path::Path,
+    sync::{atomic::AtomicU64, Arc},
+    thread::JoinHandle,
+};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info};
+use uuid::Uuid;
+
+use crate::{
+    batch::{AppendOutcome, Batch, RequestRecord},
+    error::{AppendError, OpenError, ReadError, StorageError, WriteError},
+    id_filter::IdFilter,
+    keys,
+    options::LogOptions,
+    read::Records,
+    record::Snapshot,
+    stats::{Counters, LogStats},
+    tail::Tail,
+    value,
+    verify::{self, VerifyReport},
+    writer::{self, AppendRequest, Durable, Writer, WriterSetup},
+};
+
+/// A handle to one service's event log. Cheap to clone; all clones share one sled database and
+/// one writer thread. The service is the log's only writer: sled locks the directory, so a
+/// second process (or a second `open` in this one) gets [`OpenError::Locked`].
+///
+/// Invariants: seqs are 1, 2, 3, ... with no gap, also across crashes; an append is
+/// acknowledged only after a flush covering it returned; readers (`read_*`, `tail`,
+/// `stream_version`, `request`) see only events covered by a successful flush. When the last
+/// handle drops, the writer finishes (and answers) the group in hand and stops; that drop
+/// blocks until it has, typically a flush's time.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    epoch: Uuid,
+    /// `Some` until drop; taking it closes the channel, which stops the writer.
+    tx: Option<mpsc::Sender<AppendRequest>>,
+    durable: watch::Receiver<Durable>,
+    counters: Arc<Counters>,
+    applied: Arc<AtomicU64>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                error!("event log writer thread panicked");
+            }
+        }
+        if let Err(e) = self.db.flush() {
+            error!(error = %e, "flushing the event log on close failed");
+        }
+    }
+}
+
+impl EventLog {
+    /// Opens (or creates) the log in the directory `path`.
+    ///
+    /// sled is configured with no periodic flush (`flush_every_ms(None)`): every append is
+    /// flushed by the writer before it is acknowledged and every metadata write flushes
+    /// itself, so a background flusher would only add fsyncs competing with group commits.
+    /// sled's `Mode::HighThroughput` was measured against the default on the reference box
+    /// (1,000-event batches) and made no difference, so the default (less space) is kept.
+    ///
+    /// Open reads the dedupe index once to build the writer's id filter (~0.1 s per million
+    /// events on the reference box), so that appends need not read it per new event.
+    /// A new log gets a random epoch; an existing one keeps its own.
+    pub fn open(path: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog, OpenError> {
+        Self::open_inner(path.as_ref(), opts, false)
+    }
+
+    /// Opens a log just restored from a backup, giving it a new epoch first (durably), so that
+    /// consumers that saw the seqs of the lost original never mistake this log's reused seqs for
+    /// the ones they already processed. The restore tool calls this once; later opens use
+    /// [`EventLog::open`].
+    pub fn open_restored(path: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog, OpenError> {
+        Self::open_inner(path.as_ref(), opts, true)
+    }
+
+    fn open_inner(path: &Path, opts: LogOptions, new_epoch: bool) -> Result<EventLog, OpenError> {
+        let config = sled::Config::new()
+            .path(path)
+            .cache_capacity(opts.cache_capacity_bytes)
+            .flush_every_ms(None);
+        // sled releases its directory lock when its last internal reference drops, and its IO
+        // thread pool may hold one for a moment after the last handle closed: a reopen right
+        // after a close in the same process would see a lock that is about to go. So `Locked`
+        // is retried for a bounded while (`LogOptions::lock_wait`) before it is reported.
+        let deadline = std::time::Instant::now() + opts.lock_wait;
+        let db = loop {
+            match config.open().map_err(|e| classify_open_error(path, e)) {
+                Err(OpenError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        let epoch = init_meta(&db, path, new_epoch)?;
+        let last_seq = writer::last_u64_key(&db, keys::EVENT)?;
+        let last_outbox = writer::last_u64_key(&db, keys::OUTBOX)?;
+        let ids = load_ids(&db, last_seq)?;
+
+        let max_group = opts.max_group_appends.max(1);
+        let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
+        let durable = Durable {
+            seq: last_seq,
+            outbox_seq: last_outbox,
+        };
+        let (durable_tx, durable_rx) = watch::channel(durable);
+        let counters = Arc::new(Counters::default());
+        let applied = Arc::new(AtomicU64::new(last_seq));
+        let setup = WriterSetup {
+            db: db.clone(),
+            rx,
+            durable: durable_tx,
+            observer: opts.flush_observer,
+            counters: Arc::clone(&counters),
+            max_group,
+            applied: Arc::clone(&applied),
+            ids,
+            last: durable,
+        };
+        let writer =
+            Writer::spawn(setup).map_err(|e| StorageError::from_io("spawn writer thread", e))?;
+        info!(path = %path.display(), %epoch, last_seq, "event log opened");
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                db,
+                epoch,
+                tx: Some(tx),
+                durable: durable_rx,
+                counters,
+                applied,
+                writer: Some(writer),
+            }),
+        })
+    }
+
+    /// The log's epoch: made at creation, stable across reopens. A log restored from a backup
+    /// gets a new one ([`EventLog::open_restored`]), so a consumer never mistakes its reused
+    /// seqs for ones it already saw.
+    pub fn epoch(&self) -> Uuid {
+        self.inner.epoch
+    }
+
+    /// The last durable seq (0 for an empty log).
+    pub fn last_seq(&self) -> u64 {
+        self.durable().seq
+    }
+
+    /// The last durable outbox seq (0 if nothing was published).
+    pub fn last_outbox_seq(&self) -> u64 {
+        self.durable().outbox_seq
+    }
+
+    /// Appends a batch and waits until it is durable (or refused). See the crate docs for the
+    /// order of checks. Dropping the future does not cancel an append already sent to the
+    /// writer: it may still be written.
+    pub async fn append(&self, batch: Batch) -> Result<AppendOutcome, AppendError> {
+        self.check(&batch)?;
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(AppendRequest { batch, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// [`EventLog::append`] for synchronous code (tools, tests, property tests). Blocks the
+    /// thread; it panics if called from inside an async runtime (tokio's rule for blocking
+    /// channel operations), where `append` is the one to use.
+    pub fn append_blocking(&self, batch: Batch) -> Result<AppendOutcome, AppendError> {
+        self.check(&batch)?;
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .blocking_send(AppendRequest { batch, reply })
+            .map_err(|_| AppendError::Closed)?;
+        answer.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Every durable event with seq >= `from_seq`, in seq order, straight from sled (no index
+    /// lookups). Events appended after the call are not included; use [`EventLog::tail`].
+    pub fn read_from(&self, from_seq: u64) -> Records {
+        let last = self.last_seq();
+        let from = from_seq.max(1);
+        if from > last {
+            return Records::empty();
+        }
+        Records::log(self.inner.db.range(keys::event(from)..=keys::event(last)))
+    }
+
+    /// The durable events of one stream, in version order.
+    pub fn read_stream(&self, stream: &str) -> Records {
+        Records::indexed(
+            self.inner.db.clone(),
+            self.inner.db.scan_prefix(keys::stream_prefix(stream)),
+            self.last_seq(),
+        )
+    }
+
+    /// The durable published events with outbox seq >= `from_outbox_seq`, in outbox order;
+    /// every record's `outbox_seq` is `Some`.
+    pub fn read_outbox_from(&self, from_outbox_seq: u64) -> Records {
+        let durable = self.durable();
+        let from = from_outbox_seq.max(1);
+        if from > durable.outbox_seq {
+            return Records::empty();
+        }
+        Records::indexed(
+            self.inner.db.clone(),
+            self.inner
+                .db
+                .range(keys::outbox(from)..=keys::outbox(durable.outbox_seq)),
+            durable.seq,
+        )
+    }
+
+    /// The stream's current durable version (0 if it has no events): what the next event of
+    /// the stream must be decided against.
+    pub fn stream_version(&self, stream: &str) -> Result<u64, ReadError> {
+        let last = self.last_seq();
+        for entry in self.inner.db.scan_prefix(keys::stream_prefix(stream)).rev() {
+            let (key, seq) = entry.map_err(ReadError::sled)?;
+            let seq = keys::u64_from(&seq)
+                .ok_or_else(|| ReadError::corrupt(&key, "stream index value is not a seq"))?;
+            if seq <= last {
+                let (_, version) = keys::parse_stream(&key)
+                    .ok_or_else(|| ReadError::corrupt(&key, "malformed stream index key"))?;
+                return Ok(version);
+            }
+        }
+        Ok(0)
+    }
+
+    /// Waits for durable events from `from_seq` on, forever: yields what is already in the log,
+    /// then each new append once it is durable. The tail holds the sled database open but not
+    /// the writer: when every `EventLog` handle is gone it ends after the last durable event.
+    pub fn tail(&self, from_seq: u64) -> Tail {
+        Tail::new(self.inner.db.clone(), self.inner.durable.clone(), from_seq)
+    }
+
+    /// The request record of `request_id` for `tenant`, if a durable one exists.
+    pub fn request(
+        &self,
+        tenant: Uuid,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord>, ReadError> {
+        let record = writer::load_request(&self.inner.db, &keys::request(&tenant, request_id))?;
+        let last = self.last_seq();
+        // A record whose events are not durable yet belongs to a group still being flushed.
+        Ok(record.filter(|r| r.seqs.iter().all(|&s| s <= last)))
+    }
+
+    /// Saves a projection's state after folding events `1..=at_seq`, durably, under `name` and
+    /// the projection's `code_version`: a projection whose code changed gets a new version and
+    /// so never restores a state its old code made. Older code versions are kept (they are
+    /// small and let a rollback of the code restore fast).
+    pub fn save_snapshot(
+        &self,
+        name: &str,
+        code_version: u32,
+        at_seq: u64,
+        bytes: &[u8],
+    ) -> Result<(), WriteError> {
+        if name.is_empty() {
+            return Err(WriteError::Invalid("a snapshot needs a name".into()));
+        }
+        let last = self.last_seq();
+        if at_seq > last {
+            return Err(WriteError::Invalid(format!(
+                "a snapshot at seq {at_seq} is beyond the end of the log ({last})"
+            )));
+        }
+        let stored = value::encode(&value::StoredSnapshotRef { at_seq, bytes });
+        self.put_durably(keys::snapshot(name, code_version), stored)
+    }
+
+    /// The snapshot saved under `name` by `code_version`, if any.
+    pub fn load_snapshot(
+        &self,
+        name: &str,
+        code_version: u32,
+    ) -> Result<Option<Snapshot>, ReadError> {
+        let key = keys::snapshot(name, code_version);
+        let Some(bytes) = self.inner.db.get(&key).map_err(ReadError::sled)? else {
+            return Ok(None);
+        };
+        let stored: value::StoredSnapshot =
+            value::decode(&bytes).map_err(|reason| ReadError::corrupt(&key, reason))?;
+        Ok(Some(Snapshot {
+            at_seq: stored.at_seq,
+            bytes: stored.bytes,
+        }))
+    }
+
+    /// Durably sets the named cursor (e.g. the outbox publish cursor), flushing before it
+    /// returns so a restart resumes from it.
+    pub fn set_cursor(&self, name: &str, value: u64) -> Result<(), WriteError> {
+        if name.is_empty() {
+            return Err(WriteError::Invalid("a cursor needs a name".into()));
+        }
+        self.put_durably(keys::cursor(name), value::encode_u64(value).to_vec())
+    }
+
+    /// The named cursor's value, `None` if it was never set.
+    pub fn cursor(&self, name: &str) -> Result<Option<u64>, ReadError> {
+        let key = keys::cursor(name);
+        match self.inner.db.get(&key).map_err(ReadError::sled)? {
+            None => Ok(None),
+            Some(v) => value::decode_u64(&v)
+                .map(Some)
+                .ok_or_else(|| ReadError::corrupt(&key, "cursor value is not a u64")),
+        }
+    }
+
+    /// Checks the whole log's integrity (see [`VerifyReport`]). Safe on a live log: it
+    /// considers only events covered by a successful flush.
+    pub fn verify(&self) -> Result<VerifyReport, ReadError> {
+        verify::verify(&self.inner.db, self.durable(), &self.inner.applied)
+    }
+
+    /// The writer's counters since open.
+    pub fn stats(&self) -> LogStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Requests sent to the writer and not yet taken into a group (for tests that need
+    /// several requests to land in one group).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.inner
+            .tx
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
+
+    fn durable(&self) -> Durable {
+        *self.inner.durable.borrow()
+    }
+
+    fn check(&self, batch: &Batch) -> Result<(), AppendError> {
+        batch.validate().map_err(|e| {
+            Counters::add(&self.inner.counters.appends, 1);
+            Counters::add(&self.inner.counters.refused, 1);
+            AppendError::Invalid(e)
+        })
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<AppendRequest>, AppendError> {
+        self.inner.tx.as_ref().ok_or(AppendError::Closed)
+    }
+
+    fn put_durably(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), WriteError> {
+        self.inner
+            .db
+            .insert(key, value)
+            .map_err(|e| StorageError::sled("write", e))?;
+        self.inner
+            .db
+            .flush()
+            .map_err(|e| StorageError::sled("flush", e))?;
+        Ok(())
+    }
+}
+
+/// sled reports a held lock as an `Other` io error saying "could not acquire lock"; turn it
+/// into the typed [`OpenError::Locked`].
+///
+/// A lock still held after `LogOptions::lock_wait` belongs to a live holder (another process,
+/// or a handle still open in this one).
+fn classify_open_error(path: &Path, e: sled::Error) -> OpenError {
+    if let sled::Error::Io(io) = &e {
+        if io.kind() == io::ErrorKind::WouldBlock
+            || io.to_string().contains("could not acquire lock")
+        {
+            return OpenError::Locked {
+                path: path.to_path_buf(),
+            };
+        }
+    }
+    OpenError::Storage(StorageError::sled("open", e))
+}
+
+/// Builds the writer's id filter from the dedupe index: one sequential scan of the `i` keys at
+/// open, so appends do not read the index for every new id.
+fn load_ids(db: &sled::Db, last_seq: u64) -> Result<IdFilter, ReadError> {
+    let mut ids = IdFilter::with_capacity(last_seq);
+    for entry in db.scan_prefix([keys::EVENT_ID]) {
+        let (key, _) = entry.map_err(ReadError::sled)?;
+        let id: [u8; 16] = key
+            .get(1..)
+            .and_then(|id| id.try_into().ok())
+            .ok_or_else(|| ReadError::corrupt(&key, "malformed dedupe key"))?;
+        ids.insert(&id);
+    }
+    Ok(ids)
+}
+
+/// Reads the epoch (checking the layout version), or creates both for a new log; with
+/// `new_epoch`, replaces an existing log's epoch with a fresh one.
+fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenError> {
+    let epoch_key = keys::meta(keys::META_EPOCH);
+    let layout_key = keys::meta(keys::META_LAYOUT);
+    if let Some(stored) = db.get(&epoch_key).map_err(ReadError::sled)? {
+        let epoch = match stored.as_ref() {
+            [value::LOG_VALUE_FORMAT, id @ ..] => Uuid::from_slice(id).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| ReadError::corrupt(&epoch_key, "epoch is not a uuid"))?;
+        let layout = db.get(&layout_key).map_err(ReadError::sled)?;
+        match layout.as_deref() {
+            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) if new_epoch => {
+                let epoch = Uuid::new_v4();
+                db.insert(&epoch_key, epoch_value(epoch))
+                    .map_err(|e| StorageError::sled("write new epoch", e))?;
+                db.flush()
+                    .map_err(|e| StorageError::sled("flush new epoch", e))?;
+                Ok(epoch)
+            }
+            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => Ok(epoch),
+            Some([value::LOG_VALUE_FORMAT, found]) => Err(OpenError::UnsupportedLayout {
+                found: *found,
+                supported: value::LAYOUT_VERSION,
+            }),
+            _ => Err(ReadError::corrupt(&layout_key, "missing or malformed layout version").into()),
+        }
+    } else {
+        if !db.is_empty() {
+            return Err(OpenError::NotAnEventLog {
+                path: path.to_path_buf(),
+            });
+        }
+        let epoch = Uuid::new_v4();
+        let mut batch = sled::Batch::default();
+        batch.insert(epoch_key, epoch_value(epoch));
+        batch.insert(
+            layout_key,
+            &[value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION],
+        );
+        db.apply_batch(batch)
+            .map_err(|e| StorageError::sled("create log metadata", e))?;
+        db.flush()
+            .map_err(|e| StorageError::sled("flush log metadata", e))?;
+        Ok(epoch)
+    }
+}
+
+/// `[format][16 bytes]`: the stored epoch.
+fn epoch_value(epoch: Uuid) -> Vec<u8> {
+    let mut value = vec![value::LOG_VALUE_FORMAT];
+    value.extend_from_slice(epoch.as_bytes());
+    value
+}

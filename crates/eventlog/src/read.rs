@@ -1,0 +1,84 @@
+//! [`Records`]: the iterator behind every read. It walks sled directly: the whole-log read
+//! decodes `e` values as sled yields them, stream and outbox reads walk their index and fetch
+//! each event by seq.
+
+use crate::{error::ReadError, keys, record::Record};
+
+/// An iterator of stored events. Each item is a `Result` so a damaged record is reported (with
+/// its key) instead of ending the read silently or panicking; the iterator continues after it.
+pub struct Records {
+    inner: Inner,
+}
+
+enum Inner {
+    Empty,
+    /// `e` keys, in seq order.
+    Log(sled::Iter),
+    /// Index entries whose value is a seq; stops at the first seq past `last` (not durable).
+    Indexed {
+        db: sled::Db,
+        iter: sled::Iter,
+        last: u64,
+    },
+}
+
+impl Records {
+    pub(crate) fn empty() -> Self {
+        Self {
+            inner: Inner::Empty,
+        }
+    }
+
+    pub(crate) fn log(iter: sled::Iter) -> Self {
+        Self {
+            inner: Inner::Log(iter),
+        }
+    }
+
+    pub(crate) fn indexed(db: sled::Db, iter: sled::Iter, last: u64) -> Self {
+        Self {
+            inner: Inner::Indexed { db, iter, last },
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Empty => None,
+            Inner::Log(iter) => {
+                let entry = iter.next()?;
+                Some(entry.map_err(ReadError::sled).and_then(|(key, value)| {
+                    let seq = keys::parse_prefixed_u64(&key)
+                        .ok_or_else(|| ReadError::corrupt(&key, "malformed event key"))?;
+                    Record::decode(seq, value)
+                }))
+            }
+            Inner::Indexed { db, iter, last } => {
+                let (key, value) = match iter.next()? {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(ReadError::sled(e))),
+                };
+                let Some(seq) = keys::u64_from(&value) else {
+                    return Some(Err(ReadError::corrupt(&key, "index value is not a seq")));
+                };
+                if seq > *last {
+                    // Index entries of one stream (or of the outbox) are in seq order, so
+                    // everything after this one is past the durable end too.
+                    self.inner = Inner::Empty;
+                    return None;
+                }
+                Some(match db.get(keys::event(seq)) {
+                    Err(e) => Err(ReadError::sled(e)),
+                    Ok(None) => Err(ReadError::corrupt(
+                        &key,
+                        format!("points to missing event {seq}"),
+                    )),
+                    Ok(Some(value)) => Record::decode(seq, value),
+                })
+            }
+        }
+    }
+}

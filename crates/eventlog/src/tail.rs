@@ -1,0 +1,60 @@
+//! [`Tail`]: a live read that waits for new appends.
+
+use tokio::sync::watch;
+
+use crate::{error::ReadError, keys, record::Record, writer::Durable};
+
+/// Yields durable events in seq order from a starting seq, waiting for new appends. It follows
+/// the writer's watch of the last durable seq, so it never yields an event before the flush
+/// covering it returned, and never misses one.
+pub struct Tail {
+    db: sled::Db,
+    durable: watch::Receiver<Durable>,
+    next_seq: u64,
+}
+
+impl Tail {
+    pub(crate) fn new(db: sled::Db, durable: watch::Receiver<Durable>, from_seq: u64) -> Self {
+        Self {
+            db,
+            durable,
+            next_seq: from_seq.max(1),
+        }
+    }
+
+    /// The seq the next call to [`Tail::next`] yields.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The next event: at once if it is durable, else when it becomes durable. `None` once the
+    /// log is closed (every `EventLog` handle dropped) and every durable event was yielded. On
+    /// an error the position does not move, so the caller may retry or give up.
+    pub async fn next(&mut self) -> Option<Result<Record, ReadError>> {
+        loop {
+            let last = self.durable.borrow_and_update().seq;
+            if self.next_seq <= last {
+                let seq = self.next_seq;
+                let record = match self.db.get(keys::event(seq)) {
+                    Err(e) => Err(ReadError::sled(e)),
+                    Ok(None) => Err(ReadError::corrupt(
+                        &keys::event(seq),
+                        "durable event is missing",
+                    )),
+                    Ok(Some(value)) => Record::decode(seq, value),
+                };
+                if record.is_ok() {
+                    self.next_seq += 1;
+                }
+                return Some(record);
+            }
+            if self.durable.changed().await.is_err() {
+                // The writer is gone; nothing new can become durable. Yield what is left.
+                if self.next_seq <= self.durable.borrow().seq {
+                    continue;
+                }
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The epoch, durable cursors and the directory lock.
+
+use super::*;
+use crate::OpenError;
+
+#[test]
+fn the_epoch_is_stable_across_reopen_and_differs_between_logs() {
+    let Given { log, dir } = given(vec![batch(vec![ev(1, "a", 1)])]);
+    let epoch = log.epoch();
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!(log.epoch(), epoch);
+    assert_eq!(log.epoch().get_version_num(), 4);
+    let other = given(vec![]);
+    assert_ne!(other.log.epoch(), epoch);
+}
+
+#[test]
+fn a_restored_log_gets_a_new_epoch_and_keeps_its_events() {
+    let Given { log, dir } = given(vec![batch(vec![ev(1, "a", 1)])]);
+    let epoch = log.epoch();
+    drop(log);
+    let restored = EventLog::open_restored(dir.path(), LogOptions::default()).expect("opens");
+    assert_ne!(restored.epoch(), epoch);
+    assert_eq!(restored.last_seq(), 1);
+    let new_epoch = restored.epoch();
+    drop(restored);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!(log.epoch(), new_epoch, "the new epoch is durable");
+}
+
+#[test]
+fn cursors_are_durable_across_reopen() {
+    let Given { log, dir } = given(vec![]);
+    assert_eq!(log.cursor("outbox").expect("reads"), None);
+    log.set_cursor("outbox", 41).expect("sets");
+    log.set_cursor("outbox", 42).expect("sets");
+    log.set_cursor("other", 7).expect("sets");
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!(log.cursor("outbox").expect("reads"), Some(42));
+    assert_eq!(log.cursor("other").expect("reads"), Some(7));
+    let report = log.verify().expect("verify runs");
+    assert_eq!(report.cursors, 2);
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[test]
+fn opening_a_log_that_is_already_open_fails_with_locked() {
+    let g = given(vec![]);
+    match EventLog::open(g.dir.path(), LogOptions::default()) {
+        Err(e @ OpenError::Locked { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("another process"),
+                "unhelpful message: {message}"
+            );
+        }
+        Err(other) => panic!("expected Locked, got {other:?}"),
+        Ok(_) => panic!("a second open of a locked log succeeded"),
+    }
+    // Once the first handle is gone, the log opens again.
+    let Given { log, dir } = g;
+    drop(log);
+    EventLog::open(dir.path(), LogOptions::default()).expect("reopens after close");
+}
+
+#[test]
+fn a_sled_database_that_is_not_an_event_log_is_refused() {
+    let dir = TempDir::new("foreign");
+    {
+        let db = sled::open(dir.path()).expect("opens raw sled");
+        db.insert(b"hello", b"world").expect("inserts");
+        db.flush().expect("flushes");
+    }
+    assert!(matches!(
+        EventLog::open(dir.path(), LogOptions::default()),
+        Err(OpenError::NotAnEventLog { .. })
+    ));
+}
