@@ -1,0 +1,32 @@
+//! # csp-testkit: a real nats-server per test
+//!
+//! End-to-end tests spawn real processes (STYLE.md, "Tests"): this crate gives each test its own
+//! `nats-server` with JetStream, on a free loopback port, with a fresh store directory, so tests
+//! run in parallel and never touch the machine's shared server on 4222.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let server = csp_testkit::NatsServer::start()?;
+//! server.wait_for_jetstream().await?;
+//! let client = async_nats::connect(server.url()).await.map_err(std::io::Error::other)?;
+//! // ... exercise the system; then crash it:
+//! server.kill()?;
+//! server.restart()?; // same port, same store
+//! # drop(client);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The binary is `$CSP_NATS_SERVER`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
+//! If there is none, [`NatsServer::start`] fails with how to install it: a missing server is a
+//! broken test machine, never a reason to skip.
+//!
+//! Modules: `server` (the process and its lifecycle), `tempdir` (a directory removed on drop).
+
+#![warn(missing_docs)]
+
+mod server;
+mod tempdir;
+
+pub use server::{free_port, NatsServer, NatsServerBuilder, NATS_SERVER_ENV};
+pub use tempdir::TempDir;
