@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::counter::*;
 use crate::id::TenantId;
 use crate::ordering::*;
 
@@ -129,6 +130,9 @@ events! {
     RefundRequestFiled = "refund_request_filed",
     RefundRequestApproved = "refund_request_approved",
     RefundRequestDeclined = "refund_request_declined",
+    CounterOpened = "counter_opened",
+    CounterIncremented = "counter_incremented",
+    CounterExpired = "counter_expired",
 }
 
 impl Event {

@@ -268,6 +268,24 @@ fn payload(kind: EventKind) -> Event {
             reason: "outside policy".into(),
         }
         .into(),
+        EventKind::CounterOpened => crate::counter::CounterOpened {
+            customer: CUSTOMER,
+            partner: PARTNER,
+            limit: 1000,
+            expires_at: at(2026, 11, 3, 9),
+        }
+        .into(),
+        EventKind::CounterIncremented => crate::counter::CounterIncremented {
+            customer: CUSTOMER,
+            by: 5,
+            total: 12,
+        }
+        .into(),
+        EventKind::CounterExpired => crate::counter::CounterExpired {
+            customer: CUSTOMER,
+            total: 12,
+        }
+        .into(),
     }
 }
 

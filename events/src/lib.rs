@@ -7,6 +7,7 @@
 //! - [`codec`]: format byte + postcard, schema versions and upcasting;
 //! - [`api`]: the JSON edge (one reply shape, stable error codes, strict decoding);
 //! - [`ordering`]: the ordering service's events, commands and queries;
+//! - [`counter`]: the runtime's test service (a counter with a rule and a due transition);
 //! - [`subject`]: NATS subject and stream names;
 //! - [`kernel`]: deciders, their [`kernel::Context`], rejections and due transitions;
 //! - [`actor`], [`money`], [`id`], [`time`], [`market`]: the value types the rest is made of;
@@ -21,6 +22,7 @@
 pub mod actor;
 pub mod api;
 pub mod codec;
+pub mod counter;
 pub mod envelope;
 pub mod event;
 pub mod fixtures;

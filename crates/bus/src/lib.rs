@@ -1,0 +1,17 @@
+//! # csp-bus: the service runtime
+//!
+//! - [`bus`]: one API over NATS ([`nats`]) and an in-process bus ([`local`]);
+//! - [`service`]: what a service is (state, fold, endpoint table, due transitions);
+//! - [`runtime`]: the shell that serves it (auth, idempotency, append, apply, reply, scheduler);
+//! - [`clock`]: system and manual time.
+
+pub mod bus;
+pub mod clock;
+pub mod local;
+pub mod nats;
+pub mod runtime;
+pub mod service;
+
+pub use bus::{Bus, BusError, Headers, Incoming, Msg, Served, ServiceInfo, Subscription};
+pub use clock::Clock;
+pub use service::{Access, Decided, Emit, Endpoints, Service};

@@ -1,0 +1,780 @@
+//! The runtime that serves a [`Service`]: the shell around its pure handlers.
+//!
+//! For every request it does, in order: size limit → token verification → strict JSON decode →
+//! (commands) request-record lookup → decide against the applied state → envelopes → one atomic
+//! append with the request record → wait until the applier has folded the new events → reply.
+//! A `forbidden` decision is recorded as one `AccessRefused` event; every other refusal records
+//! nothing. On a stream-version conflict it waits for the state to catch up and decides again.
+//!
+//! State is changed by one task only, the applier, which folds the log's durable tail in
+//! sequence order: live state is therefore always a prefix-fold of the log, exactly what replay
+//! computes. A command replies only after its own events are folded (read-your-writes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use csp_auth::{IssuerKind, Verified, Verifier};
+use csp_eventlog::{AppendError, AppendOutcome, Batch, EventLog, NewEvent, NewRequest};
+use csp_events::event::AccessRefused;
+use csp_events::kernel::{Context, Rejection};
+use csp_events::{
+    codec, ActorKind, ApiError, CorrelationId, Envelope, ErrorCode, EventId, Reply, Role, TenantId,
+    Timestamp,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+use uuid::Uuid;
+
+use crate::bus::{Bus, BusError, Incoming, ServiceInfo};
+use crate::clock::{wall_seconds, Clock};
+use crate::service::{Access, Emit, Endpoints, Handler, Service, Table};
+
+/// The header carrying the token: `Authorization: Bearer <jwt>`.
+pub const AUTHORIZATION: &str = "Authorization";
+/// An optional header a client may set to tie its request to its own trace; a UUID.
+pub const CORRELATION_ID: &str = "Csp-Correlation-Id";
+
+/// How a service is run.
+pub struct RuntimeConfig {
+    /// The transport.
+    pub bus: Bus,
+    /// The service's own log (it is its only writer).
+    pub log: EventLog,
+    /// The business clock.
+    pub clock: Clock,
+    /// Trusted token issuers.
+    pub verifier: Arc<Verifier>,
+    /// The largest request body the service accepts: its own limit, below the bus's
+    /// `max_payload`, so an oversized body gets a `payload_too_large` reply instead of never
+    /// arriving. Default 256 KiB.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more wait (backpressure). Default 1024.
+    pub max_in_flight: usize,
+    /// How often the scheduler looks for due transitions when nothing else wakes it.
+    pub scheduler_interval: Duration,
+}
+
+impl RuntimeConfig {
+    /// Defaults for everything but the essentials.
+    pub fn new(bus: Bus, log: EventLog, clock: Clock, verifier: Arc<Verifier>) -> RuntimeConfig {
+        RuntimeConfig {
+            bus,
+            log,
+            clock,
+            verifier,
+            max_body_bytes: 256 * 1024,
+            max_in_flight: 1024,
+            scheduler_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its log holds a record this build cannot read.
+    #[error("event #{seq} of the log cannot be read by this build: {reason}")]
+    Unreadable {
+        /// The record's sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Reading the log failed.
+    #[error("reading the log: {0}")]
+    Read(#[from] csp_eventlog::ReadError),
+    /// The bus refused to serve the endpoints.
+    #[error("serving the endpoints: {0}")]
+    Bus(#[from] BusError),
+}
+
+/// The state as of a log position, with each stream's version (for optimistic concurrency).
+pub struct Applied<St> {
+    /// The service's state.
+    pub state: St,
+    /// Each stream's last folded version.
+    pub versions: HashMap<String, u64>,
+    /// The last folded sequence number.
+    pub seq: u64,
+}
+
+struct Shared<S: Service> {
+    name: &'static str,
+    log: EventLog,
+    clock: Clock,
+    verifier: Arc<Verifier>,
+    max_body_bytes: usize,
+    applied: RwLock<Applied<S::State>>,
+    applied_tx: watch::Sender<u64>,
+    table: Table<S::State>,
+}
+
+/// A running service.
+pub struct Running<S: Service> {
+    shared: Arc<Shared<S>>,
+    /// Stops the request loop first: handlers in hand still need the applier to finish.
+    stop_serving: watch::Sender<bool>,
+    serving: tokio::task::JoinHandle<()>,
+    /// Then stops the applier and the scheduler.
+    stop_background: watch::Sender<bool>,
+    background: JoinSet<()>,
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The applier never panics while holding the lock (apply is total), and a poisoned lock
+    // would otherwise take every request down with it.
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Folds the whole log into a fresh state: what start-up and `csp replay` do.
+pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
+    let mut applied = Applied {
+        state: S::State::default(),
+        versions: HashMap::new(),
+        seq: 0,
+    };
+    for record in log.read_from(1) {
+        let record = record?;
+        let env = codec::decode(record.bytes()).map_err(|e| StartError::Unreadable {
+            seq: record.seq,
+            reason: e.to_string(),
+        })?;
+        S::apply(&mut applied.state, &env);
+        applied.versions.insert(env.stream, record.version);
+        applied.seq = record.seq;
+    }
+    Ok(applied)
+}
+
+/// Starts serving `S`: replays its log, then serves its endpoints, folds new events and runs
+/// its scheduler until [`Running::shutdown`].
+pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, StartError> {
+    let applied = replay::<S>(&config.log)?;
+    info!(service = S::NAME, events = applied.seq, "log replayed");
+    let (applied_tx, _) = watch::channel(applied.seq);
+    let endpoints: Endpoints<S::State> = S::endpoints();
+    let shared = Arc::new(Shared::<S> {
+        name: S::NAME,
+        log: config.log.clone(),
+        clock: config.clock.clone(),
+        verifier: config.verifier,
+        max_body_bytes: config.max_body_bytes,
+        applied: RwLock::new(applied),
+        applied_tx,
+        table: Arc::new(endpoints.list),
+    });
+    let (stop_background, background_rx) = watch::channel(false);
+    let mut background = JoinSet::new();
+    background.spawn(applier(Arc::clone(&shared), background_rx.clone()));
+    background.spawn(scheduler(
+        Arc::clone(&shared),
+        config.scheduler_interval,
+        background_rx,
+    ));
+
+    let mut subjects: Vec<String> = shared.table.iter().map(|e| e.subject.clone()).collect();
+    subjects.push(admin_subject(S::NAME, "clock"));
+    subjects.push(admin_subject(S::NAME, "status"));
+    let info = ServiceInfo {
+        name: S::NAME.to_string(),
+        version: S::VERSION.to_string(),
+        description: S::DESCRIPTION.to_string(),
+    };
+    let served = config.bus.serve(&info, &subjects).await?;
+    let (stop_serving, serving_rx) = watch::channel(false);
+    let serving = tokio::spawn(serve_loop(
+        Arc::clone(&shared),
+        served,
+        config.max_in_flight,
+        serving_rx,
+    ));
+    info!(service = S::NAME, endpoints = subjects.len(), "serving");
+    Ok(Running {
+        shared,
+        stop_serving,
+        serving,
+        stop_background,
+        background,
+    })
+}
+
+/// `csp.admin.<service>.<op>`: the runtime's own operator endpoints, for csp's own issuers
+/// (internal, development) only: `clock` reads or moves a manual clock; `status` tells the
+/// log's position and the applied position.
+pub fn admin_subject(service: &str, op: &str) -> String {
+    format!("csp.admin.{service}.{op}")
+}
+
+impl<S: Service> Running<S> {
+    /// The last sequence number folded into the state.
+    pub fn applied_seq(&self) -> u64 {
+        *self.shared.applied_tx.borrow()
+    }
+
+    /// Reads the live state (for digests and tests).
+    pub fn with_state<R>(&self, f: impl FnOnce(&Applied<S::State>) -> R) -> R {
+        f(&read_lock(&self.shared.applied))
+    }
+
+    /// The service's log.
+    pub fn log(&self) -> &EventLog {
+        &self.shared.log
+    }
+
+    /// Stops taking requests, finishes those in hand (their appends are durable before they
+    /// are answered), stops the applier and scheduler, and returns once all are done.
+    pub async fn shutdown(mut self) {
+        info!(service = self.shared.name, "shutting down");
+        let _ = self.stop_serving.send(true);
+        if let Err(e) = (&mut self.serving).await {
+            error!(
+                service = self.shared.name,
+                "request loop failed at shutdown: {e}"
+            );
+        }
+        let _ = self.stop_background.send(true);
+        while let Some(r) = self.background.join_next().await {
+            if let Err(e) = r {
+                error!(service = self.shared.name, "task failed at shutdown: {e}");
+            }
+        }
+        info!(service = self.shared.name, "stopped");
+    }
+}
+
+async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiver<bool>) {
+    let from = read_lock(&shared.applied).seq + 1;
+    let mut tail = shared.log.tail(from);
+    loop {
+        let next = tokio::select! {
+            r = tail.next() => r,
+            _ = shutdown.changed() => None,
+        };
+        let Some(record) = next else { return };
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                error!(service = shared.name, "reading the log tail: {e}");
+                return;
+            }
+        };
+        match codec::decode(record.bytes()) {
+            Ok(env) => {
+                let mut applied = write_lock(&shared.applied);
+                S::apply(&mut applied.state, &env);
+                applied.versions.insert(env.stream, record.version);
+                applied.seq = record.seq;
+            }
+            Err(e) => {
+                // Only this build writes this log, so this is corruption or a downgrade: stop
+                // folding rather than serve a state that skipped an event.
+                error!(
+                    service = shared.name,
+                    seq = record.seq,
+                    "undecodable event in own log: {e}"
+                );
+                return;
+            }
+        }
+        shared.applied_tx.send_replace(record.seq);
+    }
+}
+
+/// Waits until the applier has folded `seq` (or shutdown).
+async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {
+    let mut rx = shared.applied_tx.subscribe();
+    let result = rx.wait_for(|applied| *applied >= seq).await;
+    result.is_ok()
+}
+
+async fn scheduler<S: Service>(
+    shared: Arc<Shared<S>>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut clock_changes = shared.clock.changes();
+    let mut applied_changes = shared.applied_tx.subscribe();
+    loop {
+        let due = {
+            let applied = read_lock(&shared.applied);
+            S::due(&applied.state, shared.clock.now())
+        };
+        if !due.is_empty() {
+            let n = due.len();
+            match append_emits(&shared, due, None, None, None, None).await {
+                Ok(Some(last)) => {
+                    debug!(
+                        service = shared.name,
+                        transitions = n,
+                        "recorded due transitions"
+                    );
+                    if !wait_applied(&shared, last).await {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(AppendFailure::Conflict) => {
+                    let last = shared.log.last_seq();
+                    if !wait_applied(&shared, last).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => warn!(service = shared.name, "recording due transitions: {e:?}"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = clock_changes.changed() => {}
+            _ = applied_changes.changed() => {}
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+async fn serve_loop<S: Service>(
+    shared: Arc<Shared<S>>,
+    mut served: crate::bus::Served,
+    max_in_flight: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let mut in_flight = JoinSet::new();
+    loop {
+        let incoming = tokio::select! {
+            m = served.next() => m,
+            _ = shutdown.changed() => None,
+        };
+        let Some(incoming) = incoming else { break };
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let shared = Arc::clone(&shared);
+        in_flight.spawn(async move {
+            let reply = handle(&shared, &incoming).await;
+            if let Err(e) = incoming.respond(reply).await {
+                debug!(service = shared.name, "reply not delivered: {e}");
+            }
+            drop(permit);
+        });
+        // Reap finished handlers so the set does not grow with the request count.
+        while in_flight.try_join_next().is_some() {}
+    }
+    // Stop taking work, then finish what is in hand.
+    served.stop();
+    while let Some(incoming) = served.next().await {
+        let reply = Reply::Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "the service is shutting down; retry with the same request_id",
+        ))
+        .to_bytes();
+        let _ = incoming.respond(Bytes::from(reply)).await;
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+fn error_reply(e: ApiError) -> Bytes {
+    Bytes::from(Reply::Err(e).to_bytes())
+}
+
+async fn handle<S: Service>(shared: &Shared<S>, incoming: &Incoming) -> Bytes {
+    let msg = &incoming.msg;
+    if msg.payload.len() > shared.max_body_bytes {
+        return error_reply(
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the body is {} bytes; this service accepts at most {}",
+                    msg.payload.len(),
+                    shared.max_body_bytes
+                ),
+            )
+            .with("limit", shared.max_body_bytes as u64),
+        );
+    }
+    let verified = match shared
+        .verifier
+        .verify(msg.headers.get(AUTHORIZATION), wall_seconds())
+    {
+        Ok(v) => v,
+        Err(e) => return error_reply(e.to_api_error()),
+    };
+    if incoming.endpoint >= shared.table.len() {
+        if !matches!(
+            verified.issuer_kind,
+            IssuerKind::Internal | IssuerKind::Development
+        ) {
+            return error_reply(ApiError::new(
+                ErrorCode::Forbidden,
+                "admin endpoints are for csp's own tools only",
+            ));
+        }
+        return if incoming.endpoint == shared.table.len() {
+            admin_clock(shared, &msg.payload)
+        } else {
+            admin_status(shared)
+        };
+    }
+    let Some(endpoint) = shared.table.get(incoming.endpoint) else {
+        return error_reply(ApiError::new(ErrorCode::Internal, "unknown endpoint"));
+    };
+    let correlation = msg
+        .headers
+        .get(CORRELATION_ID)
+        .and_then(|c| Uuid::parse_str(c).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    let actor = verified.actor.clone();
+    if endpoint.access == Access::Internal
+        && !(verified.issuer_kind == IssuerKind::Internal && actor.has(Role::Service))
+    {
+        let refusal = ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{} is an internal endpoint, for csp services only",
+                endpoint.name
+            ),
+        );
+        return refuse(shared, endpoint.name, refusal, &verified, correlation, None).await;
+    }
+    match &endpoint.handler {
+        Handler::Query(run) => {
+            let result = {
+                let applied = read_lock(&shared.applied);
+                run(&applied.state, &msg.payload, &context(shared, &verified))
+            };
+            match result {
+                Ok(v) => Bytes::from(Reply::Ok(v).to_bytes()),
+                Err(r) if r.code == ErrorCode::Forbidden => {
+                    refuse(shared, endpoint.name, r, &verified, correlation, None).await
+                }
+                Err(r) => error_reply(r),
+            }
+        }
+        Handler::Command(decode) => {
+            let prepared = match decode(&msg.payload) {
+                Ok(p) => p,
+                Err(e) => return error_reply(e),
+            };
+            let hash = body_hash(endpoint.name, &msg.payload);
+            let tenant = actor.tenant;
+            let request_id = prepared.request_id().as_str().to_string();
+            match shared.log.request(tenant.as_uuid(), &request_id) {
+                Ok(Some(record)) if record.body_hash == hash => return Bytes::from(record.reply),
+                Ok(Some(_)) => return error_reply(idempotency_conflict(&request_id)),
+                Ok(None) => {}
+                Err(e) => return error_reply(unavailable(e)),
+            }
+            let request = |reply: &Bytes| NewRequest {
+                tenant: tenant.as_uuid(),
+                request_id: request_id.clone(),
+                body_hash: hash,
+                reply: reply.to_vec(),
+            };
+            for _attempt in 0..MAX_ATTEMPTS {
+                let ctx = context(shared, &verified);
+                let decided = {
+                    let applied = read_lock(&shared.applied);
+                    prepared.decide(&applied.state, &ctx)
+                };
+                let (emits, reply) = match decided {
+                    Ok(d) => (d.events, Bytes::from(Reply::Ok(d.reply).to_bytes())),
+                    Err(r) if r.code == ErrorCode::Forbidden => {
+                        let (customer, r) = take_customer(r);
+                        let reply = error_reply(r.clone());
+                        let emit = access_refused::<S>(endpoint.name, &r, &verified, customer);
+                        (vec![emit], reply)
+                    }
+                    Err(r) => return error_reply(r),
+                };
+                let req = request(&reply);
+                match append_emits(
+                    shared,
+                    emits,
+                    Some(&ctx),
+                    Some(correlation),
+                    Some(req),
+                    None,
+                )
+                .await
+                {
+                    Ok(Some(last)) => {
+                        wait_applied(shared, last).await;
+                        return reply;
+                    }
+                    Ok(None) => return reply,
+                    Err(AppendFailure::AlreadyRecorded(reply)) => return reply,
+                    Err(AppendFailure::Conflict) => {
+                        let last = shared.log.last_seq();
+                        wait_applied(shared, last).await;
+                    }
+                    Err(AppendFailure::IdempotencyConflict) => {
+                        return error_reply(idempotency_conflict(&request_id))
+                    }
+                    Err(AppendFailure::Failed(e)) => return error_reply(e),
+                }
+            }
+            error_reply(ApiError::new(
+                ErrorCode::Conflict,
+                "concurrent changes kept winning; retry with the same request_id",
+            ))
+        }
+    }
+}
+
+/// Decisions retried on a version conflict before answering `conflict`.
+const MAX_ATTEMPTS: usize = 8;
+
+fn idempotency_conflict(request_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyConflict,
+        format!("request_id {request_id:?} was already used with a different body; use a new request_id"),
+    )
+    .with("request_id", request_id)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("storage unavailable ({e}); retry with the same request_id"),
+    )
+}
+
+/// The hash a request record keeps: the command name and the body's canonical JSON (sorted
+/// keys, no insignificant whitespace), so a retry that re-serialises the same body still
+/// matches.
+fn body_hash(command: &str, body: &[u8]) -> [u8; 32] {
+    let canonical = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok())
+        .unwrap_or_else(|| body.to_vec());
+    let mut h = Sha256::new();
+    h.update(command.as_bytes());
+    h.update([0]);
+    h.update(&canonical);
+    h.finalize().into()
+}
+
+fn context<S: Service>(shared: &Shared<S>, verified: &Verified) -> Context {
+    let mut entropy = [0u8; 32];
+    entropy[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    entropy[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    Context {
+        now: shared.clock.now(),
+        actor: verified.actor.clone(),
+        seed: Uuid::now_v7(),
+        entropy,
+    }
+}
+
+/// A forbidden rejection may name, in `details.customer`, the customer the actor tried to reach:
+/// the runtime records it in `AccessRefused` and removes it from the reply, so a refused actor
+/// learns nothing about a tenant it may not see.
+fn take_customer(mut r: Rejection) -> (Option<TenantId>, Rejection) {
+    let customer = r
+        .details
+        .remove("customer")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
+    (customer, r)
+}
+
+fn access_refused<S: Service>(
+    action: &str,
+    r: &Rejection,
+    verified: &Verified,
+    customer: Option<TenantId>,
+) -> Emit {
+    let actor = &verified.actor;
+    let partner = (actor.kind == ActorKind::Partner).then_some(actor.tenant);
+    Emit::new(
+        format!("access-refused/{}", actor.tenant),
+        AccessRefused {
+            service: S::NAME.to_string(),
+            action: action.to_string(),
+            customer,
+            reason: r.message.clone(),
+        },
+    )
+    .tenants(partner, customer)
+}
+
+/// Records a refusal outside a command (queries, internal endpoints) and answers `forbidden`.
+async fn refuse<S: Service>(
+    shared: &Shared<S>,
+    action: &str,
+    r: Rejection,
+    verified: &Verified,
+    correlation: Uuid,
+    customer: Option<TenantId>,
+) -> Bytes {
+    let (named, r) = take_customer(r);
+    let emit = access_refused::<S>(action, &r, verified, customer.or(named));
+    let ctx = context(shared, verified);
+    for _ in 0..MAX_ATTEMPTS {
+        match append_emits(
+            shared,
+            vec![emit.clone()],
+            Some(&ctx),
+            Some(correlation),
+            None,
+            None,
+        )
+        .await
+        {
+            Ok(Some(last)) => {
+                wait_applied(shared, last).await;
+                break;
+            }
+            Err(AppendFailure::Conflict) => {
+                let last = shared.log.last_seq();
+                wait_applied(shared, last).await;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    error_reply(r)
+}
+
+#[derive(Debug)]
+enum AppendFailure {
+    AlreadyRecorded(Bytes),
+    Conflict,
+    IdempotencyConflict,
+    Failed(ApiError),
+}
+
+/// Wraps emits in envelopes (versions from the applied state) and appends them with the request
+/// record in one batch. Returns the last new sequence number, if anything new was written.
+async fn append_emits<S: Service>(
+    shared: &Shared<S>,
+    emits: Vec<Emit>,
+    ctx: Option<&Context>,
+    correlation: Option<Uuid>,
+    request: Option<NewRequest>,
+    causation: Option<Uuid>,
+) -> Result<Option<u64>, AppendFailure> {
+    let now = ctx.map_or_else(|| shared.clock.now(), |c| c.now);
+    let actor = ctx.map_or_else(
+        || csp_events::Actor::system(shared.name),
+        |c| c.actor.clone(),
+    );
+    let correlation = correlation.unwrap_or_else(Uuid::now_v7);
+    let mut events = Vec::with_capacity(emits.len());
+    {
+        let applied = read_lock(&shared.applied);
+        let mut next: HashMap<&str, u64> = HashMap::new();
+        for emit in &emits {
+            let v = next
+                .entry(emit.stream.as_str())
+                .or_insert_with(|| applied.versions.get(&emit.stream).copied().unwrap_or(0));
+            *v += 1;
+            let env = Envelope {
+                event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
+                stream: emit.stream.clone(),
+                stream_version: *v,
+                recorded_at: now,
+                effective_at: emit.effective_at.unwrap_or(now),
+                causation_id: causation.or(Some(correlation)),
+                correlation_id: CorrelationId(correlation),
+                actor: actor.clone(),
+                partner: emit.partner,
+                customer: emit.customer,
+                schema_version: codec::SCHEMA_VERSION,
+                payload: emit.event.clone(),
+                outbox: None,
+            };
+            events.push(NewEvent {
+                event_id: env.event_id.as_uuid(),
+                stream: env.stream.clone(),
+                version: env.stream_version,
+                publish: true,
+                bytes: codec::encode(&env),
+            });
+        }
+    }
+    match shared.log.append(Batch { events, request }).await {
+        Ok(AppendOutcome::Appended { positions }) => Ok(positions
+            .iter()
+            .filter(|p| !p.duplicate)
+            .map(|p| p.seq)
+            .max()),
+        Ok(AppendOutcome::AlreadyRecorded(record)) => {
+            Err(AppendFailure::AlreadyRecorded(Bytes::from(record.reply)))
+        }
+        Err(AppendError::Conflict { .. }) => Err(AppendFailure::Conflict),
+        Err(AppendError::IdempotencyConflict { .. }) => Err(AppendFailure::IdempotencyConflict),
+        Err(e) => Err(AppendFailure::Failed(unavailable(e))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    #[serde(default)]
+    advance_seconds: Option<u64>,
+    #[serde(default)]
+    set: Option<Timestamp>,
+}
+
+/// `csp.admin.<service>.clock`: `{}` reads the clock, `{"advance_seconds": n}` or
+/// `{"set": "<RFC 3339>"}` moves a manual clock. Only csp's own issuers (internal or the
+/// development issuer) may call it, and only a manual clock moves.
+fn admin_clock<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
+    let req: ClockRequest = match csp_events::api::decode_json(body) {
+        Ok(r) => r,
+        Err(e) => return error_reply(e),
+    };
+    let now = match (&shared.clock, req.advance_seconds, req.set) {
+        (_, None, None) => shared.clock.now(),
+        (Clock::System, _, _) => {
+            return error_reply(ApiError::new(
+                ErrorCode::InvalidState,
+                "this service runs on the system clock; start it with a manual clock to move time",
+            ))
+        }
+        (Clock::Manual(m), Some(s), None) => m.advance_micros(s.saturating_mul(1_000_000)),
+        (Clock::Manual(m), None, Some(t)) => match m.set(t) {
+            Ok(t) => t,
+            Err(e) => return error_reply(ApiError::new(ErrorCode::InvalidRequest, e.to_string())),
+        },
+        (Clock::Manual(_), Some(_), Some(_)) => {
+            return error_reply(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "give advance_seconds or set, not both",
+            ))
+        }
+    };
+    Bytes::from(Reply::ok(&serde_json::json!({ "now": now })).to_bytes())
+}
+
+fn admin_status<S: Service>(shared: &Shared<S>) -> Bytes {
+    let stats = shared.log.stats();
+    let status = serde_json::json!({
+        "service": shared.name,
+        "epoch": shared.log.epoch(),
+        "last_seq": shared.log.last_seq(),
+        "last_outbox_seq": shared.log.last_outbox_seq(),
+        "applied_seq": *shared.applied_tx.borrow(),
+        "now": shared.clock.now(),
+        "manual_clock": shared.clock.is_manual(),
+        "log": {
+            "appends": stats.appends,
+            "groups": stats.groups,
+            "flushes": stats.flushes,
+            "events_written": stats.events_written,
+        },
+    });
+    Bytes::from(Reply::ok(&status).to_bytes())
+}

@@ -1,0 +1,83 @@
+//! `csp`: the one binary of csp. Services are served with it, operators inspect logs and mint
+//! development tokens with it, benchmarks run from it.
+//!
+//! `anyhow` lives here and only here: crates below return typed errors, and this edge turns them
+//! into one-line reasons and a non-zero exit.
+
+mod bench;
+mod log_cmd;
+mod sample;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// csp: the Cloud Solution Provider backend.
+#[derive(Parser)]
+#[command(name = "csp", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print an event log, decoded: the operator's first tool.
+    ///
+    /// The log must not be open in a running service (sled locks it); stop the service or use
+    /// its query API.
+    Log(log_cmd::LogArgs),
+    /// Run one service in this process, on NATS, until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Mint a token from the development (or internal) issuer.
+    Token(token::TokenArgs),
+    /// Run a benchmark and print figures beside a ceiling measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The sled event log: durable batch append, 64-task single appends, 1M-event replay.
+    Eventlog(bench::eventlog::Args),
+}
+
+/// Runs the `csp` command line.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Log(args) => log_cmd::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Bench {
+            which: BenchCommand::Eventlog(args),
+        } => bench::eventlog::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the reason and its causes, as an operator reads them.
+            eprintln!("csp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir, for commands that make their own data.
+pub(crate) fn fresh_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,3 @@
+//! The counter's domain: pure, no I/O, no clock, no randomness.
+
+pub mod counter;

@@ -1,0 +1,14 @@
+//! # csp-counter: the runtime's test service
+//!
+//! A counter a partner opens for a customer it serves, counting up to a limit, expiring at the
+//! end of its lifetime. It exists to prove the runtime (auth, tenant checks and
+//! `AccessRefused`, idempotency, bad input, the scheduler, shutdown) before the real services,
+//! and it has the shape every service copies:
+//!
+//! - `domain/`: the pure decider (`decide`, `evolve`, `next_due`) and nothing else;
+//! - `service.rs`: the state folded from the log, the endpoint table, the due transitions.
+
+pub mod domain;
+pub mod service;
+
+pub use service::CounterService;

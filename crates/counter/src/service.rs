@@ -1,0 +1,175 @@
+//! The counter service: its state (a fold of its log), its endpoint table and its due
+//! transitions. Everything else — decoding, tokens, idempotency, append, reply — is the
+//! runtime's.
+
+use std::collections::{BTreeSet, HashMap};
+
+use csp_bus::{Decided, Emit, Endpoints, Service};
+use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
+use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection};
+use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
+use serde_json::{json, Value};
+
+use crate::domain::counter::{check_admin_agent, forbidden, Counter, CounterCommand, CounterState};
+
+/// The counter service.
+pub struct CounterService;
+
+/// Every counter, and when each next needs the scheduler.
+#[derive(Default)]
+pub struct State {
+    counters: HashMap<TenantId, CounterState>,
+    /// (due time, customer) of every pending transition: the scheduler reads only the front.
+    due: BTreeSet<(Timestamp, TenantId)>,
+}
+
+impl State {
+    fn counter(&self, customer: TenantId) -> CounterState {
+        self.counters.get(&customer).cloned().unwrap_or_default()
+    }
+}
+
+fn customer_of(env: &Envelope) -> Option<TenantId> {
+    match &env.payload {
+        csp_events::Event::CounterOpened(e) => Some(e.customer),
+        csp_events::Event::CounterIncremented(e) => Some(e.customer),
+        csp_events::Event::CounterExpired(e) => Some(e.customer),
+        _ => None,
+    }
+}
+
+/// Decides a command on a customer's counter, due transitions first, and turns the decision
+/// into emits: the transitions with their deterministic ids and true times, then the events.
+fn decide(
+    state: &State,
+    customer: TenantId,
+    command: CounterCommand,
+    ctx: &Context,
+    reply: Value,
+) -> Result<Decided, Rejection> {
+    let s = state.counter(customer);
+    let decision = decide_at::<Counter>(&s, &command, ctx)?;
+    let stream = counter::stream(customer);
+    let partner = s.opened.as_ref().map_or(ctx.actor.tenant, |o| o.partner);
+    let mut events: Vec<Emit> = decision
+        .transitions
+        .into_iter()
+        .map(|t| {
+            Emit::new(t.stream, t.event)
+                .derived(t.id, t.effective_at)
+                .tenants(Some(partner), Some(customer))
+        })
+        .collect();
+    events.extend(
+        decision
+            .events
+            .into_iter()
+            .map(|e| Emit::new(stream.clone(), e).tenants(Some(partner), Some(customer))),
+    );
+    Ok(Decided { events, reply })
+}
+
+fn open(state: &State, c: &OpenCounter, ctx: &Context) -> Result<Decided, Rejection> {
+    let command = CounterCommand::Open {
+        customer: c.customer,
+        limit: c.limit,
+        expires_in_hours: c.expires_in_hours,
+    };
+    decide(
+        state,
+        c.customer,
+        command,
+        ctx,
+        json!({ "customer": c.customer }),
+    )
+}
+
+fn increment(state: &State, c: &Increment, ctx: &Context) -> Result<Decided, Rejection> {
+    let command = CounterCommand::Increment {
+        customer: c.customer,
+        by: c.by,
+    };
+    let total = state.counter(c.customer).total.saturating_add(c.by);
+    decide(
+        state,
+        c.customer,
+        command,
+        ctx,
+        json!({ "customer": c.customer, "total": total }),
+    )
+}
+
+fn get(state: &State, q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
+    check_admin_agent(ctx, q.customer)?;
+    let Some(s) = state.counters.get(&q.customer) else {
+        return Err(Rejection::new(
+            ErrorCode::NotFound,
+            format!("customer {} has no counter", q.customer),
+        ));
+    };
+    let Some(opened) = &s.opened else {
+        return Err(Rejection::new(ErrorCode::NotFound, "no counter"));
+    };
+    if opened.partner != ctx.actor.tenant {
+        return Err(forbidden(
+            "this partner does not serve that customer",
+            q.customer,
+        ));
+    }
+    // A transition that is due but not yet recorded is shown as it will be.
+    let mut view = s.clone();
+    apply_due::<Counter>(&mut view, ctx.now);
+    Ok(json!({
+        "customer": q.customer,
+        "total": view.total,
+        "limit": opened.limit,
+        "expires_at": opened.expires_at,
+        "expired": view.expired,
+    }))
+}
+
+impl Service for CounterService {
+    const NAME: &'static str = counter::SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "csp runtime test service: a counter with a limit and an expiry";
+
+    type State = State;
+
+    fn apply(state: &mut State, env: &Envelope) {
+        let Some(customer) = customer_of(env) else {
+            return;
+        };
+        let c = state.counters.entry(customer).or_default();
+        if let Some(due) = Counter::next_due(c) {
+            state.due.remove(&(due.at, customer));
+        }
+        Counter::evolve(c, &env.payload);
+        if let Some(due) = Counter::next_due(c) {
+            state.due.insert((due.at, customer));
+        }
+    }
+
+    fn endpoints() -> Endpoints<State> {
+        Endpoints::new(counter::SERVICE)
+            .command(open)
+            .command(increment)
+            .query(get)
+    }
+
+    fn due(state: &State, now: Timestamp) -> Vec<Emit> {
+        let mut out = Vec::new();
+        for (_, customer) in state.due.iter().take_while(|(at, _)| *at <= now) {
+            let mut s = state.counter(*customer);
+            let partner = s.opened.as_ref().map(|o| o.partner);
+            for t in apply_due::<Counter>(&mut s, now) {
+                out.push(
+                    Emit::new(t.stream, t.event)
+                        .derived(t.id, t.effective_at)
+                        .tenants(partner, Some(*customer)),
+                );
+            }
+        }
+        out
+    }
+}

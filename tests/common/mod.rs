@@ -1,0 +1,219 @@
+//! Shared pieces of the end-to-end suites: the real `csp` binary as a child process, a NATS
+//! client speaking hand-written JSON, and tokens from the development issuer the service trusts.
+//!
+//! End-to-end tests spawn servers and processes: they take [`serial`] so they run one at a time,
+//! and they wait on progress (a PING answered, a position reached), never on fixed sleeps.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use csp_auth::DevIssuer;
+use csp_events::{ActorKind, Role, TenantId};
+use serde_json::Value;
+
+/// An async mutex: each test runs on its own runtime and holds this across its awaits.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One end-to-end test at a time.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// A `csp serve <service>` child process.
+pub struct Csp {
+    child: Option<Child>,
+    pub data: PathBuf,
+    args: Vec<String>,
+}
+
+impl Csp {
+    /// Starts `csp serve <service> --nats <url> --data <data> <extra...>` and waits until it
+    /// answers `$SRV.PING`.
+    pub async fn serve(nats: &str, service: &str, data: &Path, extra: &[&str]) -> Csp {
+        let mut args = vec![
+            "serve".to_string(),
+            service.to_string(),
+            "--nats".into(),
+            nats.to_string(),
+            "--data".into(),
+            data.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut csp = Csp {
+            child: None,
+            data: data.to_path_buf(),
+            args,
+        };
+        csp.start(nats, service).await;
+        csp
+    }
+
+    async fn start(&mut self, nats: &str, service: &str) {
+        let child = Command::new(env!("CARGO_BIN_EXE_csp"))
+            .args(&self.args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning csp");
+        self.child = Some(child);
+        let client = async_nats::connect(nats).await.expect("connect");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = tokio::time::timeout(
+                Duration::from_millis(500),
+                client.request(format!("$SRV.PING.{service}"), Bytes::new()),
+            )
+            .await;
+            if let Ok(Ok(_)) = r {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("csp serve exited early: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "csp serve did not answer PING in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Restarts with the same arguments, plus or replacing `--manual-clock`.
+    pub async fn restart(&mut self, nats: &str, service: &str, manual_clock: Option<&str>) {
+        if let Some(t) = manual_clock {
+            if let Some(i) = self.args.iter().position(|a| a == "--manual-clock") {
+                self.args[i + 1] = t.to_string();
+            } else {
+                self.args.push("--manual-clock".into());
+                self.args.push(t.to_string());
+            }
+        }
+        self.start(nats, service).await;
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        child.wait().expect("wait")
+    }
+
+    /// Sends SIGKILL and waits for the exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The log directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data.join("log")
+    }
+}
+
+impl Drop for Csp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The development issuer the service in `data` trusts (same key file).
+pub fn dev_issuer(data: &Path) -> DevIssuer {
+    std::fs::create_dir_all(data).expect("data dir");
+    DevIssuer::load_or_create(data.join("dev-issuer.key")).expect("dev issuer")
+}
+
+/// Wall-clock seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A partner token.
+pub fn partner_token(issuer: &DevIssuer, partner: TenantId, role: Role) -> String {
+    issuer.mint_for(
+        ActorKind::Partner,
+        partner,
+        "agent@partner.example",
+        &[role],
+        3600,
+        now_secs(),
+    )
+}
+
+/// A token for the admin endpoints (the development issuer is csp's own).
+pub fn admin_token(issuer: &DevIssuer) -> String {
+    issuer.mint_for(
+        ActorKind::Service,
+        TenantId(uuid::Uuid::nil()),
+        "csp-test",
+        &[Role::Service],
+        3600,
+        now_secs(),
+    )
+}
+
+/// Sends `body` (raw bytes, hand-written JSON) on `subject` with an optional token and returns
+/// the reply parsed as JSON.
+pub async fn send(
+    client: &async_nats::Client,
+    subject: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Value {
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(t) = token {
+        headers.insert("Authorization", format!("Bearer {t}").as_str());
+    }
+    let request = async_nats::Request::new()
+        .payload(Bytes::copy_from_slice(body))
+        .headers(headers)
+        .timeout(Some(Duration::from_secs(10)));
+    let reply = client
+        .send_request(subject.to_string(), request)
+        .await
+        .unwrap_or_else(|e| panic!("request on {subject}: {e}"));
+    serde_json::from_slice(&reply.payload)
+        .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {:?}", reply.payload))
+}
+
+/// The `error.code` of a reply, or "ok".
+pub fn code(reply: &Value) -> String {
+    if reply["ok"] == Value::Bool(true) {
+        "ok".into()
+    } else {
+        reply["error"]["code"].as_str().unwrap_or("?").to_string()
+    }
+}
+
+/// The service's log position, through its admin status endpoint.
+pub async fn last_seq(client: &async_nats::Client, service: &str, admin: &str) -> u64 {
+    let r = send(
+        client,
+        &format!("csp.admin.{service}.status"),
+        Some(admin),
+        b"{}",
+    )
+    .await;
+    r["result"]["last_seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("status: {r}"))
+}
