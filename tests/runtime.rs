@@ -82,6 +82,26 @@ async fn runtime_over_nats_with_hand_written_json() {
     assert!(subjects.contains(&"csp.cmd.counter.increment"), "{info}");
     assert!(subjects.contains(&"csp.qry.counter.get_counter"), "{info}");
 
+    // The JetStream streams were created at start-up.
+    let names: Value = serde_json::from_slice(
+        &client
+            .request("$JS.API.STREAM.NAMES", "".into())
+            .await
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    for stream in ["CSP_EVENTS", "CSP_INBOUND", "CSP_DLQ"] {
+        assert!(
+            names["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == stream),
+            "{stream}: {names}"
+        );
+    }
+
     // A command succeeds.
     let open = format!(
         r#"{{"request_id":"open-1","customer":"{CUSTOMER}","limit":100,"expires_in_hours":48}}"#

@@ -11,7 +11,8 @@
 //! postcard is not self-describing: a released shape never changes. History of the schema:
 //! - 1: first shapes (`Quarantined` without `producer`);
 //! - 2: `Quarantined` gained `producer`;
-//! - 3: the counter's events appended (additions only: schema 2 decodes as 3).
+//! - 3: the counter's events appended (additions only: schema 2 decodes as 3);
+//! - 4: `CounterObserved` appended (additions only).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,7 +27,7 @@ use crate::time::Timestamp;
 pub const FORMAT_V1: u8 = 1;
 
 /// The schema this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u16 = 3;
+pub const SCHEMA_VERSION: u16 = 4;
 
 /// Why bytes are not an event this build can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,8 +185,8 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeErro
 
 fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
     match schema {
-        // Schema 3 only appended variants: schema-2 bytes are valid schema-3 bytes.
-        2 | SCHEMA_VERSION => decode_exact::<Event>(bytes),
+        // Schemas 3 and 4 only appended variants: schema-2 and -3 bytes are valid today.
+        2 | 3 | SCHEMA_VERSION => decode_exact::<Event>(bytes),
         1 => decode_exact::<v1::Event>(bytes).map(v1::upcast),
         s if s > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
             found: s,

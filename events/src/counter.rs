@@ -53,6 +53,20 @@ pub struct CounterExpired {
     pub total: u64,
 }
 
+/// A consumer of the counter's events saw one increment: the reaction of the runtime's test
+/// consumer, one per upstream event, with an id derived from it (`EventId::reaction`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterObserved {
+    /// The upstream `CounterIncremented`.
+    pub upstream: crate::id::EventId,
+    /// The producer's outbox sequence of the upstream event.
+    pub upstream_outbox_seq: u64,
+    /// The customer.
+    pub customer: TenantId,
+    /// The total the upstream event recorded.
+    pub total: u64,
+}
+
 /// Open a counter (partner `admin_agent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -133,6 +133,7 @@ events! {
     CounterOpened = "counter_opened",
     CounterIncremented = "counter_incremented",
     CounterExpired = "counter_expired",
+    CounterObserved = "counter_observed",
 }
 
 impl Event {

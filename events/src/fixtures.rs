@@ -286,6 +286,13 @@ fn payload(kind: EventKind) -> Event {
             total: 12,
         }
         .into(),
+        EventKind::CounterObserved => crate::counter::CounterObserved {
+            upstream: EventId(id(0x1010)),
+            upstream_outbox_seq: 17,
+            customer: CUSTOMER,
+            total: 12,
+        }
+        .into(),
     }
 }
 

@@ -9,9 +9,12 @@ use csp_events::ErrorCode;
 use serde_json::Value;
 
 fn example(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("json/ordering")
-        .join(format!("{name}.json"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json");
+    let path = ["ordering", "counter"]
+        .iter()
+        .map(|service| root.join(service).join(format!("{name}.json")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| root.join(format!("{name}.json")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -90,6 +93,31 @@ fn every_command_and_query_refuses_unknown_fields_and_has_an_example() {
             .collect();
     files.sort();
     assert_eq!(names, files, "one example per command and query, no strays");
+}
+
+#[test]
+fn the_counter_commands_refuse_unknown_fields_too() {
+    use csp_events::counter::{GetCounter, Increment, OpenCounter};
+    let mut names = vec![
+        command::<OpenCounter>(),
+        command::<Increment>(),
+        query::<GetCounter>(),
+    ];
+    names.sort();
+    let mut files: Vec<String> =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/counter"))
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+    files.sort();
+    assert_eq!(names, files);
 }
 
 #[test]

@@ -159,6 +159,14 @@ impl Bus {
         }
     }
 
+    /// Creates or updates csp's JetStream streams (NATS); nothing to do in-process.
+    pub async fn ensure_streams(&self) -> Result<(), BusError> {
+        match self {
+            Bus::Nats(b) => b.ensure_streams().await,
+            Bus::Local(_) => Ok(()),
+        }
+    }
+
     /// Waits until everything published so far has reached the server (NATS) — a no-op
     /// in-process.
     pub async fn flush(&self) -> Result<(), BusError> {

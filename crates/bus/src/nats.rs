@@ -218,3 +218,66 @@ impl NatsBus {
         })
     }
 }
+
+/// The JetStream streams csp relies on, as created or updated at start-up.
+pub fn stream_configs() -> Vec<async_nats::jetstream::stream::Config> {
+    use async_nats::jetstream::stream::{Config, StorageType};
+    use csp_events::subject;
+    let file = |name: &str, subjects: &str, dedupe: Duration| Config {
+        name: name.to_string(),
+        subjects: vec![subjects.to_string()],
+        storage: StorageType::File,
+        duplicate_window: dedupe,
+        ..Default::default()
+    };
+    vec![
+        // Published events. The duplicate window turns a republish after a producer restart
+        // (same Nats-Msg-Id = event id) into a no-op; beyond it, consumers dedupe by event id.
+        file(
+            subject::EVENTS_STREAM,
+            "csp.evt.>",
+            Duration::from_secs(10 * 60),
+        ),
+        // Fire-and-forget commands, kept until their service has run them.
+        file(
+            subject::INBOUND_STREAM,
+            "csp.in.>",
+            Duration::from_secs(10 * 60),
+        ),
+        // Quarantined bytes, for operators.
+        file(
+            subject::DLQ_STREAM,
+            "csp.dlq.>",
+            Duration::from_secs(2 * 60),
+        ),
+    ]
+}
+
+impl NatsBus {
+    /// Creates csp's streams, or updates them to the configuration of this build. Every service
+    /// calls this at start-up; it is idempotent, so services starting together do not conflict.
+    pub async fn ensure_streams(&self) -> Result<(), BusError> {
+        let js = async_nats::jetstream::new(self.client.clone());
+        for config in stream_configs() {
+            let name = config.name.clone();
+            match js.get_stream(&name).await {
+                Ok(mut existing) => {
+                    let current = existing.info().await.map_err(transport)?.config.clone();
+                    if current.subjects != config.subjects
+                        || current.duplicate_window != config.duplicate_window
+                    {
+                        js.update_stream(config).await.map_err(|e| {
+                            BusError::Transport(format!("updating stream {name}: {e}"))
+                        })?;
+                    }
+                }
+                Err(_) => {
+                    js.create_stream(config)
+                        .await
+                        .map_err(|e| BusError::Transport(format!("creating stream {name}: {e}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

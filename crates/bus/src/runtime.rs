@@ -189,6 +189,7 @@ pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, Star
         version: S::VERSION.to_string(),
         description: S::DESCRIPTION.to_string(),
     };
+    config.bus.ensure_streams().await?;
     let served = config.bus.serve(&info, &subjects).await?;
     let (stop_serving, serving_rx) = watch::channel(false);
     let serving = tokio::spawn(serve_loop(
