@@ -8,6 +8,7 @@
 //! - [`api`]: the JSON edge (one reply shape, stable error codes, strict decoding);
 //! - [`ordering`]: the ordering service's events, commands and queries;
 //! - [`counter`]: the runtime's test service (a counter with a rule and a due transition);
+//! - [`feed`]: heartbeats and `events_from`, how consumers recover what the bus lost;
 //! - [`subject`]: NATS subject and stream names;
 //! - [`kernel`]: deciders, their [`kernel::Context`], rejections and due transitions;
 //! - [`actor`], [`money`], [`id`], [`time`], [`market`]: the value types the rest is made of;
@@ -25,6 +26,7 @@ pub mod codec;
 pub mod counter;
 pub mod envelope;
 pub mod event;
+pub mod feed;
 pub mod fixtures;
 pub mod id;
 pub mod kernel;

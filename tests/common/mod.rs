@@ -28,6 +28,8 @@ pub struct Csp {
     child: Option<Child>,
     pub data: PathBuf,
     args: Vec<String>,
+    /// Extra environment for the next start (e.g. `CSP_CRASH_AT`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Csp {
@@ -47,6 +49,7 @@ impl Csp {
             child: None,
             data: data.to_path_buf(),
             args,
+            env: Vec::new(),
         };
         csp.start(nats, service).await;
         csp
@@ -55,6 +58,7 @@ impl Csp {
     async fn start(&mut self, nats: &str, service: &str) {
         let child = Command::new(env!("CARGO_BIN_EXE_csp"))
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -98,6 +102,38 @@ impl Csp {
             }
         }
         self.start(nats, service).await;
+    }
+
+    /// Whether the process has exited (e.g. at a crash point), reaping it if so.
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(_))) | None => {
+                self.child = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts again with the same arguments (after a kill or a crash).
+    pub async fn start_again(&mut self, nats: &str, service: &str) {
+        self.kill();
+        self.start(nats, service).await;
+    }
+
+    /// Starts again without waiting to be answered: for a process armed to crash, which may
+    /// die before it ever answers.
+    pub fn spawn_again(&mut self) {
+        self.kill();
+        let child = Command::new(env!("CARGO_BIN_EXE_csp"))
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning csp");
+        self.child = Some(child);
     }
 
     /// The process id.

@@ -3,12 +3,18 @@
 //! - [`bus`]: one API over NATS ([`nats`]) and an in-process bus ([`local`]);
 //! - [`service`]: what a service is (state, fold, endpoint table, due transitions);
 //! - [`runtime`]: the shell that serves it (auth, idempotency, append, apply, reply, scheduler);
-//! - [`clock`]: system and manual time.
+//! - [`clock`]: system and manual time;
+//! - [`js`]: JetStream publish/consume; `outbox` (publisher, heartbeat, `events_from`) and
+//!   `inbox` (consumers that recover what the bus lost), with [`crash`] points for tests.
 
 pub mod bus;
 pub mod clock;
+pub mod crash;
+mod inbox;
+pub mod js;
 pub mod local;
 pub mod nats;
+mod outbox;
 pub mod runtime;
 pub mod service;
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use csp_auth::{IssuerKind, Verified, Verifier};
+use csp_auth::{InternalIssuer, IssuerKind, Verified, Verifier};
 use csp_eventlog::{AppendError, AppendOutcome, Batch, EventLog, NewEvent, NewRequest};
 use csp_events::event::AccessRefused;
 use csp_events::kernel::{Context, Rejection};
@@ -57,6 +57,13 @@ pub struct RuntimeConfig {
     pub max_in_flight: usize,
     /// How often the scheduler looks for due transitions when nothing else wakes it.
     pub scheduler_interval: Duration,
+    /// The internal issuer, to mint the service tokens this service's consumers present to
+    /// producers' `events_from`. Without it a consumer cannot recover lost events.
+    pub internal: Option<Arc<InternalIssuer>>,
+    /// Publishes awaiting JetStream's acknowledgement at once (the outbox pipeline depth).
+    pub outbox_in_flight: usize,
+    /// How often the producer announces its latest outbox sequence on `csp.hb.<service>`.
+    pub heartbeat_interval: Duration,
 }
 
 impl RuntimeConfig {
@@ -70,6 +77,9 @@ impl RuntimeConfig {
             max_body_bytes: 256 * 1024,
             max_in_flight: 1024,
             scheduler_interval: Duration::from_secs(1),
+            internal: None,
+            outbox_in_flight: 1000,
+            heartbeat_interval: Duration::from_secs(1),
         }
     }
 }
@@ -103,15 +113,18 @@ pub struct Applied<St> {
     pub seq: u64,
 }
 
-struct Shared<S: Service> {
-    name: &'static str,
-    log: EventLog,
-    clock: Clock,
-    verifier: Arc<Verifier>,
-    max_body_bytes: usize,
-    applied: RwLock<Applied<S::State>>,
-    applied_tx: watch::Sender<u64>,
-    table: Table<S::State>,
+pub(crate) struct Shared<S: Service> {
+    pub(crate) name: &'static str,
+    pub(crate) log: EventLog,
+    pub(crate) clock: Clock,
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) applied: RwLock<Applied<S::State>>,
+    pub(crate) applied_tx: watch::Sender<u64>,
+    pub(crate) table: Table<S::State>,
+    pub(crate) bus: Bus,
+    pub(crate) internal: Option<Arc<InternalIssuer>>,
+    pub(crate) counters: crate::inbox::Counters,
 }
 
 /// A running service.
@@ -125,7 +138,7 @@ pub struct Running<S: Service> {
     background: JoinSet<()>,
 }
 
-fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(crate) fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     // The applier never panics while holding the lock (apply is total), and a poisoned lock
     // would otherwise take every request down with it.
     l.read().unwrap_or_else(|p| p.into_inner())
@@ -149,7 +162,9 @@ pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartErro
             reason: e.to_string(),
         })?;
         S::apply(&mut applied.state, &env);
-        applied.versions.insert(env.stream, record.version);
+        applied
+            .versions
+            .insert(record.stream().to_string(), record.version);
         applied.seq = record.seq;
     }
     Ok(applied)
@@ -171,6 +186,9 @@ pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, Star
         applied: RwLock::new(applied),
         applied_tx,
         table: Arc::new(endpoints.list),
+        bus: config.bus.clone(),
+        internal: config.internal.clone(),
+        counters: crate::inbox::Counters::default(),
     });
     let (stop_background, background_rx) = watch::channel(false);
     let mut background = JoinSet::new();
@@ -178,18 +196,36 @@ pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, Star
     background.spawn(scheduler(
         Arc::clone(&shared),
         config.scheduler_interval,
-        background_rx,
+        background_rx.clone(),
+    ));
+    background.spawn(crate::outbox::publisher(
+        Arc::clone(&shared),
+        config.outbox_in_flight,
+        background_rx.clone(),
+    ));
+    background.spawn(crate::outbox::heartbeat(
+        Arc::clone(&shared),
+        config.heartbeat_interval,
+        background_rx.clone(),
     ));
 
     let mut subjects: Vec<String> = shared.table.iter().map(|e| e.subject.clone()).collect();
     subjects.push(admin_subject(S::NAME, "clock"));
     subjects.push(admin_subject(S::NAME, "status"));
+    subjects.push(csp_events::subject::query(S::NAME, "events_from"));
     let info = ServiceInfo {
         name: S::NAME.to_string(),
         version: S::VERSION.to_string(),
         description: S::DESCRIPTION.to_string(),
     };
     config.bus.ensure_streams().await?;
+    for producer in S::consumes() {
+        background.spawn(crate::inbox::consumer(
+            Arc::clone(&shared),
+            producer,
+            background_rx.clone(),
+        ));
+    }
     let served = config.bus.serve(&info, &subjects).await?;
     let (stop_serving, serving_rx) = watch::channel(false);
     let serving = tokio::spawn(serve_loop(
@@ -272,7 +308,9 @@ async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiv
             Ok(env) => {
                 let mut applied = write_lock(&shared.applied);
                 S::apply(&mut applied.state, &env);
-                applied.versions.insert(env.stream, record.version);
+                applied
+                    .versions
+                    .insert(record.stream().to_string(), record.version);
                 applied.seq = record.seq;
             }
             Err(e) => {
@@ -291,7 +329,7 @@ async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiv
 }
 
 /// Waits until the applier has folded `seq` (or shutdown).
-async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {
+pub(crate) async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {
     let mut rx = shared.applied_tx.subscribe();
     let result = rx.wait_for(|applied| *applied >= seq).await;
     result.is_ok()
@@ -387,7 +425,7 @@ async fn serve_loop<S: Service>(
     while in_flight.join_next().await.is_some() {}
 }
 
-fn error_reply(e: ApiError) -> Bytes {
+pub(crate) fn error_reply(e: ApiError) -> Bytes {
     Bytes::from(Reply::Err(e).to_bytes())
 }
 
@@ -413,6 +451,9 @@ async fn handle<S: Service>(shared: &Shared<S>, incoming: &Incoming) -> Bytes {
         Ok(v) => v,
         Err(e) => return error_reply(e.to_api_error()),
     };
+    if incoming.endpoint == shared.table.len() + 2 {
+        return crate::outbox::events_from(shared, &verified, &msg.payload).await;
+    }
     if incoming.endpoint >= shared.table.len() {
         if !matches!(
             verified.issuer_kind,
@@ -612,7 +653,7 @@ fn access_refused<S: Service>(
 }
 
 /// Records a refusal outside a command (queries, internal endpoints) and answers `forbidden`.
-async fn refuse<S: Service>(
+pub(crate) async fn refuse<S: Service>(
     shared: &Shared<S>,
     action: &str,
     r: Rejection,
@@ -649,7 +690,7 @@ async fn refuse<S: Service>(
 }
 
 #[derive(Debug)]
-enum AppendFailure {
+pub(crate) enum AppendFailure {
     AlreadyRecorded(Bytes),
     Conflict,
     IdempotencyConflict,
@@ -658,8 +699,32 @@ enum AppendFailure {
 
 /// Wraps emits in envelopes (versions from the applied state) and appends them with the request
 /// record in one batch. Returns the last new sequence number, if anything new was written.
-async fn append_emits<S: Service>(
+pub(crate) async fn append_emits<S: Service>(
     shared: &Shared<S>,
+    emits: Vec<Emit>,
+    ctx: Option<&Context>,
+    correlation: Option<Uuid>,
+    request: Option<NewRequest>,
+    causation: Option<Uuid>,
+) -> Result<Option<u64>, AppendFailure> {
+    append_with_upstream(shared, None, emits, ctx, correlation, request, causation).await
+}
+
+/// An upstream event, stored verbatim (as published, outbox position included) in the
+/// consumer's own log, ahead of its reactions and in the same batch.
+pub(crate) struct Upstream {
+    /// The log stream of a producer's copies (`inbox/<producer>`).
+    pub(crate) stream: String,
+    /// The upstream event's own id: a redelivery is deduplicated on it.
+    pub(crate) event_id: Uuid,
+    /// The bytes as published.
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// [`append_emits`], with an upstream copy first.
+pub(crate) async fn append_with_upstream<S: Service>(
+    shared: &Shared<S>,
+    upstream: Option<Upstream>,
     emits: Vec<Emit>,
     ctx: Option<&Context>,
     correlation: Option<Uuid>,
@@ -672,10 +737,19 @@ async fn append_emits<S: Service>(
         |c| c.actor.clone(),
     );
     let correlation = correlation.unwrap_or_else(Uuid::now_v7);
-    let mut events = Vec::with_capacity(emits.len());
+    let mut events = Vec::with_capacity(emits.len() + 1);
     {
         let applied = read_lock(&shared.applied);
         let mut next: HashMap<&str, u64> = HashMap::new();
+        if let Some(up) = &upstream {
+            events.push(NewEvent {
+                event_id: up.event_id,
+                stream: up.stream.clone(),
+                version: applied.versions.get(&up.stream).copied().unwrap_or(0) + 1,
+                publish: false,
+                bytes: up.bytes.clone(),
+            });
+        }
         for emit in &emits {
             let v = next
                 .entry(emit.stream.as_str())
@@ -768,6 +842,8 @@ fn admin_status<S: Service>(shared: &Shared<S>) -> Bytes {
         "last_seq": shared.log.last_seq(),
         "last_outbox_seq": shared.log.last_outbox_seq(),
         "applied_seq": *shared.applied_tx.borrow(),
+        "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
+        "inbox": shared.counters.snapshot(),
         "now": shared.clock.now(),
         "manual_clock": shared.clock.is_manual(),
         "log": {

@@ -37,6 +37,19 @@ pub trait Service: Send + Sync + 'static {
     fn due(_state: &Self::State, _now: Timestamp) -> Vec<Emit> {
         Vec::new()
     }
+
+    /// The producers whose events this service consumes (each one's whole subject space).
+    fn consumes() -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The reactions to one upstream event, a pure function of the state and the event. The
+    /// runtime gives each reaction without an id `EventId::reaction(upstream, index)`, so a
+    /// redelivered event decided again yields events the log already holds. Replay never calls
+    /// this: the reactions are in the log.
+    fn react(_state: &Self::State, _upstream: &Envelope) -> Vec<Emit> {
+        Vec::new()
+    }
 }
 
 /// An event a handler wants recorded. The runtime wraps it in an envelope: id (unless given),

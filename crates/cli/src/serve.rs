@@ -18,7 +18,8 @@ use tracing::{info, warn};
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The service to run: `counter` (the runtime's test service).
+    /// The service to run: `counter` (the runtime's test service) or `counter-observer` (its
+    /// test consumer).
     service: String,
     /// NATS server URL.
     #[arg(long, env = "CSP_NATS_URL")]
@@ -55,7 +56,7 @@ pub fn verifier(
     issuers: Option<&Path>,
     dev_key: Option<&Path>,
     internal_key: Option<&Path>,
-) -> anyhow::Result<Verifier> {
+) -> anyhow::Result<(Verifier, InternalIssuer)> {
     let internal_path =
         internal_key.map_or_else(|| data.join("internal-issuer.key"), Path::to_path_buf);
     let internal = InternalIssuer::load_or_create(&internal_path)
@@ -75,7 +76,8 @@ pub fn verifier(
         }
     };
     config.issuers.push(internal.issuer_config());
-    Verifier::new(config).context("issuer configuration")
+    let verifier = Verifier::new(config).context("issuer configuration")?;
+    Ok((verifier, internal))
 }
 
 /// Runs `csp serve`.
@@ -87,7 +89,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         match args.service.as_str() {
             csp_events::counter::SERVICE => serve::<csp_counter::CounterService>(&args).await,
-            other => anyhow::bail!("unknown service {other:?}; this build serves: counter"),
+            csp_counter::observer::SERVICE => serve::<csp_counter::CounterObserver>(&args).await,
+            other => anyhow::bail!(
+                "unknown service {other:?}; this build serves: counter, counter-observer"
+            ),
         }
     })
 }
@@ -95,7 +100,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve<S: Service>(args: &ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
-    let verifier = verifier(
+    let (verifier, internal) = verifier(
         &args.data,
         args.issuers.as_deref(),
         args.dev_key.as_deref(),
@@ -122,6 +127,7 @@ async fn serve<S: Service>(args: &ServeArgs) -> anyhow::Result<()> {
     let clock = args.manual_clock.map_or(Clock::System, Clock::manual);
     let mut config = RuntimeConfig::new(bus, log, clock, Arc::new(verifier));
     config.max_body_bytes = args.max_body;
+    config.internal = Some(Arc::new(internal));
     let running = runtime::start::<S>(config)
         .await
         .with_context(|| format!("starting {}", S::NAME))?;

@@ -6,9 +6,12 @@
 //! and it has the shape every service copies:
 //!
 //! - `domain/`: the pure decider (`decide`, `evolve`, `next_due`) and nothing else;
-//! - `service.rs`: the state folded from the log, the endpoint table, the due transitions.
+//! - `service.rs`: the state folded from the log, the endpoint table, the due transitions;
+//! - `observer.rs`: a consumer of the counter's events, reacting to each (exactly-once tests).
 
 pub mod domain;
+pub mod observer;
 pub mod service;
 
+pub use observer::CounterObserver;
 pub use service::CounterService;

@@ -60,9 +60,16 @@ pub enum OpenError {
         /// The directory of the log.
         path: PathBuf,
     },
-    /// The log was written with a key layout this version does not know; refusing beats misreading.
-    #[error("the event log uses layout version {found}, this build reads version {supported}")]
+    /// The log was written with a layout (trees and keys) this version does not read; refusing
+    /// beats misreading. Layout 1 (every key family in one sled tree) has no migration: it
+    /// predates any released data.
+    #[error(
+        "the event log at {path} uses layout version {found}, but this build reads only layout \
+         version {supported}; open it with the build that wrote it, or start a new log"
+    )]
     UnsupportedLayout {
+        /// The directory of the log.
+        path: PathBuf,
         /// The layout version found on disk.
         found: u8,
         /// The layout version this build reads.
@@ -80,8 +87,10 @@ pub enum OpenError {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ReadError {
     /// A stored value or key could not be decoded, or an index points nowhere.
-    #[error("corrupt record at key {key:02x?}: {reason}")]
+    #[error("corrupt record in tree {tree}, key {key:02x?}: {reason}")]
     Corrupt {
+        /// The tree of the damaged record (a [`crate::layout`] name).
+        tree: &'static str,
         /// The key of the damaged record.
         key: Vec<u8>,
         /// What is wrong with it.
@@ -93,15 +102,16 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    pub(crate) fn corrupt(key: &[u8], reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(tree: &'static str, key: &[u8], reason: impl Into<String>) -> Self {
         Self::Corrupt {
+            tree,
             key: key.to_vec(),
             reason: reason.into(),
         }
     }
 
     pub(crate) fn corrupt_event(seq: u64, reason: impl Into<String>) -> Self {
-        Self::corrupt(&crate::keys::event(seq), reason)
+        Self::corrupt(crate::layout::EVENTS, &crate::keys::event(seq), reason)
     }
 
     pub(crate) fn sled(e: sled::Error) -> Self {

@@ -1,10 +1,10 @@
-//! The key layout of the log's single sled tree, in one place.
+//! The keys of each of the log's sled trees (see [`crate::layout`]), in one place.
 //!
-//! Every key starts with a one-byte prefix naming its family, so the whole log lives in sled's
-//! default tree and an append is one `sled::Batch` (atomic, also across crashes) instead of a
-//! multi-tree transaction. Numbers are big-endian so that sled's byte order is numeric order:
-//! a range scan over `e` keys is a scan in sequence order, over one stream's `s` keys a scan in
-//! version order.
+//! Each key family has its own tree, so keys carry no family prefix, except the metadata keys
+//! in sled's default tree, which keep their `m` prefix so that every layout version finds the
+//! layout version at the same key. Numbers are big-endian so that sled's byte order is numeric
+//! order: a scan of the events tree is a scan in sequence order, a scan of one stream's keys in
+//! the streams tree a scan in version order.
 //!
 //! This module is public so that tools and benchmarks outside the crate (a raw-sled baseline
 //! loop, an offline inspector) build byte-identical keys instead of re-deriving the layout.
@@ -12,121 +12,102 @@
 
 use uuid::Uuid;
 
-/// `e` + seq (u64 BE) -> an event record (see [`crate::value`]).
-pub const EVENT: u8 = b'e';
-/// `i` + event id (16 bytes) -> seq BE: the dedupe index.
-pub const EVENT_ID: u8 = b'i';
-/// `s` + stream (utf-8) + 0xFF + version BE -> seq BE: the stream index. 0xFF never occurs in
-/// utf-8, so it cleanly ends the stream name and no stream's keys interleave with another's.
-pub const STREAM: u8 = b's';
-/// `o` + outbox seq BE -> seq BE: the outbox index, only for events appended with `publish`.
-pub const OUTBOX: u8 = b'o';
-/// `r` + tenant (16 bytes) + request id (utf-8) -> a request record. The tenant has a fixed
-/// width, so no separator is needed and one tenant's request ids never collide with another's.
-pub const REQUEST: u8 = b'r';
-/// `n` + snapshot name + 0xFF + code version (u32 BE) -> a snapshot.
-pub const SNAPSHOT: u8 = b'n';
-/// `m` + name -> log metadata (the epoch, the layout version, named cursors).
-pub const META: u8 = b'm';
-
-/// The byte that ends a stream name or a snapshot name inside a key (never valid utf-8).
+/// The byte that ends a stream name or a snapshot name inside a key. 0xFF never occurs in
+/// utf-8, so it cleanly ends the name and no stream's keys interleave with another's.
 pub const NAME_END: u8 = 0xFF;
 
+/// The prefix of every metadata key in sled's default tree.
+pub const META: u8 = b'm';
 /// Meta name of the log epoch (a UUID v4 made when the log is created).
 pub const META_EPOCH: &str = "epoch";
-/// Meta name of the key-layout version, so a future layout is refused instead of misread.
+/// Meta name of the layout version, so a log of another layout is refused instead of misread.
 pub const META_LAYOUT: &str = "layout";
 /// Prefix of the meta names of durable named cursors (`m` + `cursor/` + name).
 pub const META_CURSOR_PREFIX: &str = "cursor/";
 
-/// `e` + seq.
+/// Events tree: seq (u64 BE).
 #[inline]
-pub fn event(seq: u64) -> [u8; 9] {
-    prefixed_u64(EVENT, seq)
+pub fn event(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
 }
 
-/// `i` + event id.
+/// Dedupe tree: the event id's 16 bytes.
 #[inline]
-pub fn event_id(id: &Uuid) -> [u8; 17] {
-    let mut key = [0u8; 17];
-    key[0] = EVENT_ID;
-    key[1..].copy_from_slice(id.as_bytes());
-    key
+pub fn event_id(id: &Uuid) -> [u8; 16] {
+    *id.as_bytes()
 }
 
-/// `s` + stream + 0xFF: the prefix of every index key of one stream.
+/// Streams tree: stream + 0xFF, the prefix of every key of one stream.
 pub fn stream_prefix(stream: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 10);
-    key.push(STREAM);
+    let mut key = Vec::with_capacity(stream.len() + 9);
     key.extend_from_slice(stream.as_bytes());
     key.push(NAME_END);
     key
 }
 
-/// `s` + stream + 0xFF + version.
+/// Streams tree: stream (utf-8) + 0xFF + version (u64 BE).
 pub fn stream(stream: &str, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 10);
+    let mut key = Vec::with_capacity(stream.len() + 9);
     stream_into(&mut key, stream, version);
     key
 }
 
-/// Writes `s` + stream + 0xFF + version into `buf` (cleared first), so a hot loop can reuse one
-/// buffer instead of allocating a key per event.
+/// Writes [`stream`]'s key into `buf` (cleared first), so a hot loop can reuse one buffer
+/// instead of allocating a key per event.
 #[inline]
 pub fn stream_into(buf: &mut Vec<u8>, stream: &str, version: u64) {
     buf.clear();
-    buf.push(STREAM);
     buf.extend_from_slice(stream.as_bytes());
     buf.push(NAME_END);
     buf.extend_from_slice(&version.to_be_bytes());
 }
 
-/// Splits a stream index key into (stream, version); `None` if it is not one.
+/// Splits a streams-tree key into (stream, version); `None` if it is not one.
 pub fn parse_stream(key: &[u8]) -> Option<(&str, u64)> {
-    if key.len() < 10 || key[0] != STREAM || key[key.len() - 9] != NAME_END {
+    let (name, version) = key.split_at(key.len().checked_sub(9)?);
+    let (&NAME_END, version) = version.split_first()? else {
         return None;
-    }
-    let stream = std::str::from_utf8(&key[1..key.len() - 9]).ok()?;
-    let version = u64_from(&key[key.len() - 8..])?;
-    Some((stream, version))
+    };
+    Some((std::str::from_utf8(name).ok()?, u64_from(version)?))
 }
 
-/// `o` + outbox seq.
+/// Outbox tree: outbox seq (u64 BE).
 #[inline]
-pub fn outbox(outbox_seq: u64) -> [u8; 9] {
-    prefixed_u64(OUTBOX, outbox_seq)
+pub fn outbox(outbox_seq: u64) -> [u8; 8] {
+    outbox_seq.to_be_bytes()
 }
 
-/// `r` + tenant + request id.
+/// Requests tree: tenant (16 bytes) + request id (utf-8). The tenant has a fixed width, so no
+/// separator is needed and one tenant's request ids never collide with another's.
 pub fn request(tenant: &Uuid, request_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(17 + request_id.len());
-    key.push(REQUEST);
+    let mut key = Vec::with_capacity(16 + request_id.len());
     key.extend_from_slice(tenant.as_bytes());
     key.extend_from_slice(request_id.as_bytes());
     key
 }
 
-/// Splits a request key into (tenant, request id); `None` if it is not one.
+/// Splits a requests-tree key into (tenant, request id); `None` if it is not one.
 pub fn parse_request(key: &[u8]) -> Option<(Uuid, &str)> {
-    if key.len() < 17 || key[0] != REQUEST {
+    if key.len() < 16 {
         return None;
     }
-    let tenant = Uuid::from_slice(&key[1..17]).ok()?;
-    let request_id = std::str::from_utf8(&key[17..]).ok()?;
-    Some((tenant, request_id))
+    let (tenant, request_id) = key.split_at(16);
+    Some((
+        Uuid::from_slice(tenant).ok()?,
+        std::str::from_utf8(request_id).ok()?,
+    ))
 }
 
-/// `n` + name + 0xFF + code version.
+/// Snapshots tree: name + 0xFF + code version (u32 BE).
 pub fn snapshot(name: &str, code_version: u32) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 6);
-    key.push(SNAPSHOT);
+    let mut key = Vec::with_capacity(name.len() + 5);
     key.extend_from_slice(name.as_bytes());
     key.push(NAME_END);
     key.extend_from_slice(&code_version.to_be_bytes());
     key
 }
 
-/// `m` + name.
+/// Default tree: `m` + name.
 pub fn meta(name: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 1);
     key.push(META);
@@ -134,7 +115,7 @@ pub fn meta(name: &str) -> Vec<u8> {
     key
 }
 
-/// `m` + `cursor/` + name.
+/// Default tree: `m` + `cursor/` + name.
 pub fn cursor(name: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(META_CURSOR_PREFIX.len() + name.len() + 1);
     key.push(META);
@@ -143,35 +124,18 @@ pub fn cursor(name: &str) -> Vec<u8> {
     key
 }
 
-/// The value of the `i`, `s` and `o` index entries: the event's seq, big-endian.
+/// The value of the dedupe, stream and outbox index entries: the event's seq, big-endian.
 #[inline]
 pub fn seq_value(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
-/// Reads a big-endian u64 from exactly 8 bytes; `None` for any other length, so a damaged
-/// index value becomes a typed error rather than a panic.
+/// Reads a big-endian u64 from exactly 8 bytes (an events or outbox key, an index value);
+/// `None` for any other length, so a damaged key or value becomes a typed error, not a panic.
 #[inline]
 pub fn u64_from(bytes: &[u8]) -> Option<u64> {
     let array: [u8; 8] = bytes.try_into().ok()?;
     Some(u64::from_be_bytes(array))
-}
-
-/// The u64 after a one-byte prefix (`e` and `o` keys); `None` if the key is not 9 bytes.
-#[inline]
-pub fn parse_prefixed_u64(key: &[u8]) -> Option<u64> {
-    if key.len() != 9 {
-        return None;
-    }
-    u64_from(&key[1..])
-}
-
-#[inline]
-fn prefixed_u64(prefix: u8, n: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = prefix;
-    key[1..].copy_from_slice(&n.to_be_bytes());
-    key
 }
 
 #[cfg(test)]
@@ -182,7 +146,8 @@ mod tests {
     fn event_keys_sort_in_sequence_order() {
         assert!(event(255) < event(256));
         assert!(event(1) < event(u64::MAX));
-        assert_eq!(parse_prefixed_u64(&event(42)), Some(42));
+        assert_eq!(u64_from(&event(42)), Some(42));
+        assert_eq!(u64_from(&outbox(7)), Some(7));
     }
 
     #[test]
@@ -195,6 +160,8 @@ mod tests {
         assert_eq!(parse_stream(&stream("sub/1", 7)), Some(("sub/1", 7)));
         // A version whose bytes contain 0xFF still parses from the end.
         assert_eq!(parse_stream(&stream("x", 0xFF_FF)), Some(("x", 0xFF_FF)));
+        assert_eq!(parse_stream(&[NAME_END; 3]), None);
+        assert_eq!(parse_stream(&event(1)), None);
     }
 
     #[test]
@@ -204,5 +171,12 @@ mod tests {
             parse_request(&request(&tenant, "req-1")),
             Some((tenant, "req-1"))
         );
+        assert_eq!(parse_request(&[1; 15]), None);
+    }
+
+    #[test]
+    fn meta_keys_keep_their_prefix() {
+        assert_eq!(meta(META_LAYOUT), b"mlayout");
+        assert_eq!(cursor("outbox"), b"mcursor/outbox");
     }
 }

@@ -17,6 +17,7 @@ use crate::{
     error::{AppendError, OpenError, ReadError, StorageError, WriteError},
     id_filter::IdFilter,
     keys,
+    layout::{Trees, EVENTS, EVENT_IDS, META, OUTBOX, SNAPSHOTS, STREAMS},
     options::LogOptions,
     read::Records,
     record::Snapshot,
@@ -27,9 +28,10 @@ use crate::{
     writer::{self, AppendRequest, Durable, Writer, WriterSetup},
 };
 
-/// A handle to one service's event log. Cheap to clone; all clones share one sled database and
-/// one writer thread. The service is the log's only writer: sled locks the directory, so a
-/// second process (or a second `open` in this one) gets [`OpenError::Locked`].
+/// A handle to one service's event log. Cheap to clone; all clones share one sled database (its
+/// trees, see [`crate::layout`]) and one writer thread. The service is the log's only writer:
+/// sled locks the directory, so a second process (or a second `open` in this one) gets
+/// [`OpenError::Locked`].
 ///
 /// Invariants: seqs are 1, 2, 3, ... with no gap, also across crashes; an append is
 /// acknowledged only after a flush covering it returned; readers (`read_*`, `tail`,
@@ -42,7 +44,7 @@ pub struct EventLog {
 }
 
 struct Inner {
-    db: sled::Db,
+    trees: Trees,
     epoch: Uuid,
     /// `Some` until drop; taking it closes the channel, which stops the writer.
     tx: Option<mpsc::Sender<AppendRequest>>,
@@ -60,7 +62,7 @@ impl Drop for Inner {
                 error!("event log writer thread panicked");
             }
         }
-        if let Err(e) = self.db.flush() {
+        if let Err(e) = self.trees.db.flush() {
             error!(error = %e, "flushing the event log on close failed");
         }
     }
@@ -108,10 +110,13 @@ impl EventLog {
                 other => break other?,
             }
         };
+        // The metadata first: it refuses a directory that is not a log of this layout before
+        // anything (such as the trees) is created in it.
         let epoch = init_meta(&db, path, new_epoch)?;
-        let last_seq = writer::last_u64_key(&db, keys::EVENT)?;
-        let last_outbox = writer::last_u64_key(&db, keys::OUTBOX)?;
-        let ids = load_ids(&db, last_seq)?;
+        let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
+        let last_seq = writer::last_u64_key(&trees.events, EVENTS)?;
+        let last_outbox = writer::last_u64_key(&trees.outbox, OUTBOX)?;
+        let ids = load_ids(&trees.event_ids, last_seq)?;
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
@@ -123,7 +128,7 @@ impl EventLog {
         let counters = Arc::new(Counters::default());
         let applied = Arc::new(AtomicU64::new(last_seq));
         let setup = WriterSetup {
-            db: db.clone(),
+            trees: trees.clone(),
             rx,
             durable: durable_tx,
             observer: opts.flush_observer,
@@ -138,7 +143,7 @@ impl EventLog {
         info!(path = %path.display(), %epoch, last_seq, "event log opened");
         Ok(EventLog {
             inner: Arc::new(Inner {
-                db,
+                trees,
                 epoch,
                 tx: Some(tx),
                 durable: durable_rx,
@@ -191,38 +196,50 @@ impl EventLog {
         answer.blocking_recv().map_err(|_| AppendError::Closed)?
     }
 
-    /// Every durable event with seq >= `from_seq`, in seq order, straight from sled (no index
-    /// lookups). Events appended after the call are not included; use [`EventLog::tail`].
+    /// Every durable event with seq >= `from_seq`, in seq order: a range scan of the events tree
+    /// (no index lookups). Events appended after the call are not included; use
+    /// [`EventLog::tail`].
     pub fn read_from(&self, from_seq: u64) -> Records {
         let last = self.last_seq();
         let from = from_seq.max(1);
         if from > last {
             return Records::empty();
         }
-        Records::log(self.inner.db.range(keys::event(from)..=keys::event(last)))
+        Records::log(
+            self.inner
+                .trees
+                .events
+                .range(keys::event(from)..=keys::event(last)),
+        )
     }
 
-    /// The durable events of one stream, in version order.
+    /// The durable events of one stream, in version order: a prefix scan of the streams tree,
+    /// each event fetched by seq.
     pub fn read_stream(&self, stream: &str) -> Records {
+        let trees = &self.inner.trees;
         Records::indexed(
-            self.inner.db.clone(),
-            self.inner.db.scan_prefix(keys::stream_prefix(stream)),
+            trees.events.clone(),
+            STREAMS,
+            trees.streams.scan_prefix(keys::stream_prefix(stream)),
             self.last_seq(),
         )
     }
 
     /// The durable published events with outbox seq >= `from_outbox_seq`, in outbox order;
-    /// every record's `outbox_seq` is `Some`.
+    /// every record's `outbox_seq` is `Some`. A range scan of the outbox tree, each event
+    /// fetched by seq.
     pub fn read_outbox_from(&self, from_outbox_seq: u64) -> Records {
         let durable = self.durable();
         let from = from_outbox_seq.max(1);
         if from > durable.outbox_seq {
             return Records::empty();
         }
+        let trees = &self.inner.trees;
         Records::indexed(
-            self.inner.db.clone(),
-            self.inner
-                .db
+            trees.events.clone(),
+            OUTBOX,
+            trees
+                .outbox
                 .range(keys::outbox(from)..=keys::outbox(durable.outbox_seq)),
             durable.seq,
         )
@@ -232,13 +249,16 @@ impl EventLog {
     /// the stream must be decided against.
     pub fn stream_version(&self, stream: &str) -> Result<u64, ReadError> {
         let last = self.last_seq();
-        for entry in self.inner.db.scan_prefix(keys::stream_prefix(stream)).rev() {
+        let streams = &self.inner.trees.streams;
+        for entry in streams.scan_prefix(keys::stream_prefix(stream)).rev() {
             let (key, seq) = entry.map_err(ReadError::sled)?;
-            let seq = keys::u64_from(&seq)
-                .ok_or_else(|| ReadError::corrupt(&key, "stream index value is not a seq"))?;
+            let seq = keys::u64_from(&seq).ok_or_else(|| {
+                ReadError::corrupt(STREAMS, &key, "stream index value is not a seq")
+            })?;
             if seq <= last {
-                let (_, version) = keys::parse_stream(&key)
-                    .ok_or_else(|| ReadError::corrupt(&key, "malformed stream index key"))?;
+                let (_, version) = keys::parse_stream(&key).ok_or_else(|| {
+                    ReadError::corrupt(STREAMS, &key, "malformed stream index key")
+                })?;
                 return Ok(version);
             }
         }
@@ -249,7 +269,11 @@ impl EventLog {
     /// then each new append once it is durable. The tail holds the sled database open but not
     /// the writer: when every `EventLog` handle is gone it ends after the last durable event.
     pub fn tail(&self, from_seq: u64) -> Tail {
-        Tail::new(self.inner.db.clone(), self.inner.durable.clone(), from_seq)
+        Tail::new(
+            self.inner.trees.events.clone(),
+            self.inner.durable.clone(),
+            from_seq,
+        )
     }
 
     /// The request record of `request_id` for `tenant`, if a durable one exists.
@@ -258,7 +282,10 @@ impl EventLog {
         tenant: Uuid,
         request_id: &str,
     ) -> Result<Option<RequestRecord>, ReadError> {
-        let record = writer::load_request(&self.inner.db, &keys::request(&tenant, request_id))?;
+        let record = writer::load_request(
+            &self.inner.trees.requests,
+            &keys::request(&tenant, request_id),
+        )?;
         let last = self.last_seq();
         // A record whose events are not durable yet belongs to a group still being flushed.
         Ok(record.filter(|r| r.seqs.iter().all(|&s| s <= last)))
@@ -285,7 +312,11 @@ impl EventLog {
             )));
         }
         let stored = value::encode(&value::StoredSnapshotRef { at_seq, bytes });
-        self.put_durably(keys::snapshot(name, code_version), stored)
+        self.put_durably(
+            &self.inner.trees.snapshots,
+            keys::snapshot(name, code_version),
+            stored,
+        )
     }
 
     /// The snapshot saved under `name` by `code_version`, if any.
@@ -295,11 +326,17 @@ impl EventLog {
         code_version: u32,
     ) -> Result<Option<Snapshot>, ReadError> {
         let key = keys::snapshot(name, code_version);
-        let Some(bytes) = self.inner.db.get(&key).map_err(ReadError::sled)? else {
+        let Some(bytes) = self
+            .inner
+            .trees
+            .snapshots
+            .get(&key)
+            .map_err(ReadError::sled)?
+        else {
             return Ok(None);
         };
         let stored: value::StoredSnapshot =
-            value::decode(&bytes).map_err(|reason| ReadError::corrupt(&key, reason))?;
+            value::decode(&bytes).map_err(|reason| ReadError::corrupt(SNAPSHOTS, &key, reason))?;
         Ok(Some(Snapshot {
             at_seq: stored.at_seq,
             bytes: stored.bytes,
@@ -312,24 +349,28 @@ impl EventLog {
         if name.is_empty() {
             return Err(WriteError::Invalid("a cursor needs a name".into()));
         }
-        self.put_durably(keys::cursor(name), value::encode_u64(value).to_vec())
+        self.put_durably(
+            &self.inner.trees.db,
+            keys::cursor(name),
+            value::encode_u64(value).to_vec(),
+        )
     }
 
     /// The named cursor's value, `None` if it was never set.
     pub fn cursor(&self, name: &str) -> Result<Option<u64>, ReadError> {
         let key = keys::cursor(name);
-        match self.inner.db.get(&key).map_err(ReadError::sled)? {
+        match self.inner.trees.db.get(&key).map_err(ReadError::sled)? {
             None => Ok(None),
             Some(v) => value::decode_u64(&v)
                 .map(Some)
-                .ok_or_else(|| ReadError::corrupt(&key, "cursor value is not a u64")),
+                .ok_or_else(|| ReadError::corrupt(META, &key, "cursor value is not a u64")),
         }
     }
 
     /// Checks the whole log's integrity (see [`VerifyReport`]). Safe on a live log: it
     /// considers only events covered by a successful flush.
     pub fn verify(&self) -> Result<VerifyReport, ReadError> {
-        verify::verify(&self.inner.db, self.durable(), &self.inner.applied)
+        verify::verify(&self.inner.trees, self.durable(), &self.inner.applied)
     }
 
     /// The writer's counters since open.
@@ -363,12 +404,18 @@ impl EventLog {
         self.inner.tx.as_ref().ok_or(AppendError::Closed)
     }
 
-    fn put_durably(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), WriteError> {
-        self.inner
-            .db
-            .insert(key, value)
+    /// Writes one snapshot or cursor and flushes before returning (a write outside the writer's
+    /// group commit, on its own tree or the default tree).
+    fn put_durably(
+        &self,
+        tree: &sled::Tree,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> Result<(), WriteError> {
+        tree.insert(key, value)
             .map_err(|e| StorageError::sled("write", e))?;
         self.inner
+            .trees
             .db
             .flush()
             .map_err(|e| StorageError::sled("flush", e))?;
@@ -394,23 +441,24 @@ fn classify_open_error(path: &Path, e: sled::Error) -> OpenError {
     OpenError::Storage(StorageError::sled("open", e))
 }
 
-/// Builds the writer's id filter from the dedupe index: one sequential scan of the `i` keys at
+/// Builds the writer's id filter from the dedupe index: one sequential scan of its tree at
 /// open, so appends do not read the index for every new id.
-fn load_ids(db: &sled::Db, last_seq: u64) -> Result<IdFilter, ReadError> {
+fn load_ids(event_ids: &sled::Tree, last_seq: u64) -> Result<IdFilter, ReadError> {
     let mut ids = IdFilter::with_capacity(last_seq);
-    for entry in db.scan_prefix([keys::EVENT_ID]) {
+    for entry in event_ids.iter() {
         let (key, _) = entry.map_err(ReadError::sled)?;
-        let id: [u8; 16] = key
-            .get(1..)
-            .and_then(|id| id.try_into().ok())
-            .ok_or_else(|| ReadError::corrupt(&key, "malformed dedupe key"))?;
-        ids.insert(&id);
+        let id: &[u8; 16] = key
+            .as_ref()
+            .try_into()
+            .map_err(|_| ReadError::corrupt(EVENT_IDS, &key, "malformed dedupe key"))?;
+        ids.insert(id);
     }
     Ok(ids)
 }
 
 /// Reads the epoch (checking the layout version), or creates both for a new log; with
-/// `new_epoch`, replaces an existing log's epoch with a fresh one.
+/// `new_epoch`, replaces an existing log's epoch with a fresh one. Both live in sled's default
+/// tree, where every layout version keeps them.
 fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenError> {
     let epoch_key = keys::meta(keys::META_EPOCH);
     let layout_key = keys::meta(keys::META_LAYOUT);
@@ -419,7 +467,7 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
             [value::LOG_VALUE_FORMAT, id @ ..] => Uuid::from_slice(id).ok(),
             _ => None,
         }
-        .ok_or_else(|| ReadError::corrupt(&epoch_key, "epoch is not a uuid"))?;
+        .ok_or_else(|| ReadError::corrupt(META, &epoch_key, "epoch is not a uuid"))?;
         let layout = db.get(&layout_key).map_err(ReadError::sled)?;
         match layout.as_deref() {
             Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) if new_epoch => {
@@ -432,13 +480,18 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
             }
             Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => Ok(epoch),
             Some([value::LOG_VALUE_FORMAT, found]) => Err(OpenError::UnsupportedLayout {
+                path: path.to_path_buf(),
                 found: *found,
                 supported: value::LAYOUT_VERSION,
             }),
-            _ => Err(ReadError::corrupt(&layout_key, "missing or malformed layout version").into()),
+            _ => Err(
+                ReadError::corrupt(META, &layout_key, "missing or malformed layout version").into(),
+            ),
         }
     } else {
-        if !db.is_empty() {
+        // A new log: the directory must hold no data at all, in the default tree or any other.
+        let default_tree = db.name();
+        if !db.is_empty() || db.tree_names().iter().any(|name| *name != default_tree) {
             return Err(OpenError::NotAnEventLog {
                 path: path.to_path_buf(),
             });

@@ -1,8 +1,8 @@
 //! [`Records`]: the iterator behind every read. It walks sled directly: the whole-log read
-//! decodes `e` values as sled yields them, stream and outbox reads walk their index and fetch
-//! each event by seq.
+//! decodes the events tree's values as sled yields them, stream and outbox reads walk their
+//! index tree and fetch each event from the events tree by seq.
 
-use crate::{error::ReadError, keys, record::Record};
+use crate::{error::ReadError, keys, layout::EVENTS, record::Record};
 
 /// An iterator of stored events. Each item is a `Result` so a damaged record is reported (with
 /// its key) instead of ending the read silently or panicking; the iterator continues after it.
@@ -12,11 +12,13 @@ pub struct Records {
 
 enum Inner {
     Empty,
-    /// `e` keys, in seq order.
+    /// The events tree, in seq order.
     Log(sled::Iter),
-    /// Index entries whose value is a seq; stops at the first seq past `last` (not durable).
+    /// Entries of the index tree `index` whose value is a seq; stops at the first seq past
+    /// `last` (not durable).
     Indexed {
-        db: sled::Db,
+        events: sled::Tree,
+        index: &'static str,
         iter: sled::Iter,
         last: u64,
     },
@@ -35,9 +37,19 @@ impl Records {
         }
     }
 
-    pub(crate) fn indexed(db: sled::Db, iter: sled::Iter, last: u64) -> Self {
+    pub(crate) fn indexed(
+        events: sled::Tree,
+        index: &'static str,
+        iter: sled::Iter,
+        last: u64,
+    ) -> Self {
         Self {
-            inner: Inner::Indexed { db, iter, last },
+            inner: Inner::Indexed {
+                events,
+                index,
+                iter,
+                last,
+            },
         }
     }
 }
@@ -51,18 +63,27 @@ impl Iterator for Records {
             Inner::Log(iter) => {
                 let entry = iter.next()?;
                 Some(entry.map_err(ReadError::sled).and_then(|(key, value)| {
-                    let seq = keys::parse_prefixed_u64(&key)
-                        .ok_or_else(|| ReadError::corrupt(&key, "malformed event key"))?;
+                    let seq = keys::u64_from(&key)
+                        .ok_or_else(|| ReadError::corrupt(EVENTS, &key, "malformed event key"))?;
                     Record::decode(seq, value)
                 }))
             }
-            Inner::Indexed { db, iter, last } => {
+            Inner::Indexed {
+                events,
+                index,
+                iter,
+                last,
+            } => {
                 let (key, value) = match iter.next()? {
                     Ok(entry) => entry,
                     Err(e) => return Some(Err(ReadError::sled(e))),
                 };
                 let Some(seq) = keys::u64_from(&value) else {
-                    return Some(Err(ReadError::corrupt(&key, "index value is not a seq")));
+                    return Some(Err(ReadError::corrupt(
+                        index,
+                        &key,
+                        "index value is not a seq",
+                    )));
                 };
                 if seq > *last {
                     // Index entries of one stream (or of the outbox) are in seq order, so
@@ -70,9 +91,10 @@ impl Iterator for Records {
                     self.inner = Inner::Empty;
                     return None;
                 }
-                Some(match db.get(keys::event(seq)) {
+                Some(match events.get(keys::event(seq)) {
                     Err(e) => Err(ReadError::sled(e)),
                     Ok(None) => Err(ReadError::corrupt(
+                        index,
                         &key,
                         format!("points to missing event {seq}"),
                     )),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct LogStats {
     /// Append requests the writer handled (accepted, refused or failed).
     pub appends: u64,
-    /// Groups the writer formed (each at most one sled batch and one flush).
+    /// Groups the writer formed (each at most one sled transaction and one flush).
     pub groups: u64,
     /// Flushes attempted by the writer (a group that writes nothing needs none).
     pub flushes: u64,

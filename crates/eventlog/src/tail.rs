@@ -8,15 +8,20 @@ use crate::{error::ReadError, keys, record::Record, writer::Durable};
 /// the writer's watch of the last durable seq, so it never yields an event before the flush
 /// covering it returned, and never misses one.
 pub struct Tail {
-    db: sled::Db,
+    /// The events tree (it keeps the sled database open).
+    events: sled::Tree,
     durable: watch::Receiver<Durable>,
     next_seq: u64,
 }
 
 impl Tail {
-    pub(crate) fn new(db: sled::Db, durable: watch::Receiver<Durable>, from_seq: u64) -> Self {
+    pub(crate) fn new(
+        events: sled::Tree,
+        durable: watch::Receiver<Durable>,
+        from_seq: u64,
+    ) -> Self {
         Self {
-            db,
+            events,
             durable,
             next_seq: from_seq.max(1),
         }
@@ -35,12 +40,9 @@ impl Tail {
             let last = self.durable.borrow_and_update().seq;
             if self.next_seq <= last {
                 let seq = self.next_seq;
-                let record = match self.db.get(keys::event(seq)) {
+                let record = match self.events.get(keys::event(seq)) {
                     Err(e) => Err(ReadError::sled(e)),
-                    Ok(None) => Err(ReadError::corrupt(
-                        &keys::event(seq),
-                        "durable event is missing",
-                    )),
+                    Ok(None) => Err(ReadError::corrupt_event(seq, "durable event is missing")),
                     Ok(Some(value)) => Record::decode(seq, value),
                 };
                 if record.is_ok() {

@@ -15,8 +15,10 @@ use crate::error::ReadError;
 /// cursors, the epoch). A reader meeting another byte refuses the value instead of misreading it.
 pub const LOG_VALUE_FORMAT: u8 = 1;
 
-/// The layout version recorded under `m` + `layout`; bumped if the key layout ever changes.
-pub const LAYOUT_VERSION: u8 = 1;
+/// The layout version recorded under `m` + `layout` in sled's default tree; bumped whenever
+/// the trees or their keys change. 1 was one tree with a prefix byte per key family; 2 is one
+/// tree per family ([`crate::layout`]).
+pub const LAYOUT_VERSION: u8 = 2;
 
 /// The fields the log itself needs from an event, stored before the payload.
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,12 +1,14 @@
 //! [`EventLog::verify`](crate::EventLog::verify): the full integrity check, for tests (crash,
 //! property) and for an operator command.
 //!
-//! What it proves: seqs `1..=last` exist with no gap and decode; every event has its dedupe,
-//! stream and (if published) outbox entry, each pointing back to it; outbox seqs are contiguous
-//! in seq order; each stream's versions are `1..=n`; there is no index entry without its event
+//! What it proves, across the log's trees ([`crate::layout`]): seqs `1..=last` exist in the
+//! events tree with no gap and decode; every event has its dedupe, stream and (if published)
+//! outbox entry in those trees, each pointing back to it; outbox seqs are contiguous in seq
+//! order; each stream's versions are `1..=n`; there is no index entry without its event
 //! (counted: once every event's entries are found, equal counts mean there is no other entry;
 //! only when a count differs are the entries walked one by one to name the orphans); every
-//! request record's seqs exist; every snapshot is at or before the end; the epoch is there.
+//! request record's seqs exist; every snapshot is at or before the end; the epoch is there;
+//! the default tree holds only metadata and there is no tree the log does not use.
 //!
 //! On a live log it ignores what the writer has in flight: entries pointing past the durable
 //! end but not past what the writer has applied. Anything pointing beyond that is reported.
@@ -18,7 +20,14 @@ use std::{
 
 use uuid::Uuid;
 
-use crate::{error::ReadError, keys, record::Record, value, writer::Durable};
+use crate::{
+    error::ReadError,
+    keys,
+    layout::{self, Trees},
+    record::Record,
+    value,
+    writer::Durable,
+};
 
 /// Problems beyond this many are counted, not listed.
 const MAX_PROBLEMS: usize = 1000;
@@ -64,12 +73,31 @@ impl VerifyReport {
 /// Which index an entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
-    /// `i`: event id -> seq.
+    /// The [`layout::EVENT_IDS`] tree: event id -> seq.
     Dedupe,
-    /// `s`: stream + version -> seq.
+    /// The [`layout::STREAMS`] tree: stream + version -> seq.
     Stream,
-    /// `o`: outbox seq -> seq.
+    /// The [`layout::OUTBOX`] tree: outbox seq -> seq.
     Outbox,
+}
+
+impl IndexKind {
+    /// The name of the index's tree.
+    pub fn tree(self) -> &'static str {
+        match self {
+            Self::Dedupe => layout::EVENT_IDS,
+            Self::Stream => layout::STREAMS,
+            Self::Outbox => layout::OUTBOX,
+        }
+    }
+
+    fn of(self, trees: &Trees) -> &sled::Tree {
+        match self {
+            Self::Dedupe => &trees.event_ids,
+            Self::Stream => &trees.streams,
+            Self::Outbox => &trees.outbox,
+        }
+    }
 }
 
 /// One integrity problem.
@@ -84,6 +112,8 @@ pub enum Problem {
     },
     /// A key or value that cannot be decoded.
     Malformed {
+        /// The tree it is in (a [`layout`] name).
+        tree: &'static str,
         /// The key.
         key: Vec<u8>,
         /// What is wrong.
@@ -150,10 +180,15 @@ pub enum Problem {
     },
     /// The log has no epoch.
     MissingEpoch,
-    /// A key with a prefix the log does not use.
+    /// A key in sled's default tree that is not one of the log's metadata keys.
     UnknownKey {
         /// The key.
         key: Vec<u8>,
+    },
+    /// A sled tree the log does not use.
+    UnknownTree {
+        /// Its name (lossily decoded as utf-8).
+        name: String,
     },
 }
 
@@ -161,7 +196,9 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MissingEvents { from, to } => write!(f, "events {from}..={to} are missing"),
-            Self::Malformed { key, reason } => write!(f, "key {key:02x?}: {reason}"),
+            Self::Malformed { tree, key, reason } => {
+                write!(f, "tree {tree}, key {key:02x?}: {reason}")
+            }
             Self::MissingIndexEntry { seq, index } => {
                 write!(f, "event {seq} has no {index:?} index entry")
             }
@@ -206,21 +243,30 @@ impl fmt::Display for Problem {
                 write!(f, "snapshot {key:02x?} is at seq {at_seq}, past the end")
             }
             Self::MissingEpoch => write!(f, "the log has no epoch"),
-            Self::UnknownKey { key } => write!(f, "unknown key {key:02x?}"),
+            Self::UnknownKey { key } => write!(f, "unknown key {key:02x?} in the default tree"),
+            Self::UnknownTree { name } => write!(f, "unknown tree {name:?}"),
         }
     }
 }
 
-/// An index entry seen past the durable end; judged at the end against what the writer had
-/// applied by then.
+/// What an entry seen past the durable end is.
+enum BeyondKind {
+    Event,
+    Index(IndexKind),
+    Request,
+    Snapshot,
+}
+
+/// An entry seen past the durable end; judged at the end against what the writer had applied
+/// by then.
 struct Beyond {
-    index: Option<IndexKind>,
+    kind: BeyondKind,
     key: Vec<u8>,
     seq: u64,
 }
 
 pub(crate) fn verify(
-    db: &sled::Db,
+    trees: &Trees,
     durable: Durable,
     applied: &AtomicU64,
 ) -> Result<VerifyReport, ReadError> {
@@ -233,20 +279,20 @@ pub(crate) fn verify(
     let mut beyond = Vec::new();
     let last = durable.seq;
 
-    // 1. Events, in seq order, each checked against its index entries.
+    // 1. Events, in seq order, each checked against its entries in the index trees.
     let mut expected_seq = 1;
     let mut expected_outbox = 1;
     let mut published = 0;
     let mut gaps = false;
-    for entry in db.scan_prefix([keys::EVENT]) {
+    for entry in trees.events.iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
-        let Some(seq) = keys::parse_prefixed_u64(&key) else {
-            report.problem(malformed(&key, "malformed event key"));
+        let Some(seq) = keys::u64_from(&key) else {
+            report.problem(malformed(layout::EVENTS, &key, "malformed event key"));
             continue;
         };
         if seq > last {
             beyond.push(Beyond {
-                index: None,
+                kind: BeyondKind::Event,
                 key: key.to_vec(),
                 seq,
             });
@@ -264,19 +310,19 @@ pub(crate) fn verify(
         let record = match Record::decode(seq, value) {
             Ok(r) => r,
             Err(e) => {
-                report.problem(malformed(&key, &e.to_string()));
+                report.problem(malformed(layout::EVENTS, &key, &e.to_string()));
                 continue;
             }
         };
         check_points_to(
-            db,
+            trees,
             &mut report,
             seq,
             IndexKind::Dedupe,
             &keys::event_id(&record.event_id),
         )?;
         check_points_to(
-            db,
+            trees,
             &mut report,
             seq,
             IndexKind::Stream,
@@ -293,7 +339,7 @@ pub(crate) fn verify(
             }
             expected_outbox = outbox + 1;
             check_points_to(
-                db,
+                trees,
                 &mut report,
                 seq,
                 IndexKind::Outbox,
@@ -317,126 +363,124 @@ pub(crate) fn verify(
         });
     }
 
-    // 2. The indexes: count entries up to the durable end; walk them only if a count is off.
-    let dedupe = count_index(
-        db,
-        &mut report,
-        &mut beyond,
-        keys::EVENT_ID,
-        IndexKind::Dedupe,
-        last,
-    )?;
-    let stream = count_streams(db, &mut report, &mut beyond, last)?;
-    let outbox = count_index(
-        db,
-        &mut report,
-        &mut beyond,
-        keys::OUTBOX,
-        IndexKind::Outbox,
-        last,
-    )?;
+    // 2. The index trees: count entries up to the durable end; walk them only if a count is off.
+    let dedupe = count_index(trees, &mut report, &mut beyond, IndexKind::Dedupe, last)?;
+    let stream = count_streams(trees, &mut report, &mut beyond, last)?;
+    let outbox = count_index(trees, &mut report, &mut beyond, IndexKind::Outbox, last)?;
     if dedupe != report.events {
-        find_orphans(db, &mut report, keys::EVENT_ID, IndexKind::Dedupe, last)?;
+        find_orphans(trees, &mut report, IndexKind::Dedupe, last)?;
     }
     if stream != report.events {
-        find_orphans(db, &mut report, keys::STREAM, IndexKind::Stream, last)?;
+        find_orphans(trees, &mut report, IndexKind::Stream, last)?;
     }
     if outbox != published {
-        find_orphans(db, &mut report, keys::OUTBOX, IndexKind::Outbox, last)?;
+        find_orphans(trees, &mut report, IndexKind::Outbox, last)?;
     }
 
-    // 3. Request records, snapshots, metadata, and anything else.
-    let mut saw_epoch = false;
-    for entry in db.iter() {
+    // 3. Request records, snapshots, metadata, and any tree the log does not use.
+    for entry in trees.requests.iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
-        match key.first() {
-            Some(&(keys::EVENT | keys::EVENT_ID | keys::STREAM | keys::OUTBOX)) => {}
-            Some(&keys::REQUEST) => {
-                report.requests += 1;
-                let Some((tenant, request_id)) = keys::parse_request(&key) else {
-                    report.problem(malformed(&key, "malformed request key"));
-                    continue;
-                };
-                let stored: value::StoredRequest = match value::decode(&value) {
-                    Ok(s) => s,
-                    Err(reason) => {
-                        report.problem(malformed(&key, &reason));
-                        continue;
-                    }
-                };
-                for seq in stored.seqs {
-                    if seq > last {
-                        beyond.push(Beyond {
-                            index: None,
-                            key: key.to_vec(),
-                            seq,
-                        });
-                    } else if seq == 0
-                        || (gaps && !db.contains_key(keys::event(seq)).map_err(ReadError::sled)?)
-                    {
-                        report.problem(Problem::RequestWithoutEvent {
-                            tenant,
-                            request_id: request_id.to_owned(),
-                            seq,
-                        });
-                    }
-                }
+        report.requests += 1;
+        let Some((tenant, request_id)) = keys::parse_request(&key) else {
+            report.problem(malformed(layout::REQUESTS, &key, "malformed request key"));
+            continue;
+        };
+        let stored: value::StoredRequest = match value::decode(&value) {
+            Ok(s) => s,
+            Err(reason) => {
+                report.problem(malformed(layout::REQUESTS, &key, &reason));
+                continue;
             }
-            Some(&keys::SNAPSHOT) => {
-                report.snapshots += 1;
-                match value::decode::<value::StoredSnapshot>(&value) {
-                    Ok(s) if s.at_seq > last => beyond.push(Beyond {
-                        index: None,
-                        key: key.to_vec(),
-                        seq: s.at_seq,
-                    }),
-                    Ok(_) => {}
-                    Err(reason) => report.problem(malformed(&key, &reason)),
-                }
+        };
+        for seq in stored.seqs {
+            if seq > last {
+                beyond.push(Beyond {
+                    kind: BeyondKind::Request,
+                    key: key.to_vec(),
+                    seq,
+                });
+            } else if seq == 0
+                || (gaps
+                    && !trees
+                        .events
+                        .contains_key(keys::event(seq))
+                        .map_err(ReadError::sled)?)
+            {
+                report.problem(Problem::RequestWithoutEvent {
+                    tenant,
+                    request_id: request_id.to_owned(),
+                    seq,
+                });
             }
-            Some(&keys::META) => {
-                let name = &key[1..];
-                if name == keys::META_EPOCH.as_bytes() {
-                    saw_epoch = true;
-                } else if let Some(_cursor) = name.strip_prefix(keys::META_CURSOR_PREFIX.as_bytes())
-                {
-                    report.cursors += 1;
-                    if value::decode_u64(&value).is_none() {
-                        report.problem(malformed(&key, "cursor value is not a u64"));
-                    }
-                } else if name != keys::META_LAYOUT.as_bytes() {
-                    report.problem(Problem::UnknownKey { key: key.to_vec() });
-                }
+        }
+    }
+    for entry in trees.snapshots.iter() {
+        let (key, value) = entry.map_err(ReadError::sled)?;
+        report.snapshots += 1;
+        match value::decode::<value::StoredSnapshot>(&value) {
+            Ok(s) if s.at_seq > last => beyond.push(Beyond {
+                kind: BeyondKind::Snapshot,
+                key: key.to_vec(),
+                seq: s.at_seq,
+            }),
+            Ok(_) => {}
+            Err(reason) => report.problem(malformed(layout::SNAPSHOTS, &key, &reason)),
+        }
+    }
+    let mut saw_epoch = false;
+    for entry in trees.db.iter() {
+        let (key, value) = entry.map_err(ReadError::sled)?;
+        let Some((&keys::META, name)) = key.split_first() else {
+            report.problem(Problem::UnknownKey { key: key.to_vec() });
+            continue;
+        };
+        if name == keys::META_EPOCH.as_bytes() {
+            saw_epoch = true;
+        } else if name.starts_with(keys::META_CURSOR_PREFIX.as_bytes()) {
+            report.cursors += 1;
+            if value::decode_u64(&value).is_none() {
+                report.problem(malformed(layout::META, &key, "cursor value is not a u64"));
             }
-            _ => report.problem(Problem::UnknownKey { key: key.to_vec() }),
+        } else if name != keys::META_LAYOUT.as_bytes() {
+            report.problem(Problem::UnknownKey { key: key.to_vec() });
         }
     }
     if !saw_epoch {
         report.problem(Problem::MissingEpoch);
     }
+    let default_tree = trees.db.name();
+    for name in trees.db.tree_names() {
+        if name != default_tree && !layout::TREES.iter().any(|t| name == t.as_bytes()) {
+            report.problem(Problem::UnknownTree {
+                name: String::from_utf8_lossy(&name).into_owned(),
+            });
+        }
+    }
 
     // 4. What pointed past the durable end is in flight only if the writer had applied it.
     let limit = applied_at_start.max(applied.load(Ordering::Acquire));
     for b in beyond.into_iter().filter(|b| b.seq > limit) {
-        match (b.index, b.key.first()) {
-            (Some(index), _) => report.problem(Problem::OrphanIndexEntry {
+        match b.kind {
+            BeyondKind::Index(index) => report.problem(Problem::OrphanIndexEntry {
                 index,
                 key: b.key,
                 points_to: b.seq,
             }),
-            (None, Some(&keys::REQUEST)) => match keys::parse_request(&b.key) {
+            BeyondKind::Request => match keys::parse_request(&b.key) {
                 Some((tenant, request_id)) => report.problem(Problem::RequestWithoutEvent {
                     tenant,
                     request_id: request_id.to_owned(),
                     seq: b.seq,
                 }),
-                None => report.problem(malformed(&b.key, "malformed request key")),
+                None => {
+                    report.problem(malformed(layout::REQUESTS, &b.key, "malformed request key"))
+                }
             },
-            (None, Some(&keys::SNAPSHOT)) => report.problem(Problem::SnapshotPastEnd {
+            BeyondKind::Snapshot => report.problem(Problem::SnapshotPastEnd {
                 key: b.key,
                 at_seq: b.seq,
             }),
-            (None, _) => report.problem(Problem::MissingEvents {
+            BeyondKind::Event => report.problem(Problem::MissingEvents {
                 from: last + 1,
                 to: b.seq.saturating_sub(1),
             }),
@@ -445,22 +489,23 @@ pub(crate) fn verify(
     Ok(report)
 }
 
-fn malformed(key: &[u8], reason: &str) -> Problem {
+fn malformed(tree: &'static str, key: &[u8], reason: &str) -> Problem {
     Problem::Malformed {
+        tree,
         key: key.to_vec(),
         reason: reason.to_owned(),
     }
 }
 
-/// Checks that the index entry `key` exists and holds `seq`.
+/// Checks that the entry `key` of the index exists and holds `seq`.
 fn check_points_to(
-    db: &sled::Db,
+    trees: &Trees,
     report: &mut VerifyReport,
     seq: u64,
     index: IndexKind,
     key: &[u8],
 ) -> Result<(), ReadError> {
-    match db.get(key).map_err(ReadError::sled)? {
+    match index.of(trees).get(key).map_err(ReadError::sled)? {
         None => report.problem(Problem::MissingIndexEntry { seq, index }),
         Some(v) => match keys::u64_from(&v) {
             Some(points_to) if points_to == seq => {}
@@ -469,32 +514,31 @@ fn check_points_to(
                 index,
                 points_to,
             }),
-            None => report.problem(malformed(key, "index value is not a seq")),
+            None => report.problem(malformed(index.tree(), key, "index value is not a seq")),
         },
     }
     Ok(())
 }
 
-/// Counts the entries of a `i` or `o` index pointing at or before `last`.
+/// Counts the entries of the dedupe or outbox index pointing at or before `last`.
 fn count_index(
-    db: &sled::Db,
+    trees: &Trees,
     report: &mut VerifyReport,
     beyond: &mut Vec<Beyond>,
-    prefix: u8,
     index: IndexKind,
     last: u64,
 ) -> Result<u64, ReadError> {
     let mut count = 0;
-    for entry in db.scan_prefix([prefix]) {
+    for entry in index.of(trees).iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
         match keys::u64_from(&value) {
             Some(seq) if seq <= last => count += 1,
             Some(seq) => beyond.push(Beyond {
-                index: Some(index),
+                kind: BeyondKind::Index(index),
                 key: key.to_vec(),
                 seq,
             }),
-            None => report.problem(malformed(&key, "index value is not a seq")),
+            None => report.problem(malformed(index.tree(), &key, "index value is not a seq")),
         }
     }
     Ok(count)
@@ -503,24 +547,28 @@ fn count_index(
 /// Counts the stream index entries at or before `last`, checking each stream's versions are
 /// `1, 2, 3, ...` and counting streams.
 fn count_streams(
-    db: &sled::Db,
+    trees: &Trees,
     report: &mut VerifyReport,
     beyond: &mut Vec<Beyond>,
     last: u64,
 ) -> Result<u64, ReadError> {
     let mut count = 0;
     let mut current: Option<(String, u64)> = None;
-    for entry in db.scan_prefix([keys::STREAM]) {
+    for entry in trees.streams.iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
         let (Some((stream, version)), Some(seq)) =
             (keys::parse_stream(&key), keys::u64_from(&value))
         else {
-            report.problem(malformed(&key, "malformed stream index entry"));
+            report.problem(malformed(
+                layout::STREAMS,
+                &key,
+                "malformed stream index entry",
+            ));
             continue;
         };
         if seq > last {
             beyond.push(Beyond {
-                index: Some(IndexKind::Stream),
+                kind: BeyondKind::Index(IndexKind::Stream),
                 key: key.to_vec(),
                 seq,
             });
@@ -552,15 +600,15 @@ fn count_streams(
     Ok(count)
 }
 
-/// Walks one index and reports every entry (at or before `last`) whose event does not name it.
+/// Walks one index tree and reports every entry (at or before `last`) whose event does not
+/// name it.
 fn find_orphans(
-    db: &sled::Db,
+    trees: &Trees,
     report: &mut VerifyReport,
-    prefix: u8,
     index: IndexKind,
     last: u64,
 ) -> Result<(), ReadError> {
-    for entry in db.scan_prefix([prefix]) {
+    for entry in index.of(trees).iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
         let Some(seq) = keys::u64_from(&value) else {
             continue; // already reported by the count
@@ -568,7 +616,11 @@ fn find_orphans(
         if seq > last {
             continue;
         }
-        let names_it = match db.get(keys::event(seq)).map_err(ReadError::sled)? {
+        let names_it = match trees
+            .events
+            .get(keys::event(seq))
+            .map_err(ReadError::sled)?
+        {
             None => false,
             Some(v) => match Record::decode(seq, v) {
                 Err(_) => false,

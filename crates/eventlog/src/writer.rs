@@ -4,8 +4,9 @@
 //! the id filter and a cache of stream versions. Appenders send their batch and a oneshot reply
 //! channel; the writer takes the first request and whatever else is queued (up to
 //! `max_group_appends`), decides each request in order against the stored state *plus* what
-//! the earlier requests of the same group will write (`decide.rs`), and applies one
-//! `sled::Batch` for all the accepted ones. The flusher thread (`flusher.rs`) then flushes sled
+//! the earlier requests of the same group will write (`decide.rs`), and applies the accepted
+//! ones' writes as one multi-tree sled transaction (one `sled::Batch` per tree, see
+//! [`crate::layout::Trees::apply`]). The flusher thread (`flusher.rs`) then flushes sled
 //! and, only when that flush has returned, advances the durable watch and answers the group.
 //! So N concurrent appends cost one flush, and nothing is acknowledged before the flush
 //! covering it has returned.
@@ -52,6 +53,7 @@ use crate::{
     error::{AppendError, ReadError, StorageError},
     id_filter::IdFilter,
     keys,
+    layout::{AppendBatches, Trees, EVENTS, OUTBOX, REQUESTS},
     options::FlushObserver,
     stats::Counters,
     value,
@@ -62,7 +64,7 @@ use crate::{
 const MAX_CACHED_STREAMS: usize = 100_000;
 
 /// A group stops taking requests once it holds this many events, which bounds a group's memory
-/// (one sled batch) and the latency its flush adds to the small appends that share it.
+/// (its batches and sled's transaction overlay) and the latency its flush adds to the small appends that share it.
 const MAX_GROUP_EVENTS: usize = 16_384;
 
 /// An append on its way to the writer.
@@ -81,7 +83,7 @@ pub(crate) struct Durable {
 
 /// What the writer needs at start; built by `EventLog::open`.
 pub(crate) struct WriterSetup {
-    pub(crate) db: sled::Db,
+    pub(crate) trees: Trees,
     pub(crate) rx: mpsc::Receiver<AppendRequest>,
     pub(crate) durable: watch::Sender<Durable>,
     pub(crate) observer: Option<Arc<dyn FlushObserver>>,
@@ -97,7 +99,7 @@ pub(crate) struct WriterSetup {
 
 /// The writer's state: what sled holds (after the last applied group).
 pub(crate) struct Writer {
-    db: sled::Db,
+    trees: Trees,
     rx: mpsc::Receiver<AppendRequest>,
     durable: Arc<watch::Sender<Durable>>,
     counters: Arc<Counters>,
@@ -129,7 +131,7 @@ impl Writer {
         let (results_tx, results_rx) = std_mpsc::channel();
         let durable = Arc::new(setup.durable);
         let flusher = Flusher {
-            db: setup.db.clone(),
+            db: setup.trees.db.clone(),
             observer: setup.observer,
             counters: Arc::clone(&setup.counters),
             durable: Arc::clone(&durable),
@@ -138,7 +140,7 @@ impl Writer {
             .name("csp-eventlog-flusher".into())
             .spawn(move || flusher.run(jobs_rx, results_tx))?;
         let writer = Self {
-            db: setup.db,
+            trees: setup.trees,
             rx: setup.rx,
             durable,
             counters: setup.counters,
@@ -283,7 +285,8 @@ impl Writer {
         }
     }
 
-    /// Decides every request of the group and applies the group's batch. The apply's result
+    /// Decides every request of the group and applies the group's writes (one transaction). The
+    /// apply's result
     /// is returned beside the group, which must be failed if it is an error.
     fn prepare(&mut self, group: &mut Vec<AppendRequest>) -> (Prepared, Result<(), StorageError>) {
         Counters::add(&self.counters.groups, 1);
@@ -315,9 +318,9 @@ impl Writer {
         if state.writes {
             self.applied.store(self.last_seq, Ordering::Release);
             applied = self
-                .db
-                .apply_batch(std::mem::take(&mut state.batch))
-                .map_err(|e| StorageError::sled("apply batch", e));
+                .trees
+                .apply(&state.batch)
+                .map_err(|e| StorageError::sled("apply group", e));
         }
         let prepared = Prepared {
             decided,
@@ -338,7 +341,7 @@ impl Writer {
     fn fail(&mut self, groups: Vec<Prepared>, cause: StorageError) -> Result<(), StorageError> {
         warn!(error = %cause, groups = groups.len(), "group commit failed; undoing");
         Counters::add(&self.counters.failed_groups, groups.len() as u64);
-        let mut undo = sled::Batch::default();
+        let mut undo = AppendBatches::default();
         let mut any = false;
         for d in groups.iter().flat_map(|g| &g.decided) {
             let (Some(batch), Ok(AppendOutcome::Appended { positions })) = (&d.written, &d.answer)
@@ -350,23 +353,26 @@ impl Writer {
                 if position.duplicate {
                     continue;
                 }
-                undo.remove(&keys::event(position.seq));
-                undo.remove(&keys::event_id(&event.event_id));
-                undo.remove(keys::stream(&event.stream, event.version));
+                undo.events.remove(&keys::event(position.seq));
+                undo.event_ids.remove(&keys::event_id(&event.event_id));
+                undo.streams
+                    .remove(keys::stream(&event.stream, event.version));
                 if let Some(outbox) = position.outbox_seq {
-                    undo.remove(&keys::outbox(outbox));
+                    undo.outbox.remove(&keys::outbox(outbox));
                 }
             }
             if let Some(request) = &batch.request {
-                undo.remove(keys::request(&request.tenant, &request.request_id));
+                undo.requests
+                    .remove(keys::request(&request.tenant, &request.request_id));
             }
         }
         if any {
             // Every key a group writes is new, so removing them restores the state before it.
-            // If even this fails, the groups stay in sled as a whole (each still atomic): their
+            // One transaction, like the groups themselves. If even this fails, the groups stay
+            // in sled as a whole (each still atomic): their
             // appenders were told they failed, which allows "it may be there after all".
             self.unflushed = true;
-            if let Err(e) = self.db.apply_batch(undo) {
+            if let Err(e) = self.trees.apply(&undo) {
                 error!(error = %e, "undoing failed groups failed; they stay in the log, unacknowledged");
             }
         }
@@ -380,8 +386,8 @@ impl Writer {
     /// Re-reads the counters from sled and forgets the stream cache.
     fn reload(&mut self) -> Result<(), StorageError> {
         self.versions.clear();
-        self.last_seq = last_u64_key(&self.db, keys::EVENT).map_err(read_to_storage)?;
-        self.last_outbox = last_u64_key(&self.db, keys::OUTBOX).map_err(read_to_storage)?;
+        self.last_seq = last_u64_key(&self.trees.events, EVENTS).map_err(read_to_storage)?;
+        self.last_outbox = last_u64_key(&self.trees.outbox, OUTBOX).map_err(read_to_storage)?;
         self.applied.store(self.last_seq, Ordering::Release);
         Ok(())
     }
@@ -391,13 +397,16 @@ fn flusher_gone() -> StorageError {
     StorageError::from_io("flush", io::Error::other("the flusher thread stopped"))
 }
 
-/// Reads and decodes a request record.
-pub(crate) fn load_request(db: &sled::Db, key: &[u8]) -> Result<Option<RequestRecord>, ReadError> {
-    let Some(bytes) = db.get(key).map_err(ReadError::sled)? else {
+/// Reads and decodes a request record from the requests tree.
+pub(crate) fn load_request(
+    requests: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<RequestRecord>, ReadError> {
+    let Some(bytes) = requests.get(key).map_err(ReadError::sled)? else {
         return Ok(None);
     };
     let stored: value::StoredRequest =
-        value::decode(&bytes).map_err(|reason| ReadError::corrupt(key, reason))?;
+        value::decode(&bytes).map_err(|reason| ReadError::corrupt(REQUESTS, key, reason))?;
     Ok(Some(RequestRecord {
         body_hash: stored.body_hash,
         reply: stored.reply,
@@ -405,13 +414,12 @@ pub(crate) fn load_request(db: &sled::Db, key: &[u8]) -> Result<Option<RequestRe
     }))
 }
 
-/// The number in the last key with this one-byte prefix (`e` or `o`), 0 if there is none.
-pub(crate) fn last_u64_key(db: &sled::Db, prefix: u8) -> Result<u64, ReadError> {
-    match db.scan_prefix([prefix]).next_back() {
+/// The number in the last key of a tree keyed by u64 (events, outbox), 0 if it is empty.
+pub(crate) fn last_u64_key(tree: &sled::Tree, name: &'static str) -> Result<u64, ReadError> {
+    match tree.last().map_err(ReadError::sled)? {
         None => Ok(0),
-        Some(entry) => {
-            let (key, _) = entry.map_err(ReadError::sled)?;
-            keys::parse_prefixed_u64(&key).ok_or_else(|| ReadError::corrupt(&key, "malformed key"))
+        Some((key, _)) => {
+            keys::u64_from(&key).ok_or_else(|| ReadError::corrupt(name, &key, "malformed key"))
         }
     }
 }

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
+use csp_eventlog::layout::{AppendBatches, Trees};
 use csp_eventlog::{keys, value, Batch, EventLog, LogOptions, NewEvent};
 use csp_events::actor::{Actor, ActorKind, Role};
 use csp_events::event::{AccessRefused, EventKind};
 use csp_events::{codec, CorrelationId, Envelope, Event, EventId, TenantId, Timestamp};
 use uuid::Uuid;
 
-use super::{current_rss, machine, mib, peak_rss, rate, reset_peak_rss};
+use super::{machine, mib, peak_rss, rate, reset_peak_rss};
 
 /// Arguments of `csp bench eventlog`.
 #[derive(clap::Args)]
@@ -47,6 +48,9 @@ pub struct Args {
     /// Keep the databases afterwards.
     #[arg(long)]
     keep: bool,
+    /// Internal: replay one database in this (fresh) process and print the figures.
+    #[arg(long, hide = true)]
+    replay_child: Option<String>,
 }
 
 const TASKS: u64 = 64;
@@ -134,14 +138,17 @@ fn sled_config(path: &Path) -> sled::Config {
         .flush_every_ms(None)
 }
 
-/// The plain sled loop: the same keys per event, one `apply_batch` and one flush per batch.
+/// The ceiling loop: the same keys and values per event (event, dedupe, stream and outbox
+/// index) in the same trees, applied with the same single multi-tree transaction and one flush
+/// per batch — everything the log does to make a batch atomic and durable, and nothing else (no
+/// checks, no caches, no writer thread).
 fn raw_batch(
-    db: &sled::Db,
+    trees: &Trees,
     events: &[NewEvent],
     first_seq: u64,
     buf: &mut Vec<u8>,
 ) -> anyhow::Result<()> {
-    let mut batch = sled::Batch::default();
+    let mut b = AppendBatches::default();
     for (k, e) in events.iter().enumerate() {
         let seq = first_seq + k as u64;
         buf.clear();
@@ -153,16 +160,18 @@ fn raw_batch(
             Some(seq),
             &e.bytes,
         );
-        batch.insert(&keys::event(seq)[..], buf.as_slice());
-        batch.insert(&keys::event_id(&e.event_id)[..], &keys::seq_value(seq)[..]);
-        batch.insert(
+        b.events.insert(&keys::event(seq)[..], buf.as_slice());
+        b.event_ids
+            .insert(&keys::event_id(&e.event_id)[..], &keys::seq_value(seq)[..]);
+        b.streams.insert(
             keys::stream(&e.stream, e.version),
             &keys::seq_value(seq)[..],
         );
-        batch.insert(&keys::outbox(seq)[..], &keys::seq_value(seq)[..]);
+        b.outbox
+            .insert(&keys::outbox(seq)[..], &keys::seq_value(seq)[..]);
     }
-    db.apply_batch(batch)?;
-    db.flush()?;
+    trees.apply(&b)?;
+    trees.db.flush()?;
     Ok(())
 }
 
@@ -175,11 +184,13 @@ struct Figures {
     replay_log: (u64, Duration),
     replay_raw: (u64, Duration),
     replay_peak_rss: Option<u64>,
-    replay_base_rss: Option<u64>,
 }
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let (Some(which), Some(dir)) = (&args.replay_child, &args.dir) {
+        return run_replay_child(which, dir);
+    }
     ensure!(
         args.batch > 0 && args.events >= args.batch,
         "--events must be at least --batch"
@@ -212,9 +223,11 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     let log_dir = root.join("log");
     let raw_dir = root.join("raw");
     let log = EventLog::open(&log_dir, LogOptions::default()).context("opening the bench log")?;
-    let raw = sled_config(&raw_dir)
-        .open()
-        .context("opening the ceiling db")?;
+    let raw = Trees::open(
+        &sled_config(&raw_dir)
+            .open()
+            .context("opening the ceiling db")?,
+    )?;
 
     // 1. Batch append vs the same-keys raw loop, alternating in rounds.
     let batches = args.events / args.batch;
@@ -260,7 +273,7 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     let conc =
         EventLog::open(&conc_dir, LogOptions::default()).context("opening the 64-task log")?;
     let single_dir = root.join("single-flush");
-    let single = sled_config(&single_dir).open()?;
+    let single = Trees::open(&sled_config(&single_dir).open()?)?;
     let (mut t_conc, mut t_single) = (Duration::ZERO, Duration::ZERO);
     let (mut n_conc, mut n_single) = (0u64, 0u64);
     let flushes_before = conc.stats().flushes;
@@ -315,8 +328,10 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
                 Some(i + 1),
                 &ev.bytes,
             );
-            single.insert(&keys::event(i + 1)[..], raw_buf.as_slice())?;
-            single.flush()?;
+            single
+                .events
+                .insert(&keys::event(i + 1)[..], raw_buf.as_slice())?;
+            single.db.flush()?;
         }
         t_single += start.elapsed();
         n_single += args.single_flush_events / 2;
@@ -325,37 +340,28 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     drop(conc);
     drop(single);
 
-    // 3. Replay vs raw scan + decode, alternating; peak RSS of the log's replay.
+    // 3. Replay vs raw scan + decode, alternating, each in a fresh process so that its peak RSS
+    // is the replay's own and not what the writing phases left in this process's heap.
     drop(log);
     drop(raw);
     let (mut t_replay, mut t_scan) = (Duration::ZERO, Duration::ZERO);
     let mut replay_peak = None;
-    let mut replay_base = None;
-    for round in 0..2 {
-        let log = EventLog::open(&log_dir, LogOptions::default())?;
-        let reset = reset_peak_rss();
-        let base = current_rss();
-        let start = Instant::now();
-        let folded = replay(&log)?;
-        t_replay += start.elapsed();
-        if round == 0 && reset {
-            replay_peak = peak_rss();
-            replay_base = base;
-        }
+    for _round in 0..2 {
+        let r = replay_child("log", &log_dir)?;
         ensure!(
-            folded == written,
-            "replay folded {folded} of {written} events"
+            r.events == written,
+            "replay folded {} of {written} events",
+            r.events
         );
-        drop(log);
-
-        let raw = sled_config(&raw_dir).open()?;
-        let start = Instant::now();
-        let scanned = raw_scan(&raw)?;
-        t_scan += start.elapsed();
+        t_replay += r.elapsed;
+        replay_peak = replay_peak.max(r.peak_rss);
+        let r = replay_child("raw", &raw_dir)?;
         ensure!(
-            scanned == written,
-            "raw scan decoded {scanned} of {written} events"
+            r.events == written,
+            "raw scan decoded {} of {written} events",
+            r.events
         );
+        t_scan += r.elapsed;
     }
 
     Ok(Figures {
@@ -367,7 +373,6 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
         replay_log: (2 * written, t_replay),
         replay_raw: (2 * written, t_scan),
         replay_peak_rss: replay_peak,
-        replay_base_rss: replay_base,
     })
 }
 
@@ -405,7 +410,7 @@ fn replay(log: &EventLog) -> anyhow::Result<u64> {
 
 /// The ceiling: scan the `e` keys of a plain sled db and postcard-decode each record (the log's
 /// value header, then the envelope header and payload) with no layer in between.
-fn raw_scan(db: &sled::Db) -> anyhow::Result<u64> {
+fn raw_scan(trees: &Trees) -> anyhow::Result<u64> {
     #[derive(serde::Deserialize)]
     #[allow(dead_code)]
     struct LogHeader<'a> {
@@ -415,7 +420,7 @@ fn raw_scan(db: &sled::Db) -> anyhow::Result<u64> {
         outbox_seq: Option<u64>,
     }
     let mut fold = Fold::default();
-    for kv in db.scan_prefix([keys::EVENT]) {
+    for kv in trees.events.iter() {
         let (_, v) = kv?;
         let (_, rest) = postcard::take_from_bytes::<LogHeader>(&v[1..])?;
         let (h, payload) = postcard::take_from_bytes::<codec::Header>(&rest[1..])?;
@@ -478,13 +483,60 @@ fn report(args: &Args, f: &Figures) {
         f.concurrent_log.0,
         f.concurrent_log.0 as f64 / f.concurrent_flushes.max(1) as f64
     );
-    match (f.replay_peak_rss, f.replay_base_rss) {
-        (Some(peak), Some(base)) => println!(
-            "peak RSS during the replay of {} events: {:.1} MiB (process RSS when it began: {:.1} MiB; target <= 150 MB)",
+    match f.replay_peak_rss {
+        Some(peak) => println!(
+            "peak RSS of a process replaying {} events: {:.1} MiB ({:.0} MB; target <= 150 MB)",
             f.replay_log.0 / 2,
             mib(peak),
-            mib(base)
+            peak as f64 / 1e6
         ),
-        _ => println!("peak RSS during replay: not measurable here (/proc/self/clear_refs refused)"),
+        None => println!("peak RSS during replay: not measurable here (no /proc/self/status)"),
     }
+}
+
+/// What a replay child measured.
+struct ChildResult {
+    events: u64,
+    elapsed: Duration,
+    peak_rss: Option<u64>,
+}
+
+/// Runs `csp bench eventlog --replay-child <which> --dir <dir>` and reads its one-line result.
+fn replay_child(which: &str, dir: &Path) -> anyhow::Result<ChildResult> {
+    let exe = std::env::current_exe().context("locating the csp binary")?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "eventlog", "--replay-child", which, "--dir"])
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running the replay child")?;
+    ensure!(
+        out.status.success(),
+        "replay child {which} failed: {}",
+        out.status
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("replay child output")?;
+    Ok(ChildResult {
+        events: v["events"].as_u64().unwrap_or(0),
+        elapsed: Duration::from_secs_f64(v["secs"].as_f64().unwrap_or(0.0)),
+        peak_rss: v["peak_rss"].as_u64(),
+    })
+}
+
+/// The child side: replays `dir` (the log, or the raw ceiling db) and prints one JSON line.
+fn run_replay_child(which: &str, dir: &Path) -> anyhow::Result<()> {
+    reset_peak_rss();
+    let start = Instant::now();
+    let events = match which {
+        "log" => replay(&EventLog::open(dir, LogOptions::default())?)?,
+        "raw" => raw_scan(&Trees::open(&sled_config(dir).open()?)?)?,
+        other => anyhow::bail!("unknown replay child {other:?}"),
+    };
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({ "events": events, "secs": secs, "peak_rss": peak_rss() })
+    );
+    Ok(())
 }

@@ -46,11 +46,6 @@ pub(crate) fn peak_rss() -> Option<u64> {
     status_kib("VmHWM:").map(|k| k * 1024)
 }
 
-/// The process's current resident set, in bytes.
-pub(crate) fn current_rss() -> Option<u64> {
-    status_kib("VmRSS:").map(|k| k * 1024)
-}
-
 fn status_kib(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines()

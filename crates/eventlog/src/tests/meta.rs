@@ -78,3 +78,59 @@ fn a_sled_database_that_is_not_an_event_log_is_refused() {
         Err(OpenError::NotAnEventLog { .. })
     ));
 }
+
+#[test]
+fn a_foreign_database_with_only_a_named_tree_is_refused() {
+    let dir = TempDir::new("foreign-tree");
+    {
+        let db = sled::open(dir.path()).expect("opens raw sled");
+        let tree = db.open_tree("mine").expect("opens a tree");
+        tree.insert(b"hello", b"world").expect("inserts");
+        db.flush().expect("flushes");
+    }
+    assert!(matches!(
+        EventLog::open(dir.path(), LogOptions::default()),
+        Err(OpenError::NotAnEventLog { .. })
+    ));
+}
+
+#[test]
+fn a_single_tree_layout_1_log_is_refused_untouched() {
+    let dir = TempDir::new("layout-1");
+    {
+        // What layout 1 wrote: everything in the default tree, one prefix byte per family.
+        let db = sled::open(dir.path()).expect("opens raw sled");
+        let mut epoch = vec![crate::value::LOG_VALUE_FORMAT];
+        epoch.extend_from_slice(Uuid::from_u128(5).as_bytes());
+        db.insert(b"mepoch", epoch).expect("inserts");
+        db.insert(b"mlayout", &[crate::value::LOG_VALUE_FORMAT, 1])
+            .expect("inserts");
+        db.insert(b"e\0\0\0\0\0\0\0\x01", &[1u8, 0])
+            .expect("inserts");
+        db.flush().expect("flushes");
+    }
+    match EventLog::open(dir.path(), LogOptions::default()) {
+        Err(e @ OpenError::UnsupportedLayout { .. }) => {
+            assert!(
+                matches!(
+                    e,
+                    OpenError::UnsupportedLayout {
+                        found: 1,
+                        supported: 2,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+            let message = e.to_string();
+            assert!(
+                message.contains("layout version 1") && message.contains("only layout version 2"),
+                "unhelpful message: {message}"
+            );
+        }
+        Err(other) => panic!("expected UnsupportedLayout, got {other:?}"),
+        Ok(_) => panic!("a layout 1 log was opened"),
+    }
+    let db = raw_open(dir.path());
+    assert_eq!(db.tree_names().len(), 1, "the refused log got new trees");
+}

@@ -3,6 +3,7 @@
 
 mod append;
 mod group_commit;
+mod layout;
 mod meta;
 mod reads;
 mod requests;
@@ -206,5 +207,20 @@ pub(crate) fn wait_until(what: &str, cond: impl Fn() -> bool) {
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Opens a closed log's directory with raw sled, retrying for up to 2 s while sled's IO
+/// threads still hold the lock of a log just closed (see `LogOptions::lock_wait`).
+pub(crate) fn raw_open(path: &Path) -> sled::Db {
+    let start = Instant::now();
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("raw open of {}: {e}", path.display()),
+        }
     }
 }

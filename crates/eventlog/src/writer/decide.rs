@@ -11,6 +11,7 @@ use crate::{
     batch::{AppendOutcome, Batch, EventPosition, RequestRecord},
     error::{AppendError, ReadError, StorageError},
     keys,
+    layout::{AppendBatches, EVENT_IDS, STREAMS},
     record::Record,
     value,
 };
@@ -23,8 +24,8 @@ pub(super) struct GroupState {
     pub(super) ids: HashMap<Uuid, (u64, Option<u64>)>,
     /// Request records written by this group, by their sled key.
     pub(super) requests: HashMap<Vec<u8>, RequestRecord>,
-    /// The group's writes, applied as one atomic sled batch.
-    pub(super) batch: sled::Batch,
+    /// The group's writes, one batch per tree, applied as one sled transaction.
+    pub(super) batch: AppendBatches,
     pub(super) writes: bool,
     pub(super) new_events: u64,
     pub(super) duplicates: u64,
@@ -52,7 +53,7 @@ impl Writer {
                 let key = keys::request(&request.tenant, &request.request_id);
                 let existing = match state.requests.get(&key) {
                     Some(record) => Some(record.clone()),
-                    None => load_request(&self.db, &key).map_err(read_to_append)?,
+                    None => load_request(&self.trees.requests, &key).map_err(read_to_append)?,
                 };
                 if let Some(record) = existing {
                     return if record.body_hash == request.body_hash {
@@ -101,7 +102,7 @@ impl Writer {
             });
         }
 
-        // 3. Accepted: assign seqs and add the writes to the group's batch.
+        // 3. Accepted: assign seqs and add the writes to the group's batches.
         let mut writes = false;
         for (event, position) in batch.events.iter().zip(positions.iter_mut()) {
             if position.duplicate {
@@ -127,16 +128,17 @@ impl Writer {
                 outbox_seq,
                 &event.bytes,
             );
-            state
-                .batch
+            let writes = &mut state.batch;
+            writes
+                .events
                 .insert(&keys::event(seq), self.value_buf.as_slice());
-            state
-                .batch
+            writes
+                .event_ids
                 .insert(&keys::event_id(&event.event_id), &seq_value);
             keys::stream_into(&mut self.key_buf, &event.stream, event.version);
-            state.batch.insert(self.key_buf.as_slice(), &seq_value);
+            writes.streams.insert(self.key_buf.as_slice(), &seq_value);
             if let Some(outbox) = outbox_seq {
-                state.batch.insert(&keys::outbox(outbox), &seq_value);
+                writes.outbox.insert(&keys::outbox(outbox), &seq_value);
             }
             state.ids.insert(event.event_id, (seq, outbox_seq));
             self.ids.insert(event.event_id.as_bytes());
@@ -151,7 +153,7 @@ impl Writer {
             }
         }
 
-        // 4. The request record, in the same batch as its events.
+        // 4. The request record, in the same transaction as its events.
         if let (Some(request), Some(key)) = (&batch.request, request_key) {
             let record = RequestRecord {
                 body_hash: request.body_hash,
@@ -163,7 +165,7 @@ impl Writer {
                 reply: &record.reply,
                 seqs: &record.seqs,
             });
-            state.batch.insert(key.as_slice(), stored);
+            state.batch.requests.insert(key.as_slice(), stored);
             state.requests.insert(key, record);
             writes = true;
         }
@@ -184,22 +186,30 @@ impl Writer {
         }
         let key = keys::event_id(id);
         let Some(seq_bytes) = self
-            .db
+            .trees
+            .event_ids
             .get(key)
             .map_err(|e| StorageError::sled("read", e))?
         else {
             return Ok(None);
         };
-        let seq = keys::u64_from(&seq_bytes)
-            .ok_or_else(|| read_to_append(ReadError::corrupt(&key, "dedupe entry is not a seq")))?;
+        let seq = keys::u64_from(&seq_bytes).ok_or_else(|| {
+            read_to_append(ReadError::corrupt(
+                EVENT_IDS,
+                &key,
+                "dedupe entry is not a seq",
+            ))
+        })?;
         // A duplicate is rare, so reading the original for its outbox seq costs nothing in
         // the common case.
         let value = self
-            .db
+            .trees
+            .events
             .get(keys::event(seq))
             .map_err(|e| StorageError::sled("read", e))?
             .ok_or_else(|| {
                 read_to_append(ReadError::corrupt(
+                    EVENT_IDS,
                     &key,
                     "dedupe entry points to a missing event",
                 ))
@@ -208,17 +218,19 @@ impl Writer {
         Ok(Some((seq, record.outbox_seq)))
     }
 
-    /// The stream's current version: from the cache, else from the last `s` key.
+    /// The stream's current version: from the cache, else from the stream's last key in the
+    /// streams tree.
     fn version_of(&mut self, stream: &str) -> Result<u64, ReadError> {
         if let Some(&v) = self.versions.get(stream) {
             return Ok(v);
         }
-        let v = match self.db.scan_prefix(keys::stream_prefix(stream)).next_back() {
+        let streams = &self.trees.streams;
+        let v = match streams.scan_prefix(keys::stream_prefix(stream)).next_back() {
             None => 0,
             Some(entry) => {
                 let (key, _) = entry.map_err(ReadError::sled)?;
                 keys::parse_stream(&key)
-                    .ok_or_else(|| ReadError::corrupt(&key, "malformed stream index key"))?
+                    .ok_or_else(|| ReadError::corrupt(STREAMS, &key, "malformed stream index key"))?
                     .1
             }
         };

@@ -1,0 +1,486 @@
+//! The consumer side of events between services: one task per producer this service consumes.
+//!
+//! Per producer it pulls from a durable JetStream consumer over `csp.evt.<producer>.>` and, for
+//! each message, in outbox order:
+//! - bytes that do not decode become a `Quarantined` event in this log and a copy on
+//!   `csp.dlq.<service>`; the message is acknowledged and the consumer goes on;
+//! - a record of a newer schema is NAKed with backoff and reported, and this producer is held
+//!   there (in-order delivery would break otherwise); other producers' tasks go on;
+//! - an outbox sequence at or below what this service holds for the producer's epoch is a
+//!   duplicate: acknowledged, nothing else;
+//! - a gap (a sequence beyond the next) is filled first from the producer's own log
+//!   (`events_from`, paged), in order;
+//! - otherwise the upstream event and its reactions are appended in one batch, flushed, then the
+//!   message is acknowledged.
+//!
+//! Heartbeats (`csp.hb.<producer>`) reveal a lost tail, which is fetched the same way. Positions
+//! are durable log cursors (`inbox/<producer>/<epoch>`), written after the events they cover;
+//! a crash in between only means a redelivery, which is a no-op. A new epoch (a producer log
+//! restored from a backup) is tracked on its own, so its reused sequence numbers are never taken
+//! for old events.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use csp_events::event::Quarantined;
+use csp_events::feed::{EventsFrom, EventsPage, Heartbeat};
+use csp_events::{codec, subject, Envelope, EventId, Reply};
+use tokio::sync::watch;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::bus::Headers;
+use crate::crash;
+use crate::js::{JsConsumer, JsMsg};
+use crate::runtime::{
+    append_with_upstream, read_lock, wait_applied, AppendFailure, Shared, Upstream,
+};
+use crate::service::{Emit, Service};
+
+/// What the consumers did, for `csp.admin.<service>.status` and tests.
+#[derive(Default)]
+pub(crate) struct Counters {
+    ingested: AtomicU64,
+    duplicates: AtomicU64,
+    recovered: AtomicU64,
+    quarantined: AtomicU64,
+    held: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ingested": self.ingested.load(Ordering::Relaxed),
+            "duplicates": self.duplicates.load(Ordering::Relaxed),
+            "recovered": self.recovered.load(Ordering::Relaxed),
+            "quarantined": self.quarantined.load(Ordering::Relaxed),
+            "held_newer_schema": self.held.load(Ordering::Relaxed),
+        })
+    }
+}
+
+fn cursor_name(producer: &str, epoch: Uuid) -> String {
+    format!("inbox/{producer}/{epoch}")
+}
+
+/// Namespace of quarantine event ids: one per (producer, stream sequence), so a redelivered bad
+/// message is quarantined once.
+const QUARANTINE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0005);
+
+/// Why a message could not be handled now.
+enum Hold {
+    /// Retry the message after this delay (NAK), and hold the producer meanwhile.
+    Retry(Duration),
+}
+
+struct Consumer<S: Service> {
+    shared: Arc<Shared<S>>,
+    producer: &'static str,
+    positions: HashMap<Uuid, u64>,
+    dirty: HashMap<Uuid, u64>,
+}
+
+/// Runs the consumer of `producer` until shutdown.
+pub(crate) async fn consumer<S: Service>(
+    shared: Arc<Shared<S>>,
+    producer: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let durable = format!("{}-from-{producer}", shared.name);
+    let filter = subject::events_of(producer);
+    let mut js = loop {
+        match shared
+            .bus
+            .durable_consumer(
+                subject::EVENTS_STREAM,
+                &durable,
+                &filter,
+                Duration::from_secs(30),
+            )
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                warn!(
+                    service = shared.name,
+                    producer, "creating the consumer: {e}; retrying"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    let mut heartbeats = shared
+        .bus
+        .subscribe(&subject::heartbeat(producer))
+        .await
+        .ok();
+    let mut c = Consumer {
+        shared,
+        producer,
+        positions: HashMap::new(),
+        dirty: HashMap::new(),
+    };
+    info!(service = c.shared.name, producer, "consuming");
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            batch = fetch(&mut js) => match batch {
+                Ok(batch) if !batch.is_empty() => {
+                    crash::point("consumer_after_consume");
+                    let half = batch.len() / 2;
+                    let mut held = false;
+                    for (i, m) in batch.iter().enumerate() {
+                        if i == half && i > 0 {
+                            crash::point("consumer_mid_batch");
+                        }
+                        if held {
+                            // A held producer: the rest of the batch is redelivered later, in order.
+                            let _ = m.nak(backoff).await;
+                            continue;
+                        }
+                        match c.handle(m).await {
+                            Ok(()) => {
+                                crash::point("consumer_after_append");
+                                if let Err(e) = m.ack().await {
+                                    warn!(service = c.shared.name, "ack: {e}");
+                                }
+                            }
+                            Err(Hold::Retry(delay)) => {
+                                let _ = m.nak(delay).await;
+                                held = true;
+                            }
+                        }
+                    }
+                    c.save_positions();
+                    if held {
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    } else {
+                        backoff = Duration::from_millis(100);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(service = c.shared.name, producer, "fetch: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            },
+            hb = next_heartbeat(&mut heartbeats) => {
+                if let Some(hb) = hb {
+                    c.on_heartbeat(hb).await;
+                    c.save_positions();
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn fetch(js: &mut JsConsumer) -> Result<Vec<JsMsg>, crate::BusError> {
+    js.fetch(1000, Duration::from_millis(500)).await
+}
+
+async fn next_heartbeat(sub: &mut Option<crate::Subscription>) -> Option<Heartbeat> {
+    match sub {
+        Some(s) => {
+            let m = s.next().await?;
+            serde_json::from_slice(&m.payload).ok()
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: Service> Consumer<S> {
+    fn position(&mut self, epoch: Uuid) -> u64 {
+        if let Some(p) = self.positions.get(&epoch) {
+            return *p;
+        }
+        let p = self
+            .shared
+            .log
+            .cursor(&cursor_name(self.producer, epoch))
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        self.positions.insert(epoch, p);
+        p
+    }
+
+    fn advance(&mut self, epoch: Uuid, seq: u64) {
+        let p = self.positions.entry(epoch).or_insert(0);
+        if seq > *p {
+            *p = seq;
+            self.dirty.insert(epoch, seq);
+        }
+    }
+
+    /// Makes the positions durable; called after the events they cover are durable.
+    fn save_positions(&mut self) {
+        for (epoch, seq) in self.dirty.drain() {
+            if let Err(e) = self
+                .shared
+                .log
+                .set_cursor(&cursor_name(self.producer, epoch), seq)
+            {
+                warn!(service = self.shared.name, "saving the inbox position: {e}");
+            }
+        }
+    }
+
+    async fn handle(&mut self, m: &JsMsg) -> Result<(), Hold> {
+        let env = match codec::decode(&m.msg.payload) {
+            Ok(env) => env,
+            Err(e) if e.is_newer() => {
+                self.shared.counters.held.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    service = self.shared.name,
+                    producer = self.producer,
+                    subject = %m.msg.subject,
+                    "holding: {e} (a newer producer is being rolled out; this consumer needs upgrading)"
+                );
+                return Err(Hold::Retry(Duration::from_secs(2)));
+            }
+            Err(e) => return self.quarantine(m, &e.to_string()).await,
+        };
+        let Some(pos) = env.outbox else {
+            return self
+                .quarantine(m, "a published event without an outbox position")
+                .await;
+        };
+        let last = self.position(pos.epoch);
+        if pos.seq <= last {
+            self.shared
+                .counters
+                .duplicates
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        if pos.seq > last + 1 {
+            self.recover(pos.epoch, last + 1, pos.seq - 1).await?;
+        }
+        self.ingest(&env, m.msg.payload.to_vec()).await?;
+        self.shared
+            .counters
+            .ingested
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The upstream event and its reactions, in one batch; then the position.
+    async fn ingest(&mut self, env: &Envelope, bytes: Vec<u8>) -> Result<(), Hold> {
+        let pos = env.outbox.map(|p| (p.epoch, p.seq));
+        for _ in 0..8 {
+            let emits: Vec<Emit> = {
+                let applied = read_lock(&self.shared.applied);
+                S::react(&applied.state, env)
+            };
+            let emits = emits
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut e)| {
+                    if e.id.is_none() {
+                        e.id = Some(EventId::reaction(env.event_id, i as u32));
+                    }
+                    e
+                })
+                .collect();
+            let upstream = Upstream {
+                stream: format!("inbox/{}", self.producer),
+                event_id: env.event_id.as_uuid(),
+                bytes: bytes.clone(),
+            };
+            match append_with_upstream(
+                &self.shared,
+                Some(upstream),
+                emits,
+                None,
+                Some(env.correlation_id.as_uuid()),
+                None,
+                Some(env.event_id.as_uuid()),
+            )
+            .await
+            {
+                Ok(last) => {
+                    if let Some(last) = last {
+                        wait_applied(&self.shared, last).await;
+                    }
+                    if let Some((epoch, seq)) = pos {
+                        self.advance(epoch, seq);
+                    }
+                    return Ok(());
+                }
+                Err(AppendFailure::Conflict) => {
+                    let last = self.shared.log.last_seq();
+                    wait_applied(&self.shared, last).await;
+                }
+                Err(e) => {
+                    warn!(
+                        service = self.shared.name,
+                        "appending an upstream event: {e:?}"
+                    );
+                    return Err(Hold::Retry(Duration::from_millis(500)));
+                }
+            }
+        }
+        Err(Hold::Retry(Duration::from_millis(200)))
+    }
+
+    /// Fetches `from..=to` of `epoch` from the producer's log and ingests it, in order.
+    async fn recover(&mut self, epoch: Uuid, from: u64, to: u64) -> Result<(), Hold> {
+        let mut next = from;
+        while next <= to {
+            let page = self
+                .events_from(epoch, next, (to - next + 1).min(1000) as u32)
+                .await?;
+            if page.events.is_empty() {
+                warn!(
+                    service = self.shared.name,
+                    producer = self.producer,
+                    from = next,
+                    "the producer has no events from here"
+                );
+                return Err(Hold::Retry(Duration::from_secs(1)));
+            }
+            for b64 in &page.events {
+                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+                    return Err(Hold::Retry(Duration::from_secs(1)));
+                };
+                let Ok(env) = codec::decode(&bytes) else {
+                    return Err(Hold::Retry(Duration::from_secs(2)));
+                };
+                let Some(pos) = env.outbox else { continue };
+                if pos.seq < next || pos.seq > to {
+                    continue;
+                }
+                self.ingest(&env, bytes).await?;
+                self.shared
+                    .counters
+                    .recovered
+                    .fetch_add(1, Ordering::Relaxed);
+                next = pos.seq + 1;
+            }
+        }
+        self.save_positions();
+        Ok(())
+    }
+
+    async fn events_from(&self, epoch: Uuid, from: u64, limit: u32) -> Result<EventsPage, Hold> {
+        let Some(internal) = &self.shared.internal else {
+            warn!(
+                service = self.shared.name,
+                "no internal issuer: cannot fetch lost events"
+            );
+            return Err(Hold::Retry(Duration::from_secs(5)));
+        };
+        let token = internal.mint_service(self.shared.name, 300, crate::clock::wall_seconds());
+        let body = serde_json::to_vec(&EventsFrom {
+            epoch,
+            from_outbox_seq: from,
+            limit,
+        })
+        .unwrap_or_default();
+        let reply = self
+            .shared
+            .bus
+            .request(
+                &subject::query(self.producer, "events_from"),
+                Headers::new().with(crate::runtime::AUTHORIZATION, format!("Bearer {token}")),
+                Bytes::from(body),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|e| {
+                warn!(
+                    service = self.shared.name,
+                    producer = self.producer,
+                    "events_from: {e}"
+                );
+                Hold::Retry(Duration::from_secs(1))
+            })?;
+        match serde_json::from_slice::<Reply>(&reply.payload) {
+            Ok(Reply::Ok(v)) => {
+                serde_json::from_value(v).map_err(|_| Hold::Retry(Duration::from_secs(1)))
+            }
+            Ok(Reply::Err(e)) => {
+                warn!(
+                    service = self.shared.name,
+                    producer = self.producer,
+                    "events_from refused: {e}"
+                );
+                Err(Hold::Retry(Duration::from_secs(2)))
+            }
+            Err(_) => Err(Hold::Retry(Duration::from_secs(1))),
+        }
+    }
+
+    async fn on_heartbeat(&mut self, hb: Heartbeat) {
+        let last = self.position(hb.epoch);
+        if hb.last_outbox_seq > last {
+            // Give JetStream a moment to deliver what is in flight before fetching it directly:
+            // only a tail that stays missing is fetched.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let last = self.position(hb.epoch);
+            if hb.last_outbox_seq > last {
+                let _ = self.recover(hb.epoch, last + 1, hb.last_outbox_seq).await;
+            }
+        }
+    }
+
+    async fn quarantine(&mut self, m: &JsMsg, reason: &str) -> Result<(), Hold> {
+        let mut name = m.msg.subject.as_bytes().to_vec();
+        name.extend_from_slice(&m.stream_seq.to_be_bytes());
+        if m.stream_seq == 0 {
+            name.extend_from_slice(&m.msg.payload);
+        }
+        let id = EventId(Uuid::new_v5(&QUARANTINE_NAMESPACE, &name));
+        let event = Quarantined {
+            producer: self.producer.to_string(),
+            subject: m.msg.subject.clone(),
+            reason: reason.to_string(),
+            raw: m.msg.payload.to_vec(),
+        };
+        let emit = Emit::new(format!("quarantine/{}", self.producer), event)
+            .derived(id, self.shared.clock.now());
+        warn!(service = self.shared.name, producer = self.producer, subject = %m.msg.subject, "quarantined: {reason}");
+        match append_with_upstream(&self.shared, None, vec![emit], None, None, None, None).await {
+            Ok(_) | Err(AppendFailure::AlreadyRecorded(_)) => {}
+            Err(e) => {
+                warn!(service = self.shared.name, "recording a quarantine: {e:?}");
+                return Err(Hold::Retry(Duration::from_millis(500)));
+            }
+        }
+        let dlq = subject::dlq(self.shared.name);
+        let headers = Headers::new()
+            .with("Csp-Quarantine-Reason", reason.replace(['\r', '\n'], " "))
+            .with("Csp-Original-Subject", m.msg.subject.clone());
+        if let Err(e) = self
+            .shared
+            .bus
+            .js_publish(&dlq, &id.to_string(), headers, m.msg.payload.clone())
+            .await
+        {
+            warn!(service = self.shared.name, "publishing to the DLQ: {e}");
+        }
+        self.shared
+            .counters
+            .quarantined
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! The counter observer: the runtime's test *consumer*. It consumes the counter's events and
+//! reacts to each `CounterIncremented` with one `CounterObserved` of its own, so end-to-end
+//! tests and `csp bench bus` can check exactly-once effect: every upstream event once in its
+//! log, and exactly one reaction for each.
+
+use std::collections::HashMap;
+
+use csp_bus::{Emit, Endpoints, Service};
+use csp_events::counter::{self, CounterObserved};
+use csp_events::{Envelope, Event, TenantId};
+
+/// The service.
+pub struct CounterObserver;
+
+/// The service name.
+pub const SERVICE: &str = "counter-observer";
+
+/// How many increments were observed per customer (a fold of the log).
+#[derive(Default)]
+pub struct State {
+    /// Observations per customer.
+    pub observed: HashMap<TenantId, u64>,
+}
+
+impl Service for CounterObserver {
+    const NAME: &'static str = SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "csp runtime test consumer: reacts to each counter increment";
+
+    type State = State;
+
+    fn apply(state: &mut State, env: &Envelope) {
+        if let Event::CounterObserved(o) = &env.payload {
+            *state.observed.entry(o.customer).or_default() += 1;
+        }
+    }
+
+    fn endpoints() -> Endpoints<State> {
+        Endpoints::new(SERVICE)
+    }
+
+    fn consumes() -> &'static [&'static str] {
+        &[counter::SERVICE]
+    }
+
+    fn react(_state: &State, upstream: &Envelope) -> Vec<Emit> {
+        let Event::CounterIncremented(i) = &upstream.payload else {
+            return Vec::new();
+        };
+        let observed = CounterObserved {
+            upstream: upstream.event_id,
+            upstream_outbox_seq: upstream.outbox.map_or(0, |o| o.seq),
+            customer: i.customer,
+            total: i.total,
+        };
+        vec![Emit::new(format!("observed/{}", i.customer), observed)
+            .tenants(upstream.partner, upstream.customer)]
+    }
+}

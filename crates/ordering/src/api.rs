@@ -1,0 +1,525 @@
+//! The JSON edge of the domain: each JSON command of the contract (`csp_events::ordering`) mapped
+//! to domain commands — the customer resolved by tenant id or domain through the customer list,
+//! due transitions applied first — and the decision turned into [`Planned`] events plus the
+//! reply. Pure like the domain: the service (next step) only wraps a [`Planned`] into the
+//! runtime's `Emit` (same fields) and sends the reply.
+//!
+//! Commands that name several independent things — `import_orders` (several orders) and
+//! `cancel_perpetual` (several order ids) — judge each on its own (rule O10: "each with its own
+//! answer"): the reply lists every item's outcome, the accepted ones are recorded together, and
+//! only when *none* is accepted is the command refused, with the first item's error (so a
+//! single-item request reads like any other command) and every outcome in `details.results`.
+//! A `forbidden` is never per item: it refuses the command, so the runtime records it once.
+
+use std::collections::BTreeSet;
+
+use csp_catalog::Catalog;
+use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection, Transition};
+use csp_events::ordering::{self as contract, LineItem, RefundSubject};
+use csp_events::{ErrorCode, Event, EventId, TenantId, Timestamp};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+use crate::domain::access::{invalid_request, partner_for, ADMIN_AGENT};
+use crate::domain::cancellation::{order_windows, subscription_window, WindowInfo};
+use crate::domain::customer::{AddCustomer, Customers};
+use crate::domain::order::{review, Order, PlaceOrder, Review};
+use crate::domain::perpetual::{CancelPerpetual, Perpetual};
+use crate::domain::refund::{FileRefund, Refund, RefundCommand};
+use crate::domain::subscription::{Subscription, SubscriptionCommand};
+use crate::domain::{customer_of, stream_of};
+use crate::state::State;
+
+/// An event to record, with what the runtime needs to envelope it. Mirrors `csp_bus::Emit`
+/// field for field, so the domain does not depend on the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The stream it belongs to.
+    pub stream: String,
+    /// The event.
+    pub event: Event,
+    /// Business time; `None` means the command's `now`.
+    pub effective_at: Option<Timestamp>,
+    /// A deterministic id (a due transition); `None` lets the runtime draw one.
+    pub id: Option<EventId>,
+    /// Partner tenant (subject token).
+    pub partner: Option<TenantId>,
+    /// Customer tenant (subject token, partition).
+    pub customer: Option<TenantId>,
+}
+
+impl Planned {
+    /// A command's own event, effective now (or at `effective_at`, for a backfill).
+    pub fn event(
+        event: Event,
+        partner: Option<TenantId>,
+        effective_at: Option<Timestamp>,
+    ) -> Planned {
+        Planned {
+            stream: stream_of(&event).unwrap_or_default(),
+            customer: customer_of(&event),
+            partner,
+            effective_at,
+            id: None,
+            event,
+        }
+    }
+
+    /// A due transition: its derived id and its true business time.
+    pub fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Planned {
+        Planned {
+            customer: customer_of(&t.event),
+            stream: t.stream,
+            effective_at: Some(t.effective_at),
+            id: Some(t.id),
+            partner,
+            event: t.event,
+        }
+    }
+}
+
+/// What a command produced: events to record and the reply to send once they are durable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// In order: due transitions first, then the command's events.
+    pub emits: Vec<Planned>,
+    /// The `result` of the reply.
+    pub reply: Value,
+}
+
+/// The most items one `import_orders` or `cancel_perpetual` may carry: a bound on one command's
+/// work (split larger batches).
+pub const MAX_BATCH: usize = 1000;
+
+fn partner_of(state: &State, customer: Option<TenantId>) -> Option<TenantId> {
+    customer
+        .and_then(|c| state.customers.by_tenant.get(&c))
+        .map(|c| c.partner)
+}
+
+fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp>) -> Vec<Planned> {
+    events
+        .into_iter()
+        .map(|e| {
+            let partner = match &e {
+                Event::CustomerAdded(a) => Some(a.partner),
+                other => partner_of(state, customer_of(other)),
+            };
+            Planned::event(e, partner, effective_at)
+        })
+        .collect()
+}
+
+/// `add_customer` (rule O2).
+pub fn add_customer(
+    state: &State,
+    catalog: &Arc<Catalog>,
+    c: &contract::AddCustomer,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let cmd = AddCustomer {
+        tenant_id: c.tenant_id,
+        domain: c.domain.clone(),
+        company_name: c.company_name.clone(),
+        country: c.country,
+        currency: c.currency,
+        catalog: Arc::clone(catalog),
+    };
+    let events = Customers::decide(&state.customers, &cmd, ctx)?;
+    let reply = match events.first() {
+        Some(Event::CustomerAdded(a)) => json!({ "tenant_id": a.customer, "domain": a.domain }),
+        _ => Value::Null,
+    };
+    Ok(Outcome {
+        emits: plan_events(state, events, None),
+        reply,
+    })
+}
+
+/// Due transitions of the subscriptions an order just started: a backfilled subscription whose
+/// terms ended long ago is renewed or expired at once, each with its true `effective_at`.
+fn catch_up(events: &[Event], now: Timestamp) -> Vec<Planned> {
+    let mut out = Vec::new();
+    for e in events {
+        if let Event::SubscriptionStarted(s) = e {
+            let mut st = None;
+            Subscription::evolve(&mut st, e);
+            for t in apply_due::<Subscription>(&mut st, now) {
+                out.push(Planned::transition(t, Some(s.partner)));
+            }
+        }
+    }
+    out
+}
+
+fn order_reply(events: &[Event]) -> Value {
+    match events.first() {
+        Some(Event::OrderPlaced(o)) => json!({
+            "order_id": o.order,
+            "customer": o.customer,
+            "purchased_at": o.purchased_at,
+            "total": o.total,
+            "lines": o.lines.iter().map(|l| match l.creates {
+                LineItem::Subscription(s) => json!({ "line": l.line, "subscription_id": s }),
+                LineItem::Perpetual(p) => json!({ "line": l.line, "purchase_id": p }),
+            }).collect::<Vec<_>>(),
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// `place_order` (rules O1–O3, M1, M3).
+pub fn place_order(
+    state: &State,
+    catalog: &Arc<Catalog>,
+    c: &contract::PlaceOrder,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let cmd = PlaceOrder {
+        target: state.target(&c.customer),
+        lines: c.lines.clone(),
+        backfill: None,
+        slot: 0,
+        catalog: Arc::clone(catalog),
+    };
+    let events = Order::decide(&None, &cmd, ctx)?;
+    let reply = order_reply(&events);
+    Ok(Outcome {
+        emits: plan_events(state, events, None),
+        reply,
+    })
+}
+
+/// Rewrites a rejection's field path (`lines[0].quantity`) as seen from the whole request
+/// (`orders[3].lines[0].quantity`).
+fn under(prefix: &str, mut r: Rejection) -> Rejection {
+    if let Some(Value::String(path)) = r.details.get("path").cloned() {
+        let full = format!("{prefix}.{path}");
+        r.message = r
+            .message
+            .replacen(&format!("`{path}`"), &format!("`{full}`"), 1);
+        r.details.insert("path".into(), Value::String(full));
+    }
+    r
+}
+
+/// The reply of a batch: every item's outcome; refused as a whole only when nothing was accepted.
+fn batch(
+    emits: Vec<Planned>,
+    results: Vec<Value>,
+    first_error: Option<Rejection>,
+) -> Result<Outcome, Rejection> {
+    if emits.is_empty() {
+        if let Some(e) = first_error {
+            return Err(e.with("results", Value::Array(results)));
+        }
+    }
+    Ok(Outcome {
+        emits,
+        reply: json!({ "results": results }),
+    })
+}
+
+/// `import_orders` (rule O6): each historical order judged on its own.
+pub fn import_orders(
+    state: &State,
+    catalog: &Arc<Catalog>,
+    c: &contract::ImportOrders,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    if c.orders.is_empty() {
+        return Err(invalid_request(
+            "orders",
+            "give at least one order to import",
+        ));
+    }
+    if c.orders.len() > MAX_BATCH {
+        return Err(invalid_request(
+            "orders",
+            format!("at most {MAX_BATCH} orders per request; split the batch"),
+        ));
+    }
+    let mut emits = Vec::new();
+    let mut results = Vec::new();
+    let mut first_error = None;
+    for (i, o) in c.orders.iter().enumerate() {
+        let cmd = PlaceOrder {
+            target: state.target(&o.customer),
+            lines: o.lines.clone(),
+            backfill: Some(o.purchased_at),
+            slot: u32::try_from(i).unwrap_or(u32::MAX),
+            catalog: Arc::clone(catalog),
+        };
+        match Order::decide(&None, &cmd, ctx) {
+            Ok(events) => {
+                results.push(json!({ "index": i, "ok": true, "order": order_reply(&events) }));
+                let transitions = catch_up(&events, ctx.now);
+                emits.extend(plan_events(state, events, Some(o.purchased_at)));
+                emits.extend(transitions);
+            }
+            Err(r) if r.code == ErrorCode::Forbidden => return Err(r),
+            Err(r) => {
+                let r = under(&format!("orders[{i}]"), r);
+                results.push(json!({ "index": i, "ok": false, "error": r }));
+                first_error.get_or_insert(r);
+            }
+        }
+    }
+    batch(emits, results, first_error)
+}
+
+/// Decides a subscription command, due transitions first (a cancel after a term end is judged
+/// against the new term).
+fn on_subscription(
+    state: &State,
+    id: csp_events::SubscriptionId,
+    cmd: &SubscriptionCommand,
+    ctx: &Context,
+) -> Result<Vec<Planned>, Rejection> {
+    let s = state.subscription(id);
+    let partner = s.as_ref().map(|s| s.started.partner);
+    let d = decide_at::<Subscription>(&s, cmd, ctx)?;
+    let mut out: Vec<Planned> = d
+        .transitions
+        .into_iter()
+        .map(|t| Planned::transition(t, partner))
+        .collect();
+    out.extend(
+        d.events
+            .into_iter()
+            .map(|e| Planned::event(e, partner, None)),
+    );
+    Ok(out)
+}
+
+/// `set_auto_renew` (rules O6, O7).
+pub fn set_auto_renew(
+    state: &State,
+    c: &contract::SetAutoRenew,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let cmd = SubscriptionCommand::SetAutoRenew {
+        target: state.target(&c.customer),
+        subscription: c.subscription_id,
+        auto_renew: c.auto_renew,
+    };
+    Ok(Outcome {
+        emits: on_subscription(state, c.subscription_id, &cmd, ctx)?,
+        reply: json!({ "subscription_id": c.subscription_id, "auto_renew": c.auto_renew }),
+    })
+}
+
+/// `cancel_subscription` (rules O8, O9).
+pub fn cancel_subscription(
+    state: &State,
+    c: &contract::CancelSubscription,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let cmd = SubscriptionCommand::Cancel {
+        target: state.target(&c.customer),
+        subscription: c.subscription_id,
+    };
+    let emits = on_subscription(state, c.subscription_id, &cmd, ctx)?;
+    let reply = emits
+        .iter()
+        .find_map(|p| match &p.event {
+            Event::SubscriptionCancelled(x) => Some(json!({
+                "subscription_id": x.subscription,
+                "status": "cancelled",
+                "cancelled_at": x.cancelled_at,
+                "term_number": x.term_number,
+            })),
+            _ => None,
+        })
+        .unwrap_or(Value::Null);
+    Ok(Outcome { emits, reply })
+}
+
+/// `cancel_perpetual` (rule O10): each order cancelled on its own, each with its own answer.
+pub fn cancel_perpetual(
+    state: &State,
+    c: &contract::CancelPerpetual,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let target = state.target(&c.customer);
+    partner_for(ctx, &target, ADMIN_AGENT, "cancel a purchase")?;
+    if c.order_ids.is_empty() {
+        return Err(invalid_request("order_ids", "give at least one order id"));
+    }
+    if c.order_ids.len() > MAX_BATCH {
+        return Err(invalid_request(
+            "order_ids",
+            format!("at most {MAX_BATCH} orders per request"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, o) in c.order_ids.iter().enumerate() {
+        if !seen.insert(*o) {
+            return Err(invalid_request(
+                &format!("order_ids[{i}]"),
+                format!("order {o} is listed twice"),
+            ));
+        }
+    }
+    let mut emits = Vec::new();
+    let mut results = Vec::new();
+    let mut first_error = None;
+    for order in &c.order_ids {
+        let cmd = CancelPerpetual {
+            target: target.clone(),
+            order: *order,
+        };
+        let purchases: Vec<_> = state
+            .perpetuals_by_order
+            .get(order)
+            .into_iter()
+            .flatten()
+            .map(|p| state.perpetuals.get(p).cloned().flatten())
+            .collect();
+        let decided: Result<Vec<Event>, Rejection> = if purchases.is_empty() {
+            Perpetual::decide(&None, &cmd, ctx)
+        } else {
+            purchases.iter().try_fold(Vec::new(), |mut acc, p| {
+                acc.extend(decide_at::<Perpetual>(p, &cmd, ctx)?.events);
+                Ok(acc)
+            })
+        };
+        match decided {
+            Ok(events) => {
+                let ids: Vec<Value> = events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::PerpetualCancelled(p) => Some(json!(p.purchase)),
+                        _ => None,
+                    })
+                    .collect();
+                results.push(json!({ "order_id": order, "ok": true, "cancelled": ids }));
+                emits.extend(plan_events(state, events, None));
+            }
+            Err(r) if r.code == ErrorCode::Forbidden => return Err(r),
+            Err(r) => {
+                results.push(json!({ "order_id": order, "ok": false, "error": r }));
+                first_error.get_or_insert(r);
+            }
+        }
+    }
+    batch(emits, results, first_error)
+}
+
+/// `file_refund_request` (rule O12).
+pub fn file_refund_request(
+    state: &State,
+    c: &contract::FileRefundRequest,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let target = state.target(&c.customer);
+    // Roles before body checks, so a refused actor is recorded whatever it sent.
+    partner_for(
+        ctx,
+        &target,
+        crate::domain::access::BUYERS,
+        "file a refund request",
+    )?;
+    let (subject, owner) = match (c.order_id, c.subscription_id) {
+        (Some(o), None) => (RefundSubject::Order(o), state.order(o).map(|o| o.customer)),
+        (None, Some(s)) => (
+            RefundSubject::Subscription(s),
+            state.subscription(s).map(|s| s.started.customer),
+        ),
+        (None, None) => {
+            return Err(invalid_request(
+                "order_id",
+                "give the order_id or the subscription_id the refund is about",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(invalid_request(
+                "subscription_id",
+                "give either order_id or subscription_id, not both",
+            ))
+        }
+    };
+    let cmd = RefundCommand::File(Box::new(FileRefund {
+        target,
+        subject,
+        subject_customer: owner,
+        reason: c.reason.clone(),
+        amount_requested: c.amount_requested,
+        contact: c.contact.clone(),
+        impact: c.impact.clone(),
+        title: c.title.clone(),
+        attachments: c.attachments.clone(),
+    }));
+    let events = Refund::decide(&None, &cmd, ctx)?;
+    let reply = match events.first() {
+        Some(Event::RefundRequestFiled(f)) => json!({ "refund_request_id": f.refund_request }),
+        _ => Value::Null,
+    };
+    Ok(Outcome {
+        emits: plan_events(state, events, None),
+        reply,
+    })
+}
+
+/// `decide_refund_request` (rule O12, `support`).
+pub fn decide_refund_request(
+    state: &State,
+    c: &contract::DecideRefundRequest,
+    ctx: &Context,
+) -> Result<Outcome, Rejection> {
+    let s = state.refunds.get(&c.refund_request_id).cloned().flatten();
+    let cmd = RefundCommand::Decide {
+        request: c.refund_request_id,
+        decision: c.decision,
+        amount: c.amount,
+        reason: c.reason.clone(),
+    };
+    let events = Refund::decide(&s, &cmd, ctx)?;
+    let reply = json!({ "refund_request_id": c.refund_request_id, "decision": c.decision });
+    Ok(Outcome {
+        emits: plan_events(state, events, None),
+        reply,
+    })
+}
+
+/// `review_order` (rule O2): priced, each line's plans listed, nothing recorded.
+pub fn review_order(
+    state: &State,
+    catalog: &Catalog,
+    q: &contract::ReviewOrder,
+    ctx: &Context,
+) -> Result<Review, Rejection> {
+    review(catalog, &state.target(&q.customer), &q.lines, ctx)
+}
+
+/// `cancellation_info` (rule O11): when the window ends and whether it has passed, for a
+/// subscription or for each perpetual purchase of an order.
+pub fn cancellation_info(
+    state: &State,
+    q: &contract::CancellationInfo,
+    ctx: &Context,
+) -> Result<Vec<WindowInfo>, Rejection> {
+    let target = state.target(&q.customer);
+    match (q.subscription_id, q.order_id) {
+        (Some(s), None) => Ok(vec![subscription_window(
+            &state.subscription(s),
+            &target,
+            s,
+            ctx,
+        )?]),
+        (None, Some(o)) => {
+            let purchases: Vec<_> = state
+                .perpetuals_by_order
+                .get(&o)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| state.perpetuals.get(p))
+                .collect();
+            order_windows(purchases, &target, o, ctx)
+        }
+        _ => Err(invalid_request(
+            "subscription_id",
+            "give exactly one of subscription_id and order_id",
+        )),
+    }
+}

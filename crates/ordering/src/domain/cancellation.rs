@@ -1,0 +1,251 @@
+//! "When does the cancellation window end, and has it passed?" (rule O11), asked before
+//! cancelling. The answer is computed exactly as a cancel would be judged: due transitions first
+//! (a renewal reopens the window), then the window of the current term, exclusive at its end.
+
+use csp_events::kernel::{apply_due, Context, Rejection};
+use csp_events::ordering::LineItem;
+use csp_events::{ErrorCode, OrderId, SubscriptionId, Timestamp};
+use serde::Serialize;
+
+use super::access::{partner_for, Target, BUYERS};
+use super::perpetual::PerpetualState;
+use super::subscription::{Status, Subscription, SubscriptionState};
+
+/// The cancellation window of one purchase, as of `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowInfo {
+    /// The subscription or perpetual purchase.
+    pub item: LineItem,
+    /// The order it came from.
+    pub order: OrderId,
+    /// `false` for products that can never be cancelled (rule O9).
+    pub cancellable: bool,
+    /// End (exclusive) of the window of the current term or of the purchase.
+    pub window_ends_at: Option<Timestamp>,
+    /// Whether `now` is at or past the end (or the product has no window).
+    pub passed: bool,
+    /// Whole seconds left, 0 once passed: a client shows days, hours or minutes from it.
+    pub seconds_remaining: i64,
+    /// `active`, `cancelled` or `expired`: a cancelled or expired purchase cannot be cancelled
+    /// whatever its window says.
+    pub status: &'static str,
+    /// The term the window belongs to (1 for the first; 0 for perpetual purchases).
+    pub term_number: u32,
+}
+
+fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp) -> WindowInfo {
+    let remaining = end.map_or(0, |e| e.since(now).num_seconds().max(0));
+    WindowInfo {
+        item,
+        order,
+        cancellable: end.is_some(),
+        window_ends_at: end,
+        passed: end.is_none_or(|e| now >= e),
+        seconds_remaining: remaining,
+        status: "active",
+        term_number: 0,
+    }
+}
+
+/// Who may ask: the partner users who buy or cancel for the customer (a choice: the answer is
+/// for the canceller, `admin_agent`, and the buyers who may ask it to act).
+fn customer_of<'a>(
+    target: &'a Target,
+    ctx: &Context,
+) -> Result<&'a csp_events::ordering::CustomerAdded, Rejection> {
+    partner_for(ctx, target, BUYERS, "ask about a cancellation window")
+}
+
+/// The window of subscription `id` at `ctx.now`, after any term end already due.
+pub fn subscription_window(
+    s: &SubscriptionState,
+    target: &Target,
+    id: SubscriptionId,
+    ctx: &Context,
+) -> Result<WindowInfo, Rejection> {
+    let customer = customer_of(target, ctx)?;
+    let mut now_state = s.clone();
+    apply_due::<Subscription>(&mut now_state, ctx.now);
+    let sub = match &now_state {
+        Some(sub) if sub.id() == id && sub.started.customer == customer.customer => sub,
+        _ => {
+            return Err(Rejection::new(
+                ErrorCode::NotFound,
+                format!("customer {} has no subscription {id}", target.named),
+            ))
+        }
+    };
+    let mut info = window(
+        LineItem::Subscription(id),
+        sub.started.order,
+        sub.cancellable_until,
+        ctx.now,
+    );
+    info.term_number = sub.term_number;
+    info.status = match sub.status {
+        Status::Active => "active",
+        Status::Cancelled { .. } => "cancelled",
+        Status::Expired { .. } => "expired",
+    };
+    if sub.status != Status::Active {
+        info.passed = true;
+        info.seconds_remaining = 0;
+    }
+    Ok(info)
+}
+
+/// The windows of the perpetual purchases of order `order` (one per perpetual line).
+pub fn order_windows<'a>(
+    purchases: impl IntoIterator<Item = &'a PerpetualState>,
+    target: &Target,
+    order: OrderId,
+    ctx: &Context,
+) -> Result<Vec<WindowInfo>, Rejection> {
+    let customer = customer_of(target, ctx)?;
+    let out: Vec<WindowInfo> = purchases
+        .into_iter()
+        .flatten()
+        .filter(|p| p.purchased.order == order && p.purchased.customer == customer.customer)
+        .map(|p| {
+            let mut info = window(
+                LineItem::Perpetual(p.purchased.purchase),
+                order,
+                p.purchased.cancellable_until,
+                ctx.now,
+            );
+            if p.cancelled_at.is_some() {
+                info.status = "cancelled";
+                info.passed = true;
+                info.seconds_remaining = 0;
+            }
+            info
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(Rejection::new(
+            ErrorCode::NotFound,
+            format!(
+                "customer {} has no perpetual purchase in order {order}",
+                target.named
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::*;
+    use csp_events::kernel::Decider;
+    use csp_events::{Event, Role};
+
+    fn fold<D: Decider<Event = Event>>(events: &[Event]) -> D::State {
+        let mut s = D::State::default();
+        for e in events {
+            D::evolve(&mut s, e);
+        }
+        s
+    }
+
+    #[test]
+    fn rule_o11_before_cancelling_an_actor_learns_when_the_window_ends_and_whether_it_passed() {
+        // given a subscription bought now
+        let s = started(&bought(vec![ws_p1y(1)], now()));
+        let state = fold::<Subscription>(&[s.clone().into()]);
+        let ends = after(now(), 168, 0, 0);
+        // when asked 100 hours in, then the window is open, with 68 hours left
+        let info = subscription_window(
+            &state,
+            &contoso_target(),
+            s.subscription,
+            &ctx_partner(Role::AdminAgent, after(now(), 100, 0, 0)),
+        )
+        .unwrap();
+        assert_eq!(
+            (info.window_ends_at, info.passed, info.seconds_remaining),
+            (Some(ends), false, 68 * 3600)
+        );
+        // when asked at the end, then it has passed
+        let info = subscription_window(
+            &state,
+            &contoso_target(),
+            s.subscription,
+            &ctx_partner(Role::AdminAgent, ends),
+        )
+        .unwrap();
+        assert_eq!((info.passed, info.seconds_remaining), (true, 0));
+        // when asked after a renewal, then the new term's window is open again
+        let t = after(s.term_end, 2, 0, 0);
+        let info = subscription_window(
+            &state,
+            &contoso_target(),
+            s.subscription,
+            &ctx_partner(Role::AdminAgent, t),
+        )
+        .unwrap();
+        assert_eq!((info.term_number, info.passed), (2, false));
+        assert_eq!(info.window_ends_at, Some(after(s.term_end, 168, 0, 0)));
+    }
+
+    #[test]
+    fn rule_o11_a_perpetual_orders_window_and_days_remaining() {
+        // given a perpetual purchase
+        let p = purchased(&bought(vec![sql_perpetual(1)], now()));
+        let state = fold::<crate::domain::perpetual::Perpetual>(&[p.clone().into()]);
+        // when asked 10 days in, then 20 days remain
+        let info = order_windows(
+            [&state],
+            &contoso_target(),
+            p.order,
+            &ctx_partner(Role::AdminAgent, after(now(), 240, 0, 0)),
+        )
+        .unwrap();
+        assert_eq!(info.len(), 1);
+        assert_eq!(info[0].seconds_remaining, 480 * 3600);
+        assert!(!info[0].passed);
+        // when asked at 720 h, then it has passed
+        let info = order_windows(
+            [&state],
+            &contoso_target(),
+            p.order,
+            &ctx_partner(Role::AdminAgent, after(now(), 720, 0, 0)),
+        )
+        .unwrap();
+        assert!(info[0].passed);
+    }
+
+    #[test]
+    fn rule_o11_a_never_cancellable_plan_says_so() {
+        let s = started(&bought(
+            vec![line(
+                "rhel-software-plan",
+                "1-4-vcpu-p1y",
+                1,
+                csp_events::ordering::Term::P1Y,
+                csp_events::ordering::BillingPlan::Annual,
+            )],
+            now(),
+        ));
+        let state = fold::<Subscription>(&[s.clone().into()]);
+        let info = subscription_window(
+            &state,
+            &contoso_target(),
+            s.subscription,
+            &ctx_partner(Role::AdminAgent, now()),
+        )
+        .unwrap();
+        assert_eq!(
+            (info.cancellable, info.window_ends_at, info.passed),
+            (false, None, true)
+        );
+        let r = subscription_window(
+            &state,
+            &contoso_target(),
+            s.subscription,
+            &ctx_partner(Role::SalesAgent, now()),
+        )
+        .unwrap_err();
+        assert_eq!(r.code, csp_events::ErrorCode::Forbidden);
+    }
+}

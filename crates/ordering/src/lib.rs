@@ -1,0 +1,112 @@
+//! # csp-ordering: where purchases enter csp
+//!
+//! The ordering service owns customers, orders, subscriptions and their terms, auto-renew,
+//! cancellations and refund requests. This crate is its pure part, in the shape every service
+//! copies:
+//!
+//! - [`domain`]: pure deciders (`decide`, `evolve`, `next_due`) for the customer list, orders
+//!   (and review), subscriptions, perpetual purchases and refund requests — rules M1, M3 and
+//!   O1–O12 of `RULES.md`. No `async`, no I/O, no clock, no randomness;
+//! - [`projection`]: read models folded from events only (customers, orders, subscriptions,
+//!   purchases);
+//! - [`state`]: [`State`], everything the service holds — every aggregate and every read model —
+//!   with `apply` (the one fold, live and in replay), `due` (what the scheduler records) and a
+//!   deterministic `digest` (live equals replay, byte for byte);
+//! - [`api`]: the contract's JSON commands mapped to domain commands (customers resolved by
+//!   tenant id or domain) and decisions turned into [`api::Planned`] events and replies.
+//!
+//! The service shell (`service.rs`: bus endpoints, scheduler, clock) is the next step; it wraps
+//! [`api::Planned`] into the runtime's `Emit`, field for field. It must give the handlers the
+//! catalog ([`csp_catalog::Catalog`], loaded at start-up) next to the [`State`]: the catalog is
+//! configuration, not part of the fold.
+//!
+//! **Invariant:** nothing in `domain/`, `projection/`, `state.rs` or `api.rs` reads a clock, a
+//! file, a socket or a random source; ids come from `ctx.new_id`, transitions from
+//! `EventId::scheduled`.
+//!
+//! The choices made where the rules are silent are listed in [`docs`].
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod domain;
+pub mod projection;
+pub mod state;
+
+pub use state::State;
+
+/// # Choices made where the rules are silent
+///
+/// RULES.md asks that every such choice be made, written down and tested. Here they are; the
+/// policy values themselves (windows, cut-over, markets, tax) are catalog data in
+/// `deploy/catalog/policy.toml`.
+///
+/// ## Products and policy
+/// - **Azure Reservations have a cancellation window.** The source text gives none; csp gives
+///   them the software-subscription window (168 hours from the start of any term), as policy
+///   data (`cancellation_window_hours.azure_reservation`), so an operator can change it.
+///   Reservations are otherwise term-based purchases like software subscriptions: they renew,
+///   switch auto-renew, and follow the cut-over rules O4 and O6 in the same way (the source sells
+///   "Azure Reservations and Server Subscriptions" together; one rule set keeps them alike).
+/// - **RedHat and SUSE plans** (rule O9) are products with `cancellable = false`: their purchases
+///   record no window (`PolicyRef.cancellation_window_hours = None`, `cancellable_until =
+///   None`), and a cancel is `not_cancellable` whenever it comes. Auto-renew can still be turned
+///   off, so they end at the term end; that is what the refusal suggests.
+/// - **Policy version in force.** A purchase is sold under the latest policy version whose
+///   `effective_from` is at or before its purchase time — for a backfill, its historical date.
+///   Renewals keep the purchase's version (window length) and price: a catalog change applies
+///   to new purchases only. An order dated before the first version is refused
+///   (`invalid_order`, `purchased_at`).
+/// - **One price per term**, whatever the billing plan: the plan splits the term's price into
+///   charges (billing's rule B1), it does not change it.
+/// - **Currencies.** The catalog lists the currencies every price is given in; a customer must be
+///   billed in one of them (`add_customer` refuses another with `invalid_request`, `currency`).
+///
+/// ## Customers and access
+/// - A customer tenant has **one partner of record** in csp: the partner that added it. A second
+///   partner adding the same tenant, or any customer with a domain already in use, is
+///   `already_exists`.
+/// - **Who does what** (beyond RULES.md): adding a customer and filing a refund request take the
+///   O1 buyers (partner `admin_agent` or `global_admin`); reviewing an order also admits the
+///   partner `sales_agent` (a review records nothing); asking about a window (O11) takes the O1
+///   buyers. Backfill is the platform `importer`'s only; deciding refunds the platform
+///   `support`'s only.
+/// - **Order of checks:** role first (a refused actor is recorded whatever it named), then the
+///   customer's existence (`not_found`), then the partner of record (`forbidden`, with
+///   `details.customer`), then the rules.
+///
+/// ## Orders
+/// - "Orders dated before today enter only by backfill": a backfilled order must be dated
+///   strictly before 00:00 UTC of the current day; an order dated today is placed with
+///   `place_order`. Backfilled subscriptions whose terms have already ended are renewed or
+///   expired in the same command, each transition with its true `effective_at`.
+/// - An order has at most 100 lines; `import_orders` and `cancel_perpetual` take at most 1000
+///   items. Batches judge each item on its own; see [`crate::api`] for the reply shape.
+/// - **Review** prices every line it can and reports, per line, the terms and plans the SKU
+///   offers and what would refuse it; it refuses only the order as a whole (no lines, unknown
+///   customer, not yours). A line with an unavailable plan is still priced (the price is per
+///   term).
+/// - Checks of a line run in a fixed order and the first failure answers: quantity, product,
+///   SKU, market (M1), term, billing plan (M3), price.
+///
+/// ## Subscriptions
+/// - A term is whole calendar months from its start, at the same time of day; a start on a day
+///   the end month lacks ends on that month's last day. Each renewal counts from the previous
+///   end.
+/// - Setting auto-renew to the value it already has records nothing and succeeds. Turning it
+///   off for a pre-cut-over subscription (already off) is such a no-op; turning it on is
+///   `autorenew_unavailable`.
+/// - A cancelled or expired subscription answers `invalid_state` to every command.
+///
+/// ## Perpetual purchases
+/// - `cancel_perpetual` cancels every perpetual purchase of each named order (all of an order's
+///   perpetual lines were bought together and share one window).
+///
+/// ## Refund requests
+/// - "Missing" includes blank: an empty or whitespace-only reason, contact name, e-mail or
+///   phone, or attachment name, is `invalid_request` naming the field. The e-mail must look like
+///   one. The amount requested must be above zero and in the customer's currency; an approved
+///   amount must be above zero and at most the amount requested (to approve nothing, decline).
+/// - A request must name an order or subscription of the named customer (`not_found`
+///   otherwise); blank optional fields are stored as absent.
+pub mod docs {}

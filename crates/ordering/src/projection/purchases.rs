@@ -1,0 +1,142 @@
+//! Purchases: every subscription and perpetual purchase of a customer, whatever its date —
+//! before the cut-over, cancelled or expired included. It is the list behind the Software page
+//! (rules O4, O10: a cancelled item stays listed); the page itself, with keys and downloads,
+//! is entitlement's.
+
+use std::collections::BTreeMap;
+
+use csp_events::market::{ProductId, SkuId};
+use csp_events::ordering::{LineItem, ProductKind, Term};
+use csp_events::{Envelope, Event, OrderId, TenantId, Timestamp};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::subscriptions::Status;
+
+/// One purchase on the Software page's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurchaseView {
+    /// The subscription or perpetual purchase.
+    pub item: LineItem,
+    /// Its order (the cancel dialog of rule O10 chooses by it).
+    pub order_id: OrderId,
+    /// Line number within the order.
+    pub line: u32,
+    /// Customer tenant id.
+    pub customer: TenantId,
+    /// Catalog product.
+    pub product: ProductId,
+    /// Catalog SKU.
+    pub sku: SkuId,
+    /// Display name at purchase.
+    pub product_name: String,
+    /// Subscription, reservation or perpetual.
+    pub kind: ProductKind,
+    /// Term.
+    pub term: Term,
+    /// Units.
+    pub quantity: u32,
+    /// When it was bought.
+    pub purchased_at: Timestamp,
+    /// Sold as a license only: no keys, no downloads (rule K1).
+    pub license_only: bool,
+    /// Bought before the cut-over (still listed here, rule O4).
+    pub before_cutover: bool,
+    /// Active, cancelled or expired.
+    pub status: Status,
+}
+
+type Key = (TenantId, Timestamp, OrderId, u32);
+
+/// Purchases per customer, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Purchases {
+    items: BTreeMap<Key, PurchaseView>,
+    index: BTreeMap<Uuid, Key>,
+}
+
+impl Purchases {
+    fn insert(&mut self, id: Uuid, view: PurchaseView) {
+        let key = (view.customer, view.purchased_at, view.order_id, view.line);
+        self.index.insert(id, key);
+        self.items.insert(key, view);
+    }
+
+    fn set_status(&mut self, id: Uuid, status: Status) {
+        if let Some(key) = self.index.get(&id) {
+            if let Some(v) = self.items.get_mut(key) {
+                v.status = status;
+            }
+        }
+    }
+
+    /// Folds one event.
+    pub fn apply(&mut self, env: &Envelope) {
+        match &env.payload {
+            Event::SubscriptionStarted(s) => self.insert(
+                s.subscription.as_uuid(),
+                PurchaseView {
+                    item: LineItem::Subscription(s.subscription),
+                    order_id: s.order,
+                    line: s.line,
+                    customer: s.customer,
+                    product: s.product.clone(),
+                    sku: s.sku.clone(),
+                    product_name: s.product_name.clone(),
+                    kind: s.kind,
+                    term: s.term,
+                    quantity: s.quantity,
+                    purchased_at: s.term_start,
+                    license_only: s.license_only,
+                    before_cutover: s.before_cutover,
+                    status: Status::Active,
+                },
+            ),
+            Event::PerpetualPurchased(p) => self.insert(
+                p.purchase.as_uuid(),
+                PurchaseView {
+                    item: LineItem::Perpetual(p.purchase),
+                    order_id: p.order,
+                    line: p.line,
+                    customer: p.customer,
+                    product: p.product.clone(),
+                    sku: p.sku.clone(),
+                    product_name: p.product_name.clone(),
+                    kind: ProductKind::PerpetualSoftware,
+                    term: Term::Perpetual,
+                    quantity: p.quantity,
+                    purchased_at: p.purchased_at,
+                    license_only: p.license_only,
+                    before_cutover: false,
+                    status: Status::Active,
+                },
+            ),
+            Event::SubscriptionCancelled(c) => {
+                self.set_status(c.subscription.as_uuid(), Status::Cancelled)
+            }
+            Event::SubscriptionExpired(x) => {
+                self.set_status(x.subscription.as_uuid(), Status::Expired)
+            }
+            Event::PerpetualCancelled(c) => {
+                self.set_status(c.purchase.as_uuid(), Status::Cancelled)
+            }
+            _ => {}
+        }
+    }
+
+    /// Every purchase of `customer`, whatever its date or status, oldest first.
+    pub fn of_customer(&self, customer: TenantId) -> Vec<&PurchaseView> {
+        self.items
+            .range(
+                (
+                    customer,
+                    Timestamp::from_micros(i64::MIN),
+                    OrderId(Uuid::nil()),
+                    0,
+                )..,
+            )
+            .take_while(|(k, _)| k.0 == customer)
+            .map(|(_, v)| v)
+            .collect()
+    }
+}

@@ -1,0 +1,185 @@
+//! Subscriptions (Get Subscriptions, rule O4): status, term start and end, auto-renew, billing
+//! plan and `cancellable_until` (rule O8: every subscription shows when its window ends).
+//! Subscriptions bought before the cut-over are kept here (their history matters) but are not
+//! listed by [`Subscriptions::listed_for`], which is what Get Subscriptions and the Subscriptions
+//! page show.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use csp_events::market::{ProductId, SkuId};
+use csp_events::ordering::{BillingPlan, ProductKind, Term};
+use csp_events::{Envelope, Event, Money, OrderId, SubscriptionId, TenantId, Timestamp};
+use serde::Serialize;
+
+/// Where a purchase is: one of three, never two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// In force.
+    Active,
+    /// Cancelled inside its window.
+    Cancelled,
+    /// Ended without renewal.
+    Expired,
+}
+
+/// One subscription as Get Subscription shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionView {
+    /// Its id.
+    pub subscription_id: SubscriptionId,
+    /// The order that created it, and the line.
+    pub order_id: OrderId,
+    /// Line number within the order.
+    pub line: u32,
+    /// Customer tenant id.
+    pub customer: TenantId,
+    /// Catalog product.
+    pub product: ProductId,
+    /// Catalog SKU.
+    pub sku: SkuId,
+    /// Display name at purchase.
+    pub product_name: String,
+    /// Software subscription or Azure Reservation.
+    pub kind: ProductKind,
+    /// Units.
+    pub quantity: u32,
+    /// Term length.
+    pub term: Term,
+    /// Billing plan.
+    pub billing_plan: BillingPlan,
+    /// Price of the current term.
+    pub term_price: Money,
+    /// Active, cancelled or expired.
+    pub status: Status,
+    /// 1 for the first term.
+    pub term_number: u32,
+    /// Current term start.
+    pub term_start: Timestamp,
+    /// Current term end (exclusive).
+    pub term_end: Timestamp,
+    /// Whether it renews at the term end.
+    pub auto_renew: bool,
+    /// End (exclusive) of the current term's cancellation window; `None` if never cancellable.
+    pub cancellable_until: Option<Timestamp>,
+    /// Bought before the cut-over: hidden from Get Subscriptions, never renews.
+    pub before_cutover: bool,
+    /// When it was bought.
+    pub purchased_at: Timestamp,
+    /// When it was cancelled or expired.
+    pub ended_at: Option<Timestamp>,
+    /// The policy version it was sold under.
+    pub policy_version: u32,
+}
+
+/// Subscriptions by id and per customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subscriptions {
+    by_id: BTreeMap<SubscriptionId, SubscriptionView>,
+    by_customer: BTreeMap<TenantId, BTreeSet<(Timestamp, SubscriptionId)>>,
+}
+
+impl Subscriptions {
+    /// Folds one event.
+    pub fn apply(&mut self, env: &Envelope) {
+        match &env.payload {
+            Event::SubscriptionStarted(s) => {
+                self.by_customer
+                    .entry(s.customer)
+                    .or_default()
+                    .insert((s.term_start, s.subscription));
+                self.by_id.insert(
+                    s.subscription,
+                    SubscriptionView {
+                        subscription_id: s.subscription,
+                        order_id: s.order,
+                        line: s.line,
+                        customer: s.customer,
+                        product: s.product.clone(),
+                        sku: s.sku.clone(),
+                        product_name: s.product_name.clone(),
+                        kind: s.kind,
+                        quantity: s.quantity,
+                        term: s.term,
+                        billing_plan: s.billing_plan,
+                        term_price: s.term_price,
+                        status: Status::Active,
+                        term_number: 1,
+                        term_start: s.term_start,
+                        term_end: s.term_end,
+                        auto_renew: s.auto_renew,
+                        cancellable_until: s.cancellable_until,
+                        before_cutover: s.before_cutover,
+                        purchased_at: s.term_start,
+                        ended_at: None,
+                        policy_version: s.policy.version,
+                    },
+                );
+            }
+            Event::SubscriptionRenewed(r) => {
+                if let Some(v) = self.by_id.get_mut(&r.subscription) {
+                    v.term_number = r.term_number;
+                    v.term_start = r.term_start;
+                    v.term_end = r.term_end;
+                    v.billing_plan = r.billing_plan;
+                    v.term_price = r.term_price;
+                    v.cancellable_until = r.cancellable_until;
+                }
+            }
+            Event::SubscriptionExpired(x) => {
+                if let Some(v) = self.by_id.get_mut(&x.subscription) {
+                    v.status = Status::Expired;
+                    v.ended_at = Some(x.expired_at);
+                }
+            }
+            Event::AutoRenewChanged(a) => {
+                if let Some(v) = self.by_id.get_mut(&a.subscription) {
+                    v.auto_renew = a.auto_renew;
+                }
+            }
+            Event::SubscriptionCancelled(c) => {
+                if let Some(v) = self.by_id.get_mut(&c.subscription) {
+                    v.status = Status::Cancelled;
+                    v.ended_at = Some(c.cancelled_at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One subscription, whatever its purchase date (for the service's own use; Get
+    /// Subscription answers through [`Subscriptions::visible`]).
+    pub fn get(&self, id: SubscriptionId) -> Option<&SubscriptionView> {
+        self.by_id.get(&id)
+    }
+
+    /// One subscription as Get Subscription returns it: `None` if bought before the cut-over
+    /// (rule O4).
+    pub fn visible(&self, id: SubscriptionId) -> Option<&SubscriptionView> {
+        self.get(id).filter(|v| !v.before_cutover)
+    }
+
+    /// A customer's subscriptions bought on or after the cut-over, oldest first: what Get
+    /// Subscriptions and the Subscriptions page show (rule O4).
+    pub fn listed_for(&self, customer: TenantId) -> Vec<&SubscriptionView> {
+        self.all_of(customer)
+            .into_iter()
+            .filter(|v| !v.before_cutover)
+            .collect()
+    }
+
+    /// Every subscription of a customer, whatever its date.
+    pub fn all_of(&self, customer: TenantId) -> Vec<&SubscriptionView> {
+        self.by_customer
+            .get(&customer)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, id)| self.by_id.get(id))
+            .collect()
+    }
+
+    /// Every subscription, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &SubscriptionView> {
+        self.by_id.values()
+    }
+}

@@ -1,0 +1,145 @@
+//! Everything the ordering service knows, as one fold of its log: every aggregate's decider state
+//! and every read model. The service (next step) holds one [`State`], folds each recorded event
+//! with [`State::apply`] — live and in replay alike — and asks [`State::due`] what the scheduler
+//! must record. [`State::digest`] lets an operator (and the property tests) check that live
+//! state equals a replay from scratch, byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use csp_events::api::CustomerRef;
+use csp_events::kernel::{apply_due, Decider};
+use csp_events::ordering::OrderPlaced;
+use csp_events::{
+    Envelope, Event, OrderId, PurchaseId, RefundRequestId, SubscriptionId, Timestamp,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::api::Planned;
+use crate::domain::access::Target;
+use crate::domain::customer::{Customers, Directory};
+use crate::domain::order::{Order, OrderState};
+use crate::domain::perpetual::{Perpetual, PerpetualState};
+use crate::domain::refund::{Refund, RefundState};
+use crate::domain::subscription::{Subscription, SubscriptionState};
+use crate::projection::Projections;
+
+/// The ordering service's whole state. Every field is an ordered map, so its serialisation — and
+/// so its digest — depends only on the events folded, never on hashing or insertion order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct State {
+    /// The customer list (decider state).
+    pub customers: Directory,
+    /// Orders (decider states).
+    pub orders: BTreeMap<OrderId, OrderState>,
+    /// Subscriptions (decider states).
+    pub subscriptions: BTreeMap<SubscriptionId, SubscriptionState>,
+    /// Perpetual purchases (decider states).
+    pub perpetuals: BTreeMap<PurchaseId, PerpetualState>,
+    /// The perpetual purchases of each order: rule O10 cancels by order id.
+    pub perpetuals_by_order: BTreeMap<OrderId, BTreeSet<PurchaseId>>,
+    /// Refund requests (decider states).
+    pub refunds: BTreeMap<RefundRequestId, RefundState>,
+    /// (due time, subscription) of every pending term end: the scheduler reads the front.
+    pub due: BTreeSet<(Timestamp, SubscriptionId)>,
+    /// The read models.
+    pub views: Projections,
+    /// How many events were folded.
+    pub folded: u64,
+}
+
+impl State {
+    /// Folds one recorded event: decider states first, then read models. Events that are not
+    /// ordering's are ignored (a service log also holds `AccessRefused`).
+    pub fn apply(&mut self, env: &Envelope) {
+        let e = &env.payload;
+        match e {
+            Event::CustomerAdded(_) => Customers::evolve(&mut self.customers, e),
+            Event::OrderPlaced(o) => Order::evolve(self.orders.entry(o.order).or_default(), e),
+            Event::SubscriptionStarted(x) => self.evolve_subscription(x.subscription, e),
+            Event::SubscriptionRenewed(x) => self.evolve_subscription(x.subscription, e),
+            Event::SubscriptionExpired(x) => self.evolve_subscription(x.subscription, e),
+            Event::AutoRenewChanged(x) => self.evolve_subscription(x.subscription, e),
+            Event::SubscriptionCancelled(x) => self.evolve_subscription(x.subscription, e),
+            Event::PerpetualPurchased(p) => {
+                self.perpetuals_by_order
+                    .entry(p.order)
+                    .or_default()
+                    .insert(p.purchase);
+                Perpetual::evolve(self.perpetuals.entry(p.purchase).or_default(), e);
+            }
+            Event::PerpetualCancelled(p) => {
+                Perpetual::evolve(self.perpetuals.entry(p.purchase).or_default(), e)
+            }
+            Event::RefundRequestFiled(r) => {
+                Refund::evolve(self.refunds.entry(r.refund_request).or_default(), e)
+            }
+            Event::RefundRequestApproved(r) => {
+                Refund::evolve(self.refunds.entry(r.refund_request).or_default(), e)
+            }
+            Event::RefundRequestDeclined(r) => {
+                Refund::evolve(self.refunds.entry(r.refund_request).or_default(), e)
+            }
+            _ => return,
+        }
+        self.folded = self.folded.saturating_add(1);
+        self.views.apply(env);
+    }
+
+    fn evolve_subscription(&mut self, id: SubscriptionId, e: &Event) {
+        let s = self.subscriptions.entry(id).or_default();
+        if let Some(due) = Subscription::next_due(s) {
+            self.due.remove(&(due.at, id));
+        }
+        Subscription::evolve(s, e);
+        if let Some(due) = Subscription::next_due(s) {
+            self.due.insert((due.at, id));
+        }
+    }
+
+    /// The customer a command names, resolved through the customer list (rule O2).
+    pub fn target(&self, named: &CustomerRef) -> Target {
+        Target {
+            named: named.clone(),
+            customer: self.customers.resolve(named).cloned(),
+        }
+    }
+
+    /// A subscription's decider state (`None` if there is no such subscription).
+    pub fn subscription(&self, id: SubscriptionId) -> SubscriptionState {
+        self.subscriptions.get(&id).cloned().flatten()
+    }
+
+    /// An order as placed.
+    pub fn order(&self, id: OrderId) -> Option<&OrderPlaced> {
+        self.orders.get(&id).and_then(Option::as_ref)
+    }
+
+    /// Every term end due at or before `now`, as the events the scheduler records: renewals and
+    /// expiries with their deterministic ids and true `effective_at`, in due order per
+    /// subscription (a subscription down for years catches up term by term).
+    pub fn due(&self, now: Timestamp) -> Vec<Planned> {
+        let mut out = Vec::new();
+        for (_, id) in self.due.iter().take_while(|(at, _)| *at <= now) {
+            let mut s = self.subscription(*id);
+            let partner = s.as_ref().map(|s| s.started.partner);
+            for t in apply_due::<Subscription>(&mut s, now) {
+                out.push(Planned::transition(t, partner));
+            }
+        }
+        out
+    }
+
+    /// SHA-256 of the state's canonical serialisation (postcard over ordered maps): equal for
+    /// equal folds, so live state can be compared with a replay from scratch.
+    pub fn digest(&self) -> [u8; 32] {
+        // Serialising ordered maps, strings and integers into a Vec cannot fail.
+        let bytes = postcard::to_stdvec(self).unwrap_or_default();
+        Sha256::digest(&bytes).into()
+    }
+
+    /// [`State::digest`] in lower-case hex, for logs and `csp replay`.
+    pub fn digest_hex(&self) -> String {
+        self.digest().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
