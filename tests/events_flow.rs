@@ -252,3 +252,236 @@ async fn events_from_refuses_a_partner_token() {
     // The refusal was recorded: one access_refused, published.
     assert_eq!(r["result"]["events"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fire_and_forget_commands_have_one_outcome_event_each() {
+    let _serial = serial().await;
+    let nats = NatsServer::start().expect("nats-server");
+    let data = TempDir::new("csp-e2e-inbound").unwrap();
+    let issuer = dev_issuer(data.path());
+    let mut csp = Csp::serve(&nats.url(), "counter", data.path(), &[]).await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let admin = admin_token(&issuer);
+    let agent = partner_token(
+        &issuer,
+        TenantId(PARTNER.parse().unwrap()),
+        Role::AdminAgent,
+    );
+    let open =
+        format!(r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":10,"expires_in_hours":48}}"#);
+    assert_eq!(
+        code(
+            &send(
+                &client,
+                "csp.cmd.counter.open_counter",
+                Some(&agent),
+                open.as_bytes()
+            )
+            .await
+        ),
+        "ok"
+    );
+
+    let js = async_nats::jetstream::new(client.clone());
+    let publish = |body: String, correlation: &'static str| {
+        let js = js.clone();
+        let agent = agent.clone();
+        async move {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Authorization", format!("Bearer {agent}").as_str());
+            headers.insert("Csp-Correlation-Id", correlation);
+            js.publish_with_headers("csp.in.counter.increment", headers, body.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    };
+    const ACCEPTED: &str = "0190d7a1-0000-7000-8000-0000000c0001";
+    const REFUSED: &str = "0190d7a1-0000-7000-8000-0000000c0002";
+    let ok = format!(r#"{{"request_id":"ff-1","customer":"{CUSTOMER}","by":4}}"#);
+    let over = format!(r#"{{"request_id":"ff-2","customer":"{CUSTOMER}","by":100}}"#);
+    // Each published twice.
+    publish(ok.clone(), ACCEPTED).await;
+    publish(ok, ACCEPTED).await;
+    publish(over.clone(), REFUSED).await;
+    publish(over, REFUSED).await;
+
+    // Progress: the outcome events appear (opened + 1 increment + 1 rejection = 3).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while last_seq(&client, "counter", &admin).await < 3 {
+        assert!(Instant::now() < deadline, "outcomes not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the second copies be consumed too, then stop and read the log.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(csp.terminate().success());
+    let log = EventLog::open(csp.log_dir(), LogOptions::default()).unwrap();
+    let events: Vec<_> = log
+        .read_from(1)
+        .map(|r| codec::decode(r.unwrap().bytes()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.payload.name()).collect();
+    assert_eq!(
+        kinds,
+        ["counter_opened", "counter_incremented", "command_rejected"],
+        "one outcome each"
+    );
+    assert_eq!(events[1].correlation_id.to_string(), ACCEPTED);
+    assert_eq!(events[2].correlation_id.to_string(), REFUSED);
+    let Event::CommandRejected(r) = &events[2].payload else {
+        unreachable!()
+    };
+    assert_eq!(
+        (r.command.as_str(), r.code.as_str(), r.request_id.as_deref()),
+        ("increment", "invalid_state", Some("ff-2"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
+    let _serial = serial().await;
+    let nats = NatsServer::start().expect("nats-server");
+    let root = TempDir::new("csp-e2e-recover").unwrap();
+    let keys = [
+        "--dev-key",
+        &root.path().join("dev.key").display().to_string(),
+        "--internal-key",
+        &root.path().join("internal.key").display().to_string(),
+    ]
+    .map(str::to_string);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
+    let admin = admin_token(&issuer);
+    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
+    let mut producer =
+        Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let open = format!(
+        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
+    );
+    assert_eq!(
+        code(
+            &send(
+                &client,
+                "csp.cmd.counter.open_counter",
+                Some(&agent),
+                open.as_bytes()
+            )
+            .await
+        ),
+        "ok"
+    );
+    for i in 0..20 {
+        let body = format!(r#"{{"request_id":"i{i}","customer":"{CUSTOMER}","by":1}}"#);
+        assert_eq!(
+            code(
+                &send(
+                    &client,
+                    "csp.cmd.counter.increment",
+                    Some(&agent),
+                    body.as_bytes()
+                )
+                .await
+            ),
+            "ok"
+        );
+    }
+    // All 21 published (stream sequences 1..=21 = outbox sequences 1..=21).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(21) {
+        assert!(Instant::now() < deadline, "outbox not published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Lose three of them before any consumer read them: one in the middle, two at the tail.
+    for seq in [10, 20, 21] {
+        let r = client
+            .request(
+                "$JS.API.STREAM.MSG.DELETE.CSP_EVENTS".to_string(),
+                format!(r#"{{"seq":{seq}}}"#).into(),
+            )
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_slice(&r.payload).unwrap();
+        assert_eq!(v["success"], true, "{v}");
+    }
+    // And bytes that are no event at all.
+    let js = async_nats::jetstream::new(client.clone());
+    js.publish(
+        "csp.evt.counter.counter_incremented._._",
+        vec![0xff, 0x01, 0x02].into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+
+    let mut consumer = Csp::serve(
+        &nats.url(),
+        "counter-observer",
+        &root.path().join("observer"),
+        &keys,
+    )
+    .await;
+    // 21 upstream + 20 reactions + 1 quarantine.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(&client, "counter-observer", &admin).await;
+        if s["last_seq"].as_u64().unwrap_or(0) >= 42 {
+            eprintln!("recovered: {}", s["inbox"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "consumer incomplete: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(consumer.terminate().success());
+    assert!(producer.terminate().success());
+    let log = EventLog::open(consumer.log_dir(), LogOptions::default()).unwrap();
+    let events: Vec<_> = log
+        .read_from(1)
+        .map(|r| codec::decode(r.unwrap().bytes()).unwrap())
+        .collect();
+    let upstream: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.payload {
+            Event::CounterOpened(_) | Event::CounterIncremented(_) => e.outbox.map(|o| o.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        upstream,
+        (1..=21).collect::<Vec<u64>>(),
+        "complete, in outbox order"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.payload, Event::CounterObserved(_)))
+            .count(),
+        20
+    );
+    let quarantined: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Event::Quarantined(q) => Some(q.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].raw, vec![0xff, 0x01, 0x02]);
+    assert_eq!(quarantined[0].producer, "counter");
+    assert!(!quarantined[0].reason.is_empty());
+    // The DLQ holds a copy with its reason.
+    let dlq = client
+        .request(
+            "$JS.API.STREAM.MSG.GET.CSP_DLQ",
+            r#"{"last_by_subj":"csp.dlq.counter-observer"}"#.into(),
+        )
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&dlq.payload).unwrap();
+    assert!(
+        v["message"]["hdrs"].as_str().is_some(),
+        "DLQ copy with headers: {v}"
+    );
+}

@@ -313,8 +313,21 @@ pub trait QueryBody: DeserializeOwned + Serialize {
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        invalid_request(&path, e.into_inner().to_string())
+        let mut path = e.path().to_string();
+        let reason = e.into_inner().to_string();
+        // serde reports a missing field at the path of the object that lacks it; name the
+        // field itself, as for every other error.
+        if let Some(field) = reason
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = if path == "." {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            };
+        }
+        invalid_request(&path, reason)
     })?;
     de.end().map_err(|e| invalid_request(".", e.to_string()))?;
     Ok(value)
@@ -356,6 +369,10 @@ mod tests {
         let e = decode_json::<Probe>(br#"{"a":[],"b":1}"#).unwrap_err();
         assert_eq!(e.details["path"], "b");
         assert!(e.message.contains("unknown field"), "{}", e.message);
+        let e = decode_json::<Probe>(br#"{"a":[{}]}"#).unwrap_err();
+        assert_eq!(e.details["path"], "a[0].n", "a missing field is named: {e}");
+        let e = decode_json::<Probe>(br#"{}"#).unwrap_err();
+        assert_eq!(e.details["path"], "a");
         let e = decode_json::<Probe>(b"{not json").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = decode_json::<Probe>(br#"{"a":[]} trailing"#).unwrap_err();

@@ -26,6 +26,10 @@ use crate::time::Timestamp;
 /// The only record layout so far: format byte, postcard header, postcard payload.
 pub const FORMAT_V1: u8 = 1;
 
+/// Format bytes reserved for future layouts. A record starting with one of these was written by
+/// a newer build (hold back); any other unknown first byte is garbage (quarantine).
+pub const FUTURE_FORMATS: std::ops::RangeInclusive<u8> = 2..=31;
+
 /// The schema this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u16 = 4;
 
@@ -57,7 +61,7 @@ impl DecodeError {
     pub fn is_newer(&self) -> bool {
         match self {
             DecodeError::NewerSchema { .. } => true,
-            DecodeError::UnknownFormat(f) => *f > FORMAT_V1,
+            DecodeError::UnknownFormat(f) => FUTURE_FORMATS.contains(f),
             _ => false,
         }
     }
@@ -348,6 +352,11 @@ mod tests {
 
         bytes[0] = 9;
         assert!(decode(&bytes).unwrap_err().is_newer());
+        bytes[0] = 0xff;
+        assert!(
+            !decode(&bytes).unwrap_err().is_newer(),
+            "0xff is garbage, not a future format"
+        );
         assert_eq!(decode(&[]), Err(DecodeError::Empty));
         let e = decode(&[FORMAT_V1, 0xff, 0xff, 0xff]).unwrap_err();
         assert!(!e.is_newer());

@@ -10,6 +10,7 @@
 pub mod bus;
 pub mod clock;
 pub mod crash;
+mod inbound;
 mod inbox;
 pub mod js;
 pub mod local;

@@ -219,6 +219,10 @@ pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, Star
         description: S::DESCRIPTION.to_string(),
     };
     config.bus.ensure_streams().await?;
+    background.spawn(crate::inbound::consumer(
+        Arc::clone(&shared),
+        background_rx.clone(),
+    ));
     for producer in S::consumes() {
         background.spawn(crate::inbox::consumer(
             Arc::clone(&shared),
@@ -430,7 +434,16 @@ pub(crate) fn error_reply(e: ApiError) -> Bytes {
 }
 
 async fn handle<S: Service>(shared: &Shared<S>, incoming: &Incoming) -> Bytes {
-    let msg = &incoming.msg;
+    handle_request(shared, incoming.endpoint, &incoming.msg).await
+}
+
+/// Handles one request to endpoint number `endpoint` (an index into the served subjects) and
+/// returns the reply. Fire-and-forget commands come through here too.
+pub(crate) async fn handle_request<S: Service>(
+    shared: &Shared<S>,
+    endpoint_index: usize,
+    msg: &crate::bus::Msg,
+) -> Bytes {
     if msg.payload.len() > shared.max_body_bytes {
         return error_reply(
             ApiError::new(
@@ -451,10 +464,10 @@ async fn handle<S: Service>(shared: &Shared<S>, incoming: &Incoming) -> Bytes {
         Ok(v) => v,
         Err(e) => return error_reply(e.to_api_error()),
     };
-    if incoming.endpoint == shared.table.len() + 2 {
+    if endpoint_index == shared.table.len() + 2 {
         return crate::outbox::events_from(shared, &verified, &msg.payload).await;
     }
-    if incoming.endpoint >= shared.table.len() {
+    if endpoint_index >= shared.table.len() {
         if !matches!(
             verified.issuer_kind,
             IssuerKind::Internal | IssuerKind::Development
@@ -464,13 +477,13 @@ async fn handle<S: Service>(shared: &Shared<S>, incoming: &Incoming) -> Bytes {
                 "admin endpoints are for csp's own tools only",
             ));
         }
-        return if incoming.endpoint == shared.table.len() {
+        return if endpoint_index == shared.table.len() {
             admin_clock(shared, &msg.payload)
         } else {
             admin_status(shared)
         };
     }
-    let Some(endpoint) = shared.table.get(incoming.endpoint) else {
+    let Some(endpoint) = shared.table.get(endpoint_index) else {
         return error_reply(ApiError::new(ErrorCode::Internal, "unknown endpoint"));
     };
     let correlation = msg

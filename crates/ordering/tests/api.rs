@@ -95,6 +95,7 @@ fn rule_o2_an_unknown_name_is_not_found_and_nothing_is_recorded() {
 #[test]
 fn rule_o4_subscriptions_before_the_cutover_leave_get_subscriptions_but_stay_on_the_software_page()
 {
+    // given Contoso, when two orders are backfilled one second either side of the cut-over
     let mut h = with_contoso();
     let now = at(2026, 11, 2, 9, 0, 0);
     let import = contract::ImportOrders {
@@ -140,6 +141,7 @@ fn rule_o4_subscriptions_before_the_cutover_leave_get_subscriptions_but_stay_on_
         "a backfill takes effect in the past"
     );
 
+    // then Get Subscriptions lists only the later one, the Software page both
     let v = &h.state.views;
     let listed = v.subscriptions.listed_for(CONTOSO);
     assert_eq!(listed.len(), 1, "only the one bought on the cut-over day");
@@ -160,6 +162,7 @@ fn rule_o4_subscriptions_before_the_cutover_leave_get_subscriptions_but_stay_on_
 
 #[test]
 fn rule_o5_get_orders_returns_every_order_whatever_its_date() {
+    // given a backfilled order from 2020 and one placed today
     let mut h = with_contoso();
     let import = contract::ImportOrders {
         request_id: rid("backfill"),
@@ -179,6 +182,7 @@ fn rule_o5_get_orders_returns_every_order_whatever_its_date() {
         api::place_order(s, &catalog(), &o, ctx)
     })
     .unwrap();
+    // when the customer's orders are read, then both are there
     let orders = h.state.views.orders.of_customer(CONTOSO);
     assert_eq!(orders.len(), 2);
     assert_eq!(
@@ -192,6 +196,7 @@ fn rule_o5_get_orders_returns_every_order_whatever_its_date() {
 
 #[test]
 fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
+    // given three orders with perpetual lines, one bought two months ago
     let mut h = with_contoso();
     let t0 = at(2026, 11, 2, 9, 0, 0);
     let o1 = place(tenant(CONTOSO), vec![sql_perpetual(1), sql_perpetual(2)]);
@@ -213,6 +218,7 @@ fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
         })
         .unwrap();
     let (o1, o2, o3) = (order_id(&r1), order_id(&r2), order_id(&r3));
+    // when all three are cancelled in one request, 719:59:59 after the newest
     let cancel = contract::CancelPerpetual {
         request_id: rid("cancel"),
         customer: domain("contoso.onmicrosoft.com"),
@@ -223,6 +229,7 @@ fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
             api::cancel_perpetual(s, &cancel, ctx)
         })
         .unwrap();
+    // then each order has its own answer: the old one refused, the two others cancelled
     let results = reply["results"].as_array().unwrap();
     assert_eq!(results[0]["ok"], false);
     assert_eq!(results[0]["error"]["code"], "cancellation_window_closed");

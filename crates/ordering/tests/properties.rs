@@ -462,7 +462,7 @@ fn step(h: &mut Harness, now: Timestamp, op: &Op, menu: &[contract::OrderLineReq
 
 /// The term a subscription is in, as its events tell it.
 #[derive(Clone)]
-struct Term_ {
+struct TermSeen {
     number: u32,
     start: Timestamp,
     end: Timestamp,
@@ -474,7 +474,7 @@ fn check_invariants(h: &Harness) {
     let policy = &cat.policies()[0];
     let cutover = policy.cutover;
     let events: Vec<Envelope> = h.events();
-    let mut terms: BTreeMap<SubscriptionId, Term_> = BTreeMap::new();
+    let mut terms: BTreeMap<SubscriptionId, TermSeen> = BTreeMap::new();
     let mut started: BTreeMap<SubscriptionId, contract::SubscriptionStarted> = BTreeMap::new();
     let mut lines: BTreeMap<Uuid, contract::PricedLine> = BTreeMap::new();
     let mut perpetual: BTreeMap<Uuid, contract::PerpetualPurchased> = BTreeMap::new();
@@ -522,7 +522,7 @@ fn check_invariants(h: &Harness) {
                 assert_eq!(env.effective_at, s.term_start);
                 terms.insert(
                     s.subscription,
-                    Term_ {
+                    TermSeen {
                         number: 1,
                         start: s.term_start,
                         end: s.term_end,
@@ -541,7 +541,7 @@ fn check_invariants(h: &Harness) {
                 assert_eq!(r.term_number, t.number + 1);
                 assert_eq!(r.term_price, st.term_price);
                 assert_eq!(r.billing_plan, st.billing_plan);
-                *t = Term_ {
+                *t = TermSeen {
                     number: r.term_number,
                     start: r.term_start,
                     end: r.term_end,

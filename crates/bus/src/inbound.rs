@@ -1,0 +1,142 @@
+//! Fire-and-forget commands: another system publishes a command on
+//! `csp.in.<service>.<command>` (captured by the `CSP_INBOUND` stream) and moves on. The
+//! service runs it exactly as if it had been requested — same token, same idempotency — and the
+//! outcome is an event carrying the message's correlation id (`Csp-Correlation-Id`): the
+//! accepted command's own events, or a `CommandRejected` with the code, since the sender has no
+//! reply to read. Published twice, a command has one outcome: the request record answers the
+//! retry of an accepted one, and a rejection's id is derived from the command, so it is stored
+//! once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use csp_events::event::CommandRejected;
+use csp_events::{subject, EventId, Reply};
+use tokio::sync::watch;
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::js::JsMsg;
+use crate::runtime::{append_emits, handle_request, Shared, CORRELATION_ID};
+use crate::service::{Emit, Handler, Service};
+
+/// Namespace of `CommandRejected` ids.
+const REJECTED_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0006);
+
+/// Runs the service's fire-and-forget commands until shutdown.
+pub(crate) async fn consumer<S: Service>(
+    shared: Arc<Shared<S>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let durable = format!("{}-inbound", shared.name);
+    let filter = subject::inbound(shared.name, ">");
+    let mut js = loop {
+        match shared
+            .bus
+            .durable_consumer(
+                subject::INBOUND_STREAM,
+                &durable,
+                &filter,
+                Duration::from_secs(30),
+            )
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                warn!(
+                    service = shared.name,
+                    "creating the inbound consumer: {e}; retrying"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    loop {
+        let batch = tokio::select! {
+            b = js.fetch(100, Duration::from_millis(500)) => b,
+            _ = shutdown.changed() => return,
+        };
+        match batch {
+            Ok(batch) => {
+                for m in &batch {
+                    if run(&shared, m).await {
+                        let _ = m.ack().await;
+                    } else {
+                        let _ = m.nak(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(service = shared.name, "inbound fetch: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Runs one message; false if it should be retried (the outcome could not be recorded).
+async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
+    let command = m.msg.subject.rsplit('.').next().unwrap_or("").to_string();
+    let index = shared
+        .table
+        .iter()
+        .position(|e| e.name == command && matches!(e.handler, Handler::Command(_)));
+    let reply = match index {
+        Some(i) => handle_request(shared, i, &m.msg).await,
+        None => crate::runtime::error_reply(csp_events::ApiError::new(
+            csp_events::ErrorCode::InvalidRequest,
+            format!("{} has no command {command:?}", shared.name),
+        )),
+    };
+    let error = match serde_json::from_slice::<Reply>(&reply) {
+        Ok(Reply::Ok(_)) => return true,
+        Ok(Reply::Err(e)) => e,
+        Err(_) => return true,
+    };
+    if error.code == csp_events::ErrorCode::Unavailable {
+        return false;
+    }
+    let request_id = serde_json::from_slice::<serde_json::Value>(&m.msg.payload)
+        .ok()
+        .and_then(|v| {
+            v.get("request_id")
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+        });
+    // One outcome per command: the id is derived from what identifies it (the request id, else
+    // the exact bytes), so a second publish records nothing new.
+    let mut name = command.as_bytes().to_vec();
+    name.push(0);
+    match &request_id {
+        Some(r) => name.extend_from_slice(r.as_bytes()),
+        None => name.extend_from_slice(&m.msg.payload),
+    }
+    let id = EventId(Uuid::new_v5(&REJECTED_NAMESPACE, &name));
+    let correlation = m
+        .msg
+        .headers
+        .get(CORRELATION_ID)
+        .and_then(|c| Uuid::parse_str(c).ok());
+    let event = CommandRejected {
+        command: command.clone(),
+        request_id,
+        code: error.code.as_str().to_string(),
+        message: error.message.clone(),
+    };
+    let emit =
+        Emit::new(format!("rejected/{}", shared.name), event).derived(id, shared.clock.now());
+    match append_emits(shared, vec![emit], None, correlation, None, None).await {
+        Ok(_) => true,
+        Err(crate::runtime::AppendFailure::Conflict) => false,
+        Err(e) => {
+            warn!(service = shared.name, "recording a rejected command: {e:?}");
+            false
+        }
+    }
+}
