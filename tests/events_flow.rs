@@ -485,3 +485,238 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
         "DLQ copy with headers: {v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_holds_its_producer_while_another_keeps_flowing() {
+    let _serial = serial().await;
+    let nats = NatsServer::start().expect("nats-server");
+    let root = TempDir::new("csp-e2e-hold").unwrap();
+    let keys = [
+        "--dev-key",
+        &root.path().join("dev.key").display().to_string(),
+        "--internal-key",
+        &root.path().join("internal.key").display().to_string(),
+    ]
+    .map(str::to_string);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
+    let admin = admin_token(&issuer);
+    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
+    let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
+    let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let open = format!(
+        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
+    );
+    for svc in ["counter", "counter-b"] {
+        assert_eq!(
+            code(
+                &send(
+                    &client,
+                    &format!("csp.cmd.{svc}.open_counter"),
+                    Some(&agent),
+                    open.as_bytes()
+                )
+                .await
+            ),
+            "ok"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(1) {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A record from a newer build of `counter` (schema 99) at its outbox sequence 2.
+    let mut env = csp_events::fixtures::sample(csp_events::EventKind::CounterIncremented);
+    env.outbox = Some(csp_events::OutboxPosition {
+        seq: 2,
+        epoch: uuid::Uuid::nil(),
+    });
+    let bytes = codec::encode(&env);
+    let (mut header, payload) = codec::decode_header(&bytes).unwrap();
+    header.schema_version = 99;
+    let mut newer = vec![codec::FORMAT_V1];
+    newer = postcard::to_extend(&header, newer).unwrap();
+    newer.extend_from_slice(payload);
+    let js = async_nats::jetstream::new(client.clone());
+    js.publish("csp.evt.counter.counter_incremented._._", newer.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let mut observer = Csp::serve(
+        &nats.url(),
+        "counter-observer",
+        &root.path().join("observer"),
+        &keys,
+    )
+    .await;
+    for i in 0..5 {
+        for svc in ["counter", "counter-b"] {
+            let body = format!(r#"{{"request_id":"i{i}","customer":"{CUSTOMER}","by":1}}"#);
+            assert_eq!(
+                code(
+                    &send(
+                        &client,
+                        &format!("csp.cmd.{svc}.increment"),
+                        Some(&agent),
+                        body.as_bytes()
+                    )
+                    .await
+                ),
+                "ok"
+            );
+        }
+    }
+    // Progress: counter-b's six events and their five reactions arrive; the hold is reported.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(&client, "counter-observer", &admin).await;
+        let held = s["inbox"]["held_newer_schema"].as_u64().unwrap_or(0);
+        if held >= 1 && s["last_seq"].as_u64().unwrap_or(0) >= 12 {
+            eprintln!("held: {}", s["inbox"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The held producer's five increments are all published to JetStream; give delivery and two
+    // heartbeats time to (wrongly) bring them in: proving an absence needs a bounded wait.
+    while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(6) {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(observer.terminate().success());
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+    let log = EventLog::open(observer.log_dir(), LogOptions::default()).unwrap();
+    let mut per_inbox: HashMap<String, usize> = HashMap::new();
+    for r in log.read_from(1) {
+        let r = r.unwrap();
+        *per_inbox.entry(r.stream().to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        per_inbox.get("inbox/counter-b"),
+        Some(&6),
+        "the second producer flowed: {per_inbox:?}"
+    );
+    assert_eq!(
+        per_inbox.get("inbox/counter"),
+        Some(&1),
+        "the held producer stopped at the newer record: {per_inbox:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_across_a_nats_server_kill_and_restart() {
+    let _serial = serial().await;
+    let nats = NatsServer::start().expect("nats-server");
+    let root = TempDir::new("csp-e2e-nats-restart").unwrap();
+    let keys = [
+        "--dev-key",
+        &root.path().join("dev.key").display().to_string(),
+        "--internal-key",
+        &root.path().join("internal.key").display().to_string(),
+    ]
+    .map(str::to_string);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
+    let admin = admin_token(&issuer);
+    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
+    let mut producer =
+        Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
+    let mut consumer = Csp::serve(
+        &nats.url(),
+        "counter-observer",
+        &root.path().join("observer"),
+        &keys,
+    )
+    .await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let open = format!(
+        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000000,"expires_in_hours":480}}"#
+    );
+    assert_eq!(
+        code(
+            &send(
+                &client,
+                "csp.cmd.counter.open_counter",
+                Some(&agent),
+                open.as_bytes()
+            )
+            .await
+        ),
+        "ok"
+    );
+    const N: usize = 2_000;
+    let mut sent = 0;
+    let mut restarted = false;
+    while sent < N {
+        if !restarted && sent >= N / 3 {
+            nats.kill().unwrap();
+            nats.restart().unwrap();
+            nats.wait_for_jetstream().await.unwrap();
+            restarted = true;
+        }
+        let mut tasks = Vec::new();
+        for k in 0..32.min(N - sent) {
+            let (client, agent) = (client.clone(), agent.clone());
+            let id = format!("inc-{}", sent + k);
+            tasks.push(tokio::spawn(async move {
+                let body = format!(r#"{{"request_id":"{id}","customer":"{CUSTOMER}","by":1}}"#);
+                loop {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Authorization", format!("Bearer {agent}").as_str());
+                    let req = async_nats::Request::new()
+                        .payload(body.clone().into())
+                        .headers(headers)
+                        .timeout(Some(Duration::from_secs(5)));
+                    if let Ok(m) = client.send_request("csp.cmd.counter.increment", req).await {
+                        if serde_json::from_slice::<Value>(&m.payload).unwrap()["ok"] == true {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        sent += 32.min(N - sent);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = send(
+            &client,
+            "csp.admin.counter-observer.status",
+            Some(&admin),
+            b"{}",
+        )
+        .await;
+        if s["result"]["last_seq"].as_u64().unwrap_or(0) >= (2 * N + 1) as u64 {
+            eprintln!("after the nats-server restart: {}", s["result"]["inbox"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "consumer stuck: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(producer.terminate().success());
+    assert!(consumer.terminate().success());
+    let log = EventLog::open(consumer.log_dir(), LogOptions::default()).unwrap();
+    let mut upstream = HashSet::new();
+    let mut reactions: HashMap<EventId, usize> = HashMap::new();
+    for r in log.read_from(1) {
+        let env = codec::decode(r.unwrap().bytes()).unwrap();
+        match &env.payload {
+            Event::CounterObserved(o) => *reactions.entry(o.upstream).or_default() += 1,
+            _ => assert!(upstream.insert(env.event_id), "upstream twice"),
+        }
+    }
+    assert_eq!(upstream.len(), N + 1);
+    assert_eq!(reactions.len(), N);
+    assert!(reactions.values().all(|n| *n == 1));
+}

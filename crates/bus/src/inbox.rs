@@ -82,6 +82,9 @@ struct Consumer<S: Service> {
     producer: &'static str,
     positions: HashMap<Uuid, u64>,
     dirty: HashMap<Uuid, u64>,
+    /// Held at a record of a newer schema (its stream sequence): nothing after it is taken
+    /// from this producer, not even through heartbeats, until it can be read.
+    held: Option<u64>,
 }
 
 /// Runs the consumer of `producer` until shutdown.
@@ -126,6 +129,7 @@ pub(crate) async fn consumer<S: Service>(
         producer,
         positions: HashMap::new(),
         dirty: HashMap::new(),
+        held: None,
     };
     info!(service = c.shared.name, producer, "consuming");
     let mut backoff = Duration::from_millis(100);
@@ -244,9 +248,16 @@ impl<S: Service> Consumer<S> {
     }
 
     async fn handle(&mut self, m: &JsMsg) -> Result<(), Hold> {
+        if let Some(at) = self.held {
+            if m.stream_seq != at {
+                // In order: nothing after the held record, until it can be read.
+                return Err(Hold::Retry(Duration::from_secs(1)));
+            }
+        }
         let env = match codec::decode(&m.msg.payload) {
             Ok(env) => env,
             Err(e) if e.is_newer() => {
+                self.held = Some(m.stream_seq);
                 self.shared.counters.held.fetch_add(1, Ordering::Relaxed);
                 warn!(
                     service = self.shared.name,
@@ -430,6 +441,9 @@ impl<S: Service> Consumer<S> {
     }
 
     async fn on_heartbeat(&mut self, hb: Heartbeat) {
+        if self.held.is_some() {
+            return;
+        }
         let last = self.position(hb.epoch);
         if hb.last_outbox_seq > last {
             // Give JetStream a moment to deliver what is in flight before fetching it directly:

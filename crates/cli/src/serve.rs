@@ -18,8 +18,8 @@ use tracing::{info, warn};
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The service to run: `counter` (the runtime's test service) or `counter-observer` (its
-    /// test consumer).
+    /// The service to run: `counter` (the runtime's test service; `counter-b` is a second
+    /// instance) or `counter-observer` (its test consumer, of both).
     service: String,
     /// NATS server URL.
     #[arg(long, env = "CSP_NATS_URL")]
@@ -89,9 +89,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         match args.service.as_str() {
             csp_events::counter::SERVICE => serve::<csp_counter::CounterService>(&args).await,
+            "counter-b" => {
+                serve::<csp_counter::CounterService<csp_counter::service::Second>>(&args).await
+            }
             csp_counter::observer::SERVICE => serve::<csp_counter::CounterObserver>(&args).await,
             other => anyhow::bail!(
-                "unknown service {other:?}; this build serves: counter, counter-observer"
+                "unknown service {other:?}; this build serves: counter, counter-b, counter-observer"
             ),
         }
     })

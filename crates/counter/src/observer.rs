@@ -40,7 +40,7 @@ impl Service for CounterObserver {
     }
 
     fn consumes() -> &'static [&'static str] {
-        &[counter::SERVICE]
+        &[counter::SERVICE, "counter-b"]
     }
 
     fn react(_state: &State, upstream: &Envelope) -> Vec<Emit> {

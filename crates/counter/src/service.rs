@@ -12,8 +12,29 @@ use serde_json::{json, Value};
 
 use crate::domain::counter::{check_admin_agent, forbidden, Counter, CounterCommand, CounterState};
 
-/// The counter service.
-pub struct CounterService;
+/// The counter service. `I` names the instance: tests that need two producers of the same
+/// kind run [`Primary`] (`counter`) and [`Second`] (`counter-b`).
+pub struct CounterService<I: Instance = Primary>(std::marker::PhantomData<I>);
+
+/// Which counter service: its name on the bus.
+pub trait Instance: Send + Sync + 'static {
+    /// The service name.
+    const NAME: &'static str;
+}
+
+/// The counter, `counter`.
+pub struct Primary;
+
+impl Instance for Primary {
+    const NAME: &'static str = counter::SERVICE;
+}
+
+/// A second counter, `counter-b`: a second producer for multi-producer consumer tests.
+pub struct Second;
+
+impl Instance for Second {
+    const NAME: &'static str = "counter-b";
+}
 
 /// Every counter, and when each next needs the scheduler.
 #[derive(Default)]
@@ -128,8 +149,8 @@ fn get(state: &State, q: &GetCounter, ctx: &Context) -> Result<Value, Rejection>
     }))
 }
 
-impl Service for CounterService {
-    const NAME: &'static str = counter::SERVICE;
+impl<I: Instance> Service for CounterService<I> {
+    const NAME: &'static str = I::NAME;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "csp runtime test service: a counter with a limit and an expiry";
@@ -151,7 +172,7 @@ impl Service for CounterService {
     }
 
     fn endpoints() -> Endpoints<State> {
-        Endpoints::new(counter::SERVICE)
+        Endpoints::new(I::NAME)
             .command(open)
             .command(increment)
             .query(get)
