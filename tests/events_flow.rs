@@ -720,3 +720,139 @@ async fn exactly_once_across_a_nats_server_kill_and_restart() {
     assert_eq!(reactions.len(), N);
     assert!(reactions.values().all(|n| *n == 1));
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
+    let _serial = serial().await;
+    let nats = NatsServer::start().expect("nats-server");
+    let root = TempDir::new("csp-e2e-restore").unwrap();
+    let keys = [
+        "--dev-key",
+        &root.path().join("dev.key").display().to_string(),
+        "--internal-key",
+        &root.path().join("internal.key").display().to_string(),
+    ]
+    .map(str::to_string);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
+    let admin = admin_token(&issuer);
+    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
+    let counter_dir = root.path().join("counter");
+    let mut producer = Csp::serve(&nats.url(), "counter", &counter_dir, &keys).await;
+    let mut consumer = Csp::serve(
+        &nats.url(),
+        "counter-observer",
+        &root.path().join("observer"),
+        &keys,
+    )
+    .await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let open = format!(
+        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":480}}"#
+    );
+    assert_eq!(
+        code(
+            &send(
+                &client,
+                "csp.cmd.counter.open_counter",
+                Some(&agent),
+                open.as_bytes()
+            )
+            .await
+        ),
+        "ok"
+    );
+    let increments = |from: usize, to: usize| {
+        let (client, agent) = (client.clone(), agent.clone());
+        async move {
+            for i in from..to {
+                let body = format!(r#"{{"request_id":"i{i}","customer":"{CUSTOMER}","by":1}}"#);
+                assert_eq!(
+                    code(
+                        &send(
+                            &client,
+                            "csp.cmd.counter.increment",
+                            Some(&agent),
+                            body.as_bytes()
+                        )
+                        .await
+                    ),
+                    "ok"
+                );
+            }
+        }
+    };
+    let wait_observer = |want: u64| {
+        let (client, admin) = (client.clone(), admin.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let s = status(&client, "counter-observer", &admin).await;
+                if s["last_seq"].as_u64().unwrap_or(0) >= want {
+                    return s;
+                }
+                assert!(Instant::now() < deadline, "observer stuck: {s}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    increments(0, 10).await;
+    wait_observer(21).await;
+    // Back up the producer (stopped), then let it go on without the backup knowing.
+    assert!(producer.terminate().success());
+    let backup = root.path().join("backup");
+    copy_dir(&counter_dir, &backup);
+    producer.start_again(&nats.url(), "counter").await;
+    increments(10, 20).await;
+    wait_observer(41).await;
+    // Disaster: restore the older backup, mark it restored (new epoch), serve it again.
+    assert!(producer.terminate().success());
+    std::fs::remove_dir_all(&counter_dir).unwrap();
+    copy_dir(&backup, &counter_dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_csp"))
+        .arg("restored")
+        .arg(counter_dir.join("log"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    producer.start_again(&nats.url(), "counter").await;
+    // The restored producer's sequence numbers 12.. are reused, by new events.
+    increments(100, 105).await;
+    let s = wait_observer(51).await;
+    eprintln!("after the restore: {}", s["inbox"]);
+    assert!(consumer.terminate().success());
+    assert!(producer.terminate().success());
+    let log = EventLog::open(consumer.log_dir(), LogOptions::default()).unwrap();
+    let mut upstream = HashSet::new();
+    let mut observed = 0;
+    for r in log.read_from(1) {
+        let env = codec::decode(r.unwrap().bytes()).unwrap();
+        match env.payload {
+            Event::CounterObserved(_) => observed += 1,
+            _ => assert!(upstream.insert(env.event_id), "an upstream event twice"),
+        }
+    }
+    assert_eq!(
+        upstream.len(),
+        1 + 10 + 10 + 5,
+        "the new epoch's events delivered, none taken for duplicates"
+    );
+    assert_eq!(observed, 25);
+}

@@ -30,6 +30,13 @@ enum Command {
     /// The log must not be open in a running service (sled locks it); stop the service or use
     /// its query API.
     Log(log_cmd::LogArgs),
+    /// Mark a log just restored from a backup: give it a new epoch, so consumers never take its
+    /// reused sequence numbers for events they already hold. Run once, before starting the
+    /// service on it.
+    Restored {
+        /// The restored log's directory (`<data>/log`).
+        dir: std::path::PathBuf,
+    },
     /// Run one service in this process, on NATS, until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
     /// Mint a token from the development (or internal) issuer.
@@ -59,6 +66,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Log(args) => log_cmd::run(args),
+        Command::Restored { dir } => log_cmd::restored(&dir),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
         Command::Bench {

@@ -128,3 +128,24 @@ fn text(record: &Record, env: &Envelope) -> String {
         env.payload
     )
 }
+
+/// Runs `csp restored`: a new epoch for a log restored from a backup.
+pub fn restored(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        bail!("no log at {}", dir.display());
+    }
+    let before = EventLog::open(dir, LogOptions::default())
+        .with_context(|| format!("cannot open the log at {}", dir.display()))?
+        .epoch();
+    let log = EventLog::open_restored(dir, LogOptions::default())
+        .with_context(|| format!("cannot open the log at {}", dir.display()))?;
+    println!(
+        "{}: epoch {} -> {} (last seq {}, last outbox seq {})",
+        dir.display(),
+        before,
+        log.epoch(),
+        log.last_seq(),
+        log.last_outbox_seq()
+    );
+    Ok(())
+}
