@@ -37,7 +37,7 @@ use crate::bus::Headers;
 use crate::crash;
 use crate::js::{JsConsumer, JsMsg};
 use crate::runtime::{
-    append_with_upstream, read_lock, wait_applied, AppendFailure, Shared, Upstream,
+    append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared,
 };
 use crate::service::{Emit, Service};
 
@@ -63,6 +63,9 @@ impl Counters {
     }
 }
 
+/// The log stream of a producer's upstream copies: `inbox/<producer>`.
+pub(crate) const INBOX_PREFIX: &str = "inbox/";
+
 fn cursor_name(producer: &str, epoch: Uuid) -> String {
     format!("inbox/{producer}/{epoch}")
 }
@@ -70,6 +73,20 @@ fn cursor_name(producer: &str, epoch: Uuid) -> String {
 /// Namespace of quarantine event ids: one per (producer, stream sequence), so a redelivered bad
 /// message is quarantined once.
 const QUARANTINE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0005);
+
+/// What a fetched message is.
+enum Class {
+    /// Already held: acknowledge.
+    Duplicate,
+    /// The next event: queue it.
+    Next(Box<Envelope>, Vec<u8>),
+    /// Beyond the next: fetch `from..=to` from the producer first.
+    Gap(Box<Envelope>, Vec<u8>, u64, u64),
+    /// Not an event: quarantine.
+    Garbage(String),
+    /// Hold the producer here; NAK with this delay.
+    Hold(Duration),
+}
 
 /// Why a message could not be handled now.
 enum Hold {
@@ -82,6 +99,8 @@ struct Consumer<S: Service> {
     producer: &'static str,
     positions: HashMap<Uuid, u64>,
     dirty: HashMap<Uuid, u64>,
+    /// Positions queued in the current batch, not yet durable.
+    queued: HashMap<Uuid, u64>,
     /// Held at a record of a newer schema (its stream sequence): nothing after it is taken
     /// from this producer, not even through heartbeats, until it can be read.
     held: Option<u64>,
@@ -129,6 +148,7 @@ pub(crate) async fn consumer<S: Service>(
         producer,
         positions: HashMap::new(),
         dirty: HashMap::new(),
+        queued: HashMap::new(),
         held: None,
     };
     info!(service = c.shared.name, producer, "consuming");
@@ -141,30 +161,7 @@ pub(crate) async fn consumer<S: Service>(
             batch = fetch(&mut js) => match batch {
                 Ok(batch) if !batch.is_empty() => {
                     crash::point("consumer_after_consume");
-                    let half = batch.len() / 2;
-                    let mut held = false;
-                    for (i, m) in batch.iter().enumerate() {
-                        if i == half && i > 0 {
-                            crash::point("consumer_mid_batch");
-                        }
-                        if held {
-                            // A held producer: the rest of the batch is redelivered later, in order.
-                            let _ = m.nak(backoff).await;
-                            continue;
-                        }
-                        match c.handle(m).await {
-                            Ok(()) => {
-                                crash::point("consumer_after_append");
-                                if let Err(e) = m.ack().await {
-                                    warn!(service = c.shared.name, "ack: {e}");
-                                }
-                            }
-                            Err(Hold::Retry(delay)) => {
-                                let _ = m.nak(delay).await;
-                                held = true;
-                            }
-                        }
-                    }
+                    let held = c.run_batch(&batch, backoff).await;
                     c.save_positions();
                     if held {
                         tokio::select! {
@@ -211,27 +208,28 @@ async fn next_heartbeat(sub: &mut Option<crate::Subscription>) -> Option<Heartbe
 }
 
 impl<S: Service> Consumer<S> {
+    /// Where this consumer stands for `epoch`: the highest of what is queued, what the log
+    /// holds (a fold, never behind it) and the durable cursor (which also covers events the
+    /// log already held under another epoch).
     fn position(&mut self, epoch: Uuid) -> u64 {
         if let Some(p) = self.positions.get(&epoch) {
             return *p;
         }
-        let p = self
+        let cursor = self
             .shared
             .log
             .cursor(&cursor_name(self.producer, epoch))
             .ok()
             .flatten()
             .unwrap_or(0);
+        let folded = read_lock(&self.shared.applied)
+            .inbox
+            .get(&(self.producer.to_string(), epoch))
+            .copied()
+            .unwrap_or(0);
+        let p = cursor.max(folded);
         self.positions.insert(epoch, p);
         p
-    }
-
-    fn advance(&mut self, epoch: Uuid, seq: u64) {
-        let p = self.positions.entry(epoch).or_insert(0);
-        if seq > *p {
-            *p = seq;
-            self.dirty.insert(epoch, seq);
-        }
     }
 
     /// Makes the positions durable; called after the events they cover are durable.
@@ -247,11 +245,93 @@ impl<S: Service> Consumer<S> {
         }
     }
 
-    async fn handle(&mut self, m: &JsMsg) -> Result<(), Hold> {
+    /// Handles a fetched batch in order: valid upstream events are gathered and appended
+    /// together (one append, one flush), then their messages acknowledged. Returns whether the
+    /// producer is held (the rest of the batch was NAKed, to come again in order).
+    async fn run_batch(&mut self, batch: &[JsMsg], backoff: Duration) -> bool {
+        let half = batch.len() / 2;
+        let mut pending: Vec<(Envelope, Vec<u8>)> = Vec::new();
+        let mut to_ack: Vec<&JsMsg> = Vec::new();
+        let mut held = false;
+        for (i, m) in batch.iter().enumerate() {
+            if i == half && i > 0 {
+                crash::point("consumer_mid_batch");
+            }
+            if held {
+                let _ = m.nak(backoff).await;
+                continue;
+            }
+            match self.classify(m).await {
+                Class::Duplicate => to_ack.push(m),
+                Class::Next(env, bytes) => {
+                    pending.push((*env, bytes));
+                    to_ack.push(m);
+                }
+                Class::Gap(env, bytes, from, to) => {
+                    // Everything before the gap first, then the gap from the producer's log,
+                    // then this one.
+                    let epoch = env.outbox.map(|p| p.epoch).unwrap_or_default();
+                    let done = match self.commit(std::mem::take(&mut pending), &mut to_ack).await {
+                        Ok(()) => self.recover(epoch, from, to).await,
+                        Err(e) => Err(e),
+                    };
+                    match done {
+                        Ok(()) => {
+                            self.queue(&env);
+                            pending.push((*env, bytes));
+                            to_ack.push(m);
+                        }
+                        Err(Hold::Retry(delay)) => {
+                            held = true;
+                            let _ = m.nak(delay).await;
+                        }
+                    }
+                }
+                Class::Garbage(reason) => {
+                    let done = match self.commit(std::mem::take(&mut pending), &mut to_ack).await {
+                        Ok(()) => self.quarantine(m, &reason).await,
+                        Err(e) => Err(e),
+                    };
+                    match done {
+                        Ok(()) => {
+                            let _ = m.ack().await;
+                        }
+                        Err(Hold::Retry(delay)) => {
+                            held = true;
+                            let _ = m.nak(delay).await;
+                        }
+                    }
+                }
+                Class::Hold(delay) => {
+                    if self
+                        .commit(std::mem::take(&mut pending), &mut to_ack)
+                        .await
+                        .is_err()
+                    {
+                        self.forget_queued();
+                    }
+                    held = true;
+                    let _ = m.nak(delay).await;
+                }
+            }
+        }
+        if self.commit(pending, &mut to_ack).await.is_err() {
+            self.forget_queued();
+            for m in to_ack.drain(..) {
+                let _ = m.nak(backoff).await;
+            }
+            return true;
+        }
+        held
+    }
+
+    /// What one message is, given where this consumer stands. A valid next event is queued
+    /// (the in-memory position moves) so the next message is judged after it.
+    async fn classify(&mut self, m: &JsMsg) -> Class {
         if let Some(at) = self.held {
             if m.stream_seq != at {
                 // In order: nothing after the held record, until it can be read.
-                return Err(Hold::Retry(Duration::from_secs(1)));
+                return Class::Hold(Duration::from_secs(1));
             }
         }
         let env = match codec::decode(&m.msg.payload) {
@@ -265,14 +345,13 @@ impl<S: Service> Consumer<S> {
                     subject = %m.msg.subject,
                     "holding: {e} (a newer producer is being rolled out; this consumer needs upgrading)"
                 );
-                return Err(Hold::Retry(Duration::from_secs(2)));
+                return Class::Hold(Duration::from_secs(2));
             }
-            Err(e) => return self.quarantine(m, &e.to_string()).await,
+            Err(e) => return Class::Garbage(e.to_string()),
         };
+        self.held = None;
         let Some(pos) = env.outbox else {
-            return self
-                .quarantine(m, "a published event without an outbox position")
-                .await;
+            return Class::Garbage("a published event without an outbox position".into());
         };
         let last = self.position(pos.epoch);
         if pos.seq <= last {
@@ -280,79 +359,139 @@ impl<S: Service> Consumer<S> {
                 .counters
                 .duplicates
                 .fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+            return Class::Duplicate;
         }
+        let bytes = m.msg.payload.to_vec();
         if pos.seq > last + 1 {
-            self.recover(pos.epoch, last + 1, pos.seq - 1).await?;
+            return Class::Gap(Box::new(env), bytes, last + 1, pos.seq - 1);
         }
-        self.ingest(&env, m.msg.payload.to_vec()).await?;
-        self.shared
-            .counters
-            .ingested
-            .fetch_add(1, Ordering::Relaxed);
+        self.queue(&env);
+        Class::Next(Box::new(env), bytes)
+    }
+
+    /// Moves the in-memory position past a queued (not yet durable) event.
+    fn queue(&mut self, env: &Envelope) {
+        if let Some(p) = env.outbox {
+            self.queued.insert(p.epoch, p.seq);
+            let e = self.positions.entry(p.epoch).or_insert(0);
+            *e = (*e).max(p.seq);
+        }
+    }
+
+    /// A commit failed: positions go back to what is durable.
+    fn forget_queued(&mut self) {
+        self.queued.clear();
+        self.positions.clear();
+    }
+
+    /// Appends `pending` (upstream copies and reactions) in one batch and acknowledges
+    /// `to_ack`; on a conflict it catches up and decides again, and after repeated conflicts
+    /// goes one event at a time (which also tolerates events the log already holds).
+    async fn commit(
+        &mut self,
+        pending: Vec<(Envelope, Vec<u8>)>,
+        to_ack: &mut Vec<&JsMsg>,
+    ) -> Result<(), Hold> {
+        if !pending.is_empty() {
+            let mut done = false;
+            for _ in 0..3 {
+                match self.append(&pending).await {
+                    Ok(()) => {
+                        done = true;
+                        break;
+                    }
+                    Err(AppendFailure::Conflict) => {
+                        let last = self.shared.log.last_seq();
+                        wait_applied(&self.shared, last).await;
+                    }
+                    Err(e) => {
+                        warn!(
+                            service = self.shared.name,
+                            "appending upstream events: {e:?}"
+                        );
+                        self.forget_queued();
+                        return Err(Hold::Retry(Duration::from_millis(500)));
+                    }
+                }
+            }
+            if !done {
+                for one in pending.chunks(1) {
+                    let mut ok = false;
+                    for _ in 0..8 {
+                        match self.append(one).await {
+                            Ok(()) => {
+                                ok = true;
+                                break;
+                            }
+                            Err(AppendFailure::Conflict) => {
+                                let last = self.shared.log.last_seq();
+                                wait_applied(&self.shared, last).await;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if !ok {
+                        self.forget_queued();
+                        return Err(Hold::Retry(Duration::from_millis(500)));
+                    }
+                }
+            }
+            self.shared
+                .counters
+                .ingested
+                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+            for (epoch, seq) in self.queued.drain() {
+                self.dirty.insert(epoch, seq);
+            }
+        }
+        crash::point("consumer_after_append");
+        for m in to_ack.drain(..) {
+            if let Err(e) = m.ack().await {
+                warn!(service = self.shared.name, "ack: {e}");
+            }
+        }
         Ok(())
     }
 
-    /// The upstream event and its reactions, in one batch; then the position.
-    async fn ingest(&mut self, env: &Envelope, bytes: Vec<u8>) -> Result<(), Hold> {
-        let pos = env.outbox.map(|p| (p.epoch, p.seq));
-        for _ in 0..8 {
-            let emits: Vec<Emit> = {
-                let applied = read_lock(&self.shared.applied);
-                S::react(&applied.state, env)
-            };
-            let emits = emits
-                .into_iter()
+    /// One append: every upstream copy of `items`, each followed by its reactions.
+    async fn append(&self, items: &[(Envelope, Vec<u8>)]) -> Result<(), AppendFailure> {
+        let ingests: Vec<Ingest> = {
+            let applied = read_lock(&self.shared.applied);
+            let envs: Vec<Envelope> = items.iter().map(|(e, _)| e.clone()).collect();
+            items
+                .iter()
                 .enumerate()
-                .map(|(i, mut e)| {
-                    if e.id.is_none() {
-                        e.id = Some(EventId::reaction(env.event_id, i as u32));
+                .map(|(i, (env, bytes))| {
+                    let reactions = S::react(&applied.state, &envs[..i], env)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, mut e)| {
+                            if e.id.is_none() {
+                                e.id = Some(EventId::reaction(env.event_id, k as u32));
+                            }
+                            e
+                        })
+                        .collect();
+                    Ingest {
+                        stream: format!("{INBOX_PREFIX}{}", self.producer),
+                        event_id: env.event_id.as_uuid(),
+                        bytes: bytes.clone(),
+                        correlation: env.correlation_id.as_uuid(),
+                        reactions,
                     }
-                    e
                 })
-                .collect();
-            let upstream = Upstream {
-                stream: format!("inbox/{}", self.producer),
-                event_id: env.event_id.as_uuid(),
-                bytes: bytes.clone(),
-            };
-            match append_with_upstream(
-                &self.shared,
-                Some(upstream),
-                emits,
-                None,
-                Some(env.correlation_id.as_uuid()),
-                None,
-                Some(env.event_id.as_uuid()),
-            )
-            .await
-            {
-                Ok(last) => {
-                    if let Some(last) = last {
-                        wait_applied(&self.shared, last).await;
-                    }
-                    if let Some((epoch, seq)) = pos {
-                        self.advance(epoch, seq);
-                    }
-                    return Ok(());
-                }
-                Err(AppendFailure::Conflict) => {
-                    let last = self.shared.log.last_seq();
-                    wait_applied(&self.shared, last).await;
-                }
-                Err(e) => {
-                    warn!(
-                        service = self.shared.name,
-                        "appending an upstream event: {e:?}"
-                    );
-                    return Err(Hold::Retry(Duration::from_millis(500)));
-                }
-            }
+                .collect()
+        };
+        let last =
+            append_with_upstream(&self.shared, ingests, Vec::new(), None, None, None, None).await?;
+        if let Some(last) = last {
+            wait_applied(&self.shared, last).await;
         }
-        Err(Hold::Retry(Duration::from_millis(200)))
+        Ok(())
     }
 
-    /// Fetches `from..=to` of `epoch` from the producer's log and ingests it, in order.
+    /// Fetches `from..=to` of `epoch` from the producer's log and ingests it, in order, a page
+    /// (one append) at a time.
     async fn recover(&mut self, epoch: Uuid, from: u64, to: u64) -> Result<(), Hold> {
         let mut next = from;
         while next <= to {
@@ -368,6 +507,7 @@ impl<S: Service> Consumer<S> {
                 );
                 return Err(Hold::Retry(Duration::from_secs(1)));
             }
+            let mut items = Vec::with_capacity(page.events.len());
             for b64 in &page.events {
                 let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
                     return Err(Hold::Retry(Duration::from_secs(1)));
@@ -376,16 +516,25 @@ impl<S: Service> Consumer<S> {
                     return Err(Hold::Retry(Duration::from_secs(2)));
                 };
                 let Some(pos) = env.outbox else { continue };
-                if pos.seq < next || pos.seq > to {
+                if pos.seq != next || pos.seq > to {
                     continue;
                 }
-                self.ingest(&env, bytes).await?;
-                self.shared
-                    .counters
-                    .recovered
-                    .fetch_add(1, Ordering::Relaxed);
+                self.queue(&env);
+                items.push((env, bytes));
                 next = pos.seq + 1;
             }
+            if items.is_empty() {
+                return Err(Hold::Retry(Duration::from_secs(1)));
+            }
+            let n = items.len() as u64;
+            if let Err(e) = self.commit(items, &mut Vec::new()).await {
+                self.forget_queued();
+                return Err(e);
+            }
+            self.shared
+                .counters
+                .recovered
+                .fetch_add(n, Ordering::Relaxed);
         }
         self.save_positions();
         Ok(())
@@ -472,7 +621,9 @@ impl<S: Service> Consumer<S> {
         let emit = Emit::new(format!("quarantine/{}", self.producer), event)
             .derived(id, self.shared.clock.now());
         warn!(service = self.shared.name, producer = self.producer, subject = %m.msg.subject, "quarantined: {reason}");
-        match append_with_upstream(&self.shared, None, vec![emit], None, None, None, None).await {
+        match append_with_upstream(&self.shared, Vec::new(), vec![emit], None, None, None, None)
+            .await
+        {
             Ok(_) | Err(AppendFailure::AlreadyRecorded(_)) => {}
             Err(e) => {
                 warn!(service = self.shared.name, "recording a quarantine: {e:?}");

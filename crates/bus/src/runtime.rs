@@ -109,6 +109,9 @@ pub struct Applied<St> {
     pub state: St,
     /// Each stream's last folded version.
     pub versions: HashMap<String, u64>,
+    /// Per (producer, epoch), the highest outbox sequence of the upstream copies in this log:
+    /// where each consumer stands, as a fold of the log (so never behind it).
+    pub inbox: HashMap<(String, Uuid), u64>,
     /// The last folded sequence number.
     pub seq: u64,
 }
@@ -148,11 +151,33 @@ fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Folds one record: the service's state, the stream's version, a consumer's position.
+fn fold<S: Service>(
+    applied: &mut Applied<S::State>,
+    record: &csp_eventlog::Record,
+    env: &Envelope,
+) {
+    S::apply(&mut applied.state, env);
+    let stream = record.stream();
+    if let (Some(producer), Some(pos)) =
+        (stream.strip_prefix(crate::inbox::INBOX_PREFIX), env.outbox)
+    {
+        let p = applied
+            .inbox
+            .entry((producer.to_string(), pos.epoch))
+            .or_insert(0);
+        *p = (*p).max(pos.seq);
+    }
+    applied.versions.insert(stream.to_string(), record.version);
+    applied.seq = record.seq;
+}
+
 /// Folds the whole log into a fresh state: what start-up and `csp replay` do.
 pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
     let mut applied = Applied {
         state: S::State::default(),
         versions: HashMap::new(),
+        inbox: HashMap::new(),
         seq: 0,
     };
     for record in log.read_from(1) {
@@ -161,11 +186,7 @@ pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartErro
             seq: record.seq,
             reason: e.to_string(),
         })?;
-        S::apply(&mut applied.state, &env);
-        applied
-            .versions
-            .insert(record.stream().to_string(), record.version);
-        applied.seq = record.seq;
+        fold::<S>(&mut applied, &record, &env);
     }
     Ok(applied)
 }
@@ -311,11 +332,7 @@ async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiv
         match codec::decode(record.bytes()) {
             Ok(env) => {
                 let mut applied = write_lock(&shared.applied);
-                S::apply(&mut applied.state, &env);
-                applied
-                    .versions
-                    .insert(record.stream().to_string(), record.version);
-                applied.seq = record.seq;
+                fold::<S>(&mut applied, &record, &env);
             }
             Err(e) => {
                 // Only this build writes this log, so this is corruption or a downgrade: stop
@@ -720,24 +737,37 @@ pub(crate) async fn append_emits<S: Service>(
     request: Option<NewRequest>,
     causation: Option<Uuid>,
 ) -> Result<Option<u64>, AppendFailure> {
-    append_with_upstream(shared, None, emits, ctx, correlation, request, causation).await
+    append_with_upstream(
+        shared,
+        Vec::new(),
+        emits,
+        ctx,
+        correlation,
+        request,
+        causation,
+    )
+    .await
 }
 
 /// An upstream event, stored verbatim (as published, outbox position included) in the
 /// consumer's own log, ahead of its reactions and in the same batch.
-pub(crate) struct Upstream {
+pub(crate) struct Ingest {
     /// The log stream of a producer's copies (`inbox/<producer>`).
     pub(crate) stream: String,
     /// The upstream event's own id: a redelivery is deduplicated on it.
     pub(crate) event_id: Uuid,
     /// The bytes as published.
     pub(crate) bytes: Vec<u8>,
+    /// Its correlation id, which its reactions carry on.
+    pub(crate) correlation: Uuid,
+    /// Its reactions (ids derived from it).
+    pub(crate) reactions: Vec<Emit>,
 }
 
-/// [`append_emits`], with an upstream copy first.
+/// [`append_emits`], with upstream copies and their reactions first.
 pub(crate) async fn append_with_upstream<S: Service>(
     shared: &Shared<S>,
-    upstream: Option<Upstream>,
+    ingests: Vec<Ingest>,
     emits: Vec<Emit>,
     ctx: Option<&Context>,
     correlation: Option<Uuid>,
@@ -750,28 +780,22 @@ pub(crate) async fn append_with_upstream<S: Service>(
         |c| c.actor.clone(),
     );
     let correlation = correlation.unwrap_or_else(Uuid::now_v7);
-    let mut events = Vec::with_capacity(emits.len() + 1);
+    let mut events = Vec::with_capacity(emits.len() + ingests.len() * 2);
     {
         let applied = read_lock(&shared.applied);
-        let mut next: HashMap<&str, u64> = HashMap::new();
-        if let Some(up) = &upstream {
-            events.push(NewEvent {
-                event_id: up.event_id,
-                stream: up.stream.clone(),
-                version: applied.versions.get(&up.stream).copied().unwrap_or(0) + 1,
-                publish: false,
-                bytes: up.bytes.clone(),
-            });
-        }
-        for emit in &emits {
+        let mut next: HashMap<String, u64> = HashMap::new();
+        let mut version = |stream: &str| -> u64 {
             let v = next
-                .entry(emit.stream.as_str())
-                .or_insert_with(|| applied.versions.get(&emit.stream).copied().unwrap_or(0));
+                .entry(stream.to_string())
+                .or_insert_with(|| applied.versions.get(stream).copied().unwrap_or(0));
             *v += 1;
+            *v
+        };
+        let make = |emit: &Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
             let env = Envelope {
                 event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
                 stream: emit.stream.clone(),
-                stream_version: *v,
+                stream_version: version,
                 recorded_at: now,
                 effective_at: emit.effective_at.unwrap_or(now),
                 causation_id: causation.or(Some(correlation)),
@@ -783,13 +807,31 @@ pub(crate) async fn append_with_upstream<S: Service>(
                 payload: emit.event.clone(),
                 outbox: None,
             };
-            events.push(NewEvent {
+            NewEvent {
                 event_id: env.event_id.as_uuid(),
                 stream: env.stream.clone(),
                 version: env.stream_version,
                 publish: true,
                 bytes: codec::encode(&env),
+            }
+        };
+        // Each upstream copy precedes its reactions in log order, which is what replay folds.
+        for ingest in &ingests {
+            events.push(NewEvent {
+                event_id: ingest.event_id,
+                stream: ingest.stream.clone(),
+                version: version(&ingest.stream),
+                publish: false,
+                bytes: ingest.bytes.clone(),
             });
+            for r in &ingest.reactions {
+                let v = version(&r.stream);
+                events.push(make(r, v, ingest.correlation, Some(ingest.event_id)));
+            }
+        }
+        for emit in &emits {
+            let v = version(&emit.stream);
+            events.push(make(emit, v, correlation, causation));
         }
     }
     match shared.log.append(Batch { events, request }).await {

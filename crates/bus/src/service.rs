@@ -43,11 +43,13 @@ pub trait Service: Send + Sync + 'static {
         &[]
     }
 
-    /// The reactions to one upstream event, a pure function of the state and the event. The
-    /// runtime gives each reaction without an id `EventId::reaction(upstream, index)`, so a
-    /// redelivered event decided again yields events the log already holds. Replay never calls
-    /// this: the reactions are in the log.
-    fn react(_state: &Self::State, _upstream: &Envelope) -> Vec<Emit> {
+    /// The reactions to one upstream event, a pure function of the state, the event, and the
+    /// upstream events `pending` ahead of it in the same batch (appended together with it, so
+    /// not yet folded into `state`: a reaction that depends on an earlier upstream event looks
+    /// there first). The runtime gives each reaction without an id
+    /// `EventId::reaction(upstream, index)`, so a redelivered event decided again yields events
+    /// the log already holds. Replay never calls this: the reactions are in the log.
+    fn react(_state: &Self::State, _pending: &[Envelope], _upstream: &Envelope) -> Vec<Emit> {
         Vec::new()
     }
 }

@@ -5,6 +5,7 @@
 //! into one-line reasons and a non-zero exit.
 
 mod bench;
+mod bench_bus;
 mod log_cmd;
 mod sample;
 mod serve;
@@ -52,6 +53,8 @@ enum Command {
 enum BenchCommand {
     /// The sled event log: durable batch append, 64-task single appends, 1M-event replay.
     Eventlog(bench::eventlog::Args),
+    /// Events between services over NATS: producer log to consumer log, vs raw JetStream.
+    Bus(bench_bus::Args),
 }
 
 /// Runs the `csp` command line.
@@ -72,6 +75,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),
+        Command::Bench {
+            which: BenchCommand::Bus(args),
+        } => bench_bus::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

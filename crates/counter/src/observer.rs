@@ -43,7 +43,7 @@ impl Service for CounterObserver {
         &[counter::SERVICE, "counter-b"]
     }
 
-    fn react(_state: &State, upstream: &Envelope) -> Vec<Emit> {
+    fn react(_state: &State, _pending: &[Envelope], upstream: &Envelope) -> Vec<Emit> {
         let Event::CounterIncremented(i) = &upstream.payload else {
             return Vec::new();
         };

@@ -1,0 +1,255 @@
+//! `csp bench bus`: events from a producer's log to a consumer's log over a real nats-server,
+//! durable at both ends, beside a raw JetStream loop measured in the same run.
+//!
+//! - csp: the counter's log is filled with `--events` increments before it starts; then the
+//!   counter (producer: outbox → `CSP_EVENTS`) and the counter observer (consumer: upstream
+//!   event + one reaction, appended and flushed, then acked) run in this process; the figure is
+//!   upstream events per second until the consumer has folded the last one.
+//! - ceiling: the same number of messages of the same size published pipelined (up to 1,000
+//!   acknowledgements in flight) to a stream of its own while a durable pull consumer fetches
+//!   batches of 1,000 and acks each message with a plain ack; no sled.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context as _};
+use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
+use csp_bus::runtime::{self, RuntimeConfig};
+use csp_bus::{Bus, Clock};
+use csp_counter::{CounterObserver, CounterService};
+use csp_eventlog::{Batch, EventLog, LogOptions, NewEvent};
+use csp_events::actor::{Actor, ActorKind, Role};
+use csp_events::counter::{self, CounterIncremented, CounterOpened};
+use csp_events::{codec, CorrelationId, Envelope, Event, EventId, TenantId, Timestamp};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::bench::{machine, rate};
+
+/// Arguments of `csp bench bus`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Upstream events.
+    #[arg(long, default_value_t = 20_000)]
+    events: u64,
+    /// A running nats-server to use (default: start one on a free port with a temporary
+    /// JetStream directory).
+    #[arg(long)]
+    nats: Option<String>,
+}
+
+/// Runs the benchmark.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let server = match &args.nats {
+        Some(_) => None,
+        None => Some(csp_testkit::NatsServer::start().context("starting nats-server")?),
+    };
+    let url = args
+        .nats
+        .clone()
+        .or_else(|| server.as_ref().map(|s| s.url()))
+        .context("no NATS URL")?;
+    let dir = crate::fresh_dir("csp-bench-bus")?;
+    let result = rt.block_on(async {
+        let ceiling = raw_loop(&url, args.events).await?;
+        let csp = csp_loop(&url, &dir, args.events).await?;
+        anyhow::Ok((ceiling, csp))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ceiling, csp) = result?;
+    let (c, r) = (rate(args.events, csp), rate(args.events, ceiling));
+    println!("machine: {}", machine());
+    println!(
+        "date:    {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!("command: csp bench bus --events {}", args.events);
+    println!();
+    println!("| figure | events | csp (ev/s) | ceiling (ev/s) | ratio | target |");
+    println!("|---|---:|---:|---:|---:|---|");
+    println!(
+        "| producer log -> consumer log, durable at both ends | {} | {c:.0} | {r:.0} (raw JetStream: pipelined publish, fetch 1,000, ack each) | {:.2} | >= 0.50 |",
+        args.events,
+        c / r
+    );
+    Ok(())
+}
+
+const PAYLOAD: usize = 200;
+
+async fn raw_loop(url: &str, n: u64) -> anyhow::Result<Duration> {
+    use async_nats::jetstream::{self, consumer::pull, stream};
+    let client = async_nats::connect(url).await?;
+    let js = jetstream::new(client);
+    let name = format!("BENCH_RAW_{}", Uuid::new_v4().simple());
+    let subject = format!("bench.raw.{}", Uuid::new_v4().simple());
+    let stream = js
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("bench".into()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: 100_000,
+            ..Default::default()
+        })
+        .await?;
+    let start = Instant::now();
+    let publisher = {
+        let js = js.clone();
+        let subject = subject.clone();
+        tokio::spawn(async move {
+            let payload = bytes::Bytes::from(vec![b'x'; PAYLOAD]);
+            let mut pending = std::collections::VecDeque::new();
+            for i in 0..n {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", format!("m{i}").as_str());
+                pending.push_back(
+                    js.publish_with_headers(subject.clone(), headers, payload.clone())
+                        .await?,
+                );
+                if pending.len() >= 1000 {
+                    if let Some(a) = pending.pop_front() {
+                        a.await?;
+                    }
+                }
+            }
+            while let Some(a) = pending.pop_front() {
+                a.await?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut got = 0;
+    while got < n {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1000)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await?;
+        while let Some(m) = batch.next().await {
+            let m = m.map_err(|e| anyhow::anyhow!("fetch: {e}"))?;
+            m.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+            got += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    publisher.await??;
+    js.delete_stream(&name).await?;
+    Ok(elapsed)
+}
+
+fn envelope(i: u64, customer: TenantId, partner: TenantId, payload: Event) -> Envelope {
+    let now = Timestamp::from_micros(1_790_000_000_000_000 + i as i64);
+    Envelope {
+        event_id: EventId(Uuid::now_v7()),
+        stream: counter::stream(customer),
+        stream_version: i + 1,
+        recorded_at: now,
+        effective_at: now,
+        causation_id: None,
+        correlation_id: CorrelationId(Uuid::now_v7()),
+        actor: Actor {
+            kind: ActorKind::Partner,
+            tenant: partner,
+            user: "bench@partner.example".into(),
+            roles: vec![Role::AdminAgent],
+        },
+        partner: Some(partner),
+        customer: Some(customer),
+        schema_version: codec::SCHEMA_VERSION,
+        payload,
+        outbox: None,
+    }
+}
+
+/// Fills the producer's log: one opened counter and `n` increments, as the counter would have.
+fn fill(log: &EventLog, n: u64) -> anyhow::Result<()> {
+    let customer = TenantId(Uuid::from_u128(0xc0));
+    let partner = TenantId(Uuid::from_u128(0xa0));
+    let opened = CounterOpened {
+        customer,
+        partner,
+        limit: u64::MAX,
+        expires_at: Timestamp::from_micros(i64::MAX / 2),
+    };
+    let mut events = vec![envelope(0, customer, partner, opened.into())];
+    for i in 1..=n {
+        events.push(envelope(
+            i,
+            customer,
+            partner,
+            CounterIncremented {
+                customer,
+                by: 1,
+                total: i,
+            }
+            .into(),
+        ));
+        if events.len() == 1000 || i == n {
+            let batch = Batch {
+                events: events
+                    .drain(..)
+                    .map(|e| NewEvent {
+                        event_id: e.event_id.as_uuid(),
+                        stream: e.stream.clone(),
+                        version: e.stream_version,
+                        publish: true,
+                        bytes: codec::encode(&e),
+                    })
+                    .collect(),
+                request: None,
+            };
+            log.append_blocking(batch)?;
+        }
+    }
+    Ok(())
+}
+
+async fn csp_loop(url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<Duration> {
+    let dev = DevIssuer::generate()?;
+    let internal = Arc::new(InternalIssuer::generate()?);
+    let verifier = Arc::new(Verifier::new(AuthConfig {
+        issuers: vec![dev.issuer_config(), internal.issuer_config()],
+    })?);
+    let producer_dir: PathBuf = dir.join("counter");
+    let log = EventLog::open(&producer_dir, LogOptions::default())?;
+    let filler = log.clone();
+    tokio::task::spawn_blocking(move || fill(&filler, n)).await??;
+    let bus = Bus::connect(url).await?;
+    let config = |log: EventLog| {
+        let mut c = RuntimeConfig::new(bus.clone(), log, Clock::System, Arc::clone(&verifier));
+        c.internal = Some(Arc::clone(&internal));
+        c
+    };
+    let consumer_log = EventLog::open(dir.join("observer"), LogOptions::default())?;
+    // The consumer first, so the measurement starts when the producer starts publishing.
+    let observer = runtime::start::<CounterObserver>(config(consumer_log)).await?;
+    let start = Instant::now();
+    let counter = runtime::start::<CounterService>(config(log)).await?;
+    let target = 2 * n + 1;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while observer.applied_seq() < target {
+        ensure!(
+            Instant::now() < deadline,
+            "consumer stuck at {}",
+            observer.applied_seq()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed();
+    counter.shutdown().await;
+    observer.shutdown().await;
+    Ok(elapsed)
+}
