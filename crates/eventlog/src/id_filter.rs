@@ -4,8 +4,9 @@
 //! (`get` on the `event_ids` tree) costs several microseconds per id on freshly written pages,
 //! about a quarter of the writer's time for a batch of 1,000 new events. Almost every id is new,
 //! and a Bloom filter answers "certainly new" from memory; only the rare "maybe" (an actual
-//! duplicate or a ~0.5 % false positive) goes to sled. The filter is built at open from the
-//! `event_ids` keys (one sequential scan) and only ever grows; a group that is undone leaves stale bits behind,
+//! duplicate or a ~0.5 % false positive) goes to sled. The filter is built by the writer from
+//! the `event_ids` keys (one sequential scan) before it decides its first append (not by `open`,
+//! so a process that only reads never pays for it) and only ever grows; a group that is undone leaves stale bits behind,
 //! which merely send those ids to sled.
 //!
 //! It is a scalable Bloom filter: when a layer holds its capacity, a layer twice as large is

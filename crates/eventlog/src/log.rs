@@ -15,9 +15,8 @@ use uuid::Uuid;
 use crate::{
     batch::{AppendOutcome, Batch, RequestRecord},
     error::{AppendError, OpenError, ReadError, StorageError, WriteError},
-    id_filter::IdFilter,
     keys,
-    layout::{Trees, EVENTS, EVENT_IDS, META, OUTBOX, SNAPSHOTS, STREAMS},
+    layout::{Trees, EVENTS, META, OUTBOX, SNAPSHOTS, STREAMS},
     options::LogOptions,
     read::Records,
     record::Snapshot,
@@ -77,8 +76,11 @@ impl EventLog {
     /// sled's `Mode::HighThroughput` was measured against the default on the reference box
     /// (1,000-event batches) and made no difference, so the default (less space) is kept.
     ///
-    /// Open reads the dedupe index once to build the writer's id filter (~0.1 s per million
-    /// events on the reference box), so that appends need not read it per new event.
+    /// Open reads only the last keys of the events and outbox trees: the writer's id filter
+    /// (a Bloom filter of every event id, so that appends need not read the dedupe index per
+    /// new event) is built by the writer thread before it decides its first append (~1 s per
+    /// million events on the reference box). A process that only reads never pays for it, and
+    /// a replay right after open does not wait for it; the first append does.
     /// A new log gets a random epoch; an existing one keeps its own.
     pub fn open(path: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog, OpenError> {
         Self::open_inner(path.as_ref(), opts, false)
@@ -116,7 +118,6 @@ impl EventLog {
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
         let last_seq = writer::last_u64_key(&trees.events, EVENTS)?;
         let last_outbox = writer::last_u64_key(&trees.outbox, OUTBOX)?;
-        let ids = load_ids(&trees.event_ids, last_seq)?;
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
@@ -135,7 +136,6 @@ impl EventLog {
             counters: Arc::clone(&counters),
             max_group,
             applied: Arc::clone(&applied),
-            ids,
             last: durable,
         };
         let writer =
@@ -205,12 +205,7 @@ impl EventLog {
         if from > last {
             return Records::empty();
         }
-        Records::log(
-            self.inner
-                .trees
-                .events
-                .range(keys::event(from)..=keys::event(last)),
-        )
+        Records::log(self.inner.trees.events.range(keys::event(from)..), last)
     }
 
     /// The durable events of one stream, in version order: a prefix scan of the streams tree,
@@ -439,21 +434,6 @@ fn classify_open_error(path: &Path, e: sled::Error) -> OpenError {
         }
     }
     OpenError::Storage(StorageError::sled("open", e))
-}
-
-/// Builds the writer's id filter from the dedupe index: one sequential scan of its tree at
-/// open, so appends do not read the index for every new id.
-fn load_ids(event_ids: &sled::Tree, last_seq: u64) -> Result<IdFilter, ReadError> {
-    let mut ids = IdFilter::with_capacity(last_seq);
-    for entry in event_ids.iter() {
-        let (key, _) = entry.map_err(ReadError::sled)?;
-        let id: &[u8; 16] = key
-            .as_ref()
-            .try_into()
-            .map_err(|_| ReadError::corrupt(EVENT_IDS, &key, "malformed dedupe key"))?;
-        ids.insert(id);
-    }
-    Ok(ids)
 }
 
 /// Reads the epoch (checking the layout version), or creates both for a new log; with

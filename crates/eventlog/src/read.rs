@@ -12,8 +12,13 @@ pub struct Records {
 
 enum Inner {
     Empty,
-    /// The events tree, in seq order.
-    Log(sled::Iter),
+    /// The events tree from some seq on, in seq order; stops after seq `last` (the durable
+    /// end). The iterator has no upper bound: checking the seq already parsed from each key
+    /// is cheaper than sled comparing every key against an upper-bound key.
+    Log {
+        iter: sled::Iter,
+        last: u64,
+    },
     /// Entries of the index tree `index` whose value is a seq; stops at the first seq past
     /// `last` (not durable).
     Indexed {
@@ -31,9 +36,9 @@ impl Records {
         }
     }
 
-    pub(crate) fn log(iter: sled::Iter) -> Self {
+    pub(crate) fn log(iter: sled::Iter, last: u64) -> Self {
         Self {
-            inner: Inner::Log(iter),
+            inner: Inner::Log { iter, last },
         }
     }
 
@@ -60,13 +65,20 @@ impl Iterator for Records {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             Inner::Empty => None,
-            Inner::Log(iter) => {
-                let entry = iter.next()?;
-                Some(entry.map_err(ReadError::sled).and_then(|(key, value)| {
-                    let seq = keys::u64_from(&key)
-                        .ok_or_else(|| ReadError::corrupt(EVENTS, &key, "malformed event key"))?;
-                    Record::decode(seq, value)
-                }))
+            Inner::Log { iter, last } => {
+                let (key, value) = match iter.next()? {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(ReadError::sled(e))),
+                };
+                let Some(seq) = keys::u64_from(&key) else {
+                    return Some(Err(ReadError::corrupt(EVENTS, &key, "malformed event key")));
+                };
+                if seq > *last {
+                    // Keys are in seq order: everything from here on is past the durable end.
+                    self.inner = Inner::Empty;
+                    return None;
+                }
+                Some(Record::decode(seq, value))
             }
             Inner::Indexed {
                 events,

@@ -53,7 +53,7 @@ use crate::{
     error::{AppendError, ReadError, StorageError},
     id_filter::IdFilter,
     keys,
-    layout::{AppendBatches, Trees, EVENTS, OUTBOX, REQUESTS},
+    layout::{AppendBatches, Trees, EVENTS, EVENT_IDS, OUTBOX, REQUESTS},
     options::FlushObserver,
     stats::Counters,
     value,
@@ -91,8 +91,6 @@ pub(crate) struct WriterSetup {
     pub(crate) max_group: usize,
     /// The highest seq that may be in sled; see `Writer::applied`.
     pub(crate) applied: Arc<AtomicU64>,
-    /// Every event id in the log (see `id_filter`).
-    pub(crate) ids: IdFilter,
     /// The last seq and outbox seq in sled at open.
     pub(crate) last: Durable,
 }
@@ -114,7 +112,11 @@ pub(crate) struct Writer {
     last_seq: u64,
     last_outbox: u64,
     /// May-contain filter of every event id in sled, so new ids skip the dedupe-index read.
-    ids: IdFilter,
+    /// `None` until the first group: it is built then, on this thread, from the `event_ids`
+    /// tree (see `load_ids`), so `open` returns at once and a process that only
+    /// reads (a replay, an operator tool) never scans the dedupe index. While it is `None`,
+    /// every id is looked up in sled, so dedupe is exact in every state.
+    ids: Option<IdFilter>,
     /// Current version of recently used streams, including the group being built.
     versions: HashMap<String, u64>,
     /// True when sled holds undo removals that no successful flush has covered yet: the next
@@ -149,7 +151,7 @@ impl Writer {
             flush_results: results_rx,
             flusher: Some(flusher),
             applied: setup.applied,
-            ids: setup.ids,
+            ids: None,
             last_seq: setup.last.seq,
             last_outbox: setup.last.outbox_seq,
             versions: HashMap::new(),
@@ -294,6 +296,38 @@ impl Writer {
         if self.versions.len() > MAX_CACHED_STREAMS {
             self.versions.clear();
         }
+        if self.ids.is_none() {
+            match load_ids(&self.trees.event_ids, self.last_seq) {
+                Ok(ids) => self.ids = Some(ids),
+                Err(e) => {
+                    // Deciding without the filter would still be exact (every id would go to
+                    // sled), but a dedupe index that cannot be read cannot dedupe either: the
+                    // group fails, writes nothing, and the next group tries again.
+                    let e = read_to_storage(e);
+                    warn!(error = %e, "reading the dedupe index failed; failing the group");
+                    let decided = group
+                        .drain(..)
+                        .map(|request| Decided {
+                            reply: request.reply,
+                            answer: Err(AppendError::Storage(e.clone())),
+                            written: None,
+                        })
+                        .collect();
+                    let prepared = Prepared {
+                        decided,
+                        durable: Durable {
+                            seq: self.last_seq,
+                            outbox_seq: self.last_outbox,
+                        },
+                        new_events: 0,
+                        duplicates: 0,
+                        needs_flush: self.unflushed,
+                    };
+                    return (prepared, Ok(()));
+                }
+            }
+        }
+        let decide_start = std::time::Instant::now();
         let mut state = GroupState::default();
         let mut decided = Vec::with_capacity(group.len());
         for request in group.drain(..) {
@@ -314,13 +348,16 @@ impl Writer {
                 written,
             });
         }
+        Counters::add_elapsed(&self.counters.decide_micros, decide_start);
         let mut applied = Ok(());
         if state.writes {
             self.applied.store(self.last_seq, Ordering::Release);
+            let apply_start = std::time::Instant::now();
             applied = self
                 .trees
                 .apply(&state.batch)
                 .map_err(|e| StorageError::sled("apply group", e));
+            Counters::add_elapsed(&self.counters.apply_micros, apply_start);
         }
         let prepared = Prepared {
             decided,
@@ -395,6 +432,23 @@ impl Writer {
 
 fn flusher_gone() -> StorageError {
     StorageError::from_io("flush", io::Error::other("the flusher thread stopped"))
+}
+
+/// Builds the writer's id filter from the dedupe index: one sequential scan of its tree
+/// (~1 s and the index's pages through sled's cache per million events on the reference box),
+/// done by the writer before it decides its first group, so appends do not read the index for
+/// every new id and `open` does not pay for it.
+fn load_ids(event_ids: &sled::Tree, last_seq: u64) -> Result<IdFilter, ReadError> {
+    let mut ids = IdFilter::with_capacity(last_seq);
+    for entry in event_ids.iter() {
+        let (key, _) = entry.map_err(ReadError::sled)?;
+        let id: &[u8; 16] = key
+            .as_ref()
+            .try_into()
+            .map_err(|_| ReadError::corrupt(EVENT_IDS, &key, "malformed dedupe key"))?;
+        ids.insert(id);
+    }
+    Ok(ids)
 }
 
 /// Reads and decodes a request record from the requests tree.

@@ -180,6 +180,8 @@ struct Figures {
     batch_raw: (u64, Duration),
     concurrent_log: (u64, Duration),
     concurrent_flushes: u64,
+    /// The 64-task log's counters over the measured rounds (where a group's time goes).
+    concurrent_stats: csp_eventlog::LogStats,
     single_flush: (u64, Duration),
     replay_log: (u64, Duration),
     replay_raw: (u64, Duration),
@@ -276,7 +278,7 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     let single = Trees::open(&sled_config(&single_dir).open()?)?;
     let (mut t_conc, mut t_single) = (Duration::ZERO, Duration::ZERO);
     let (mut n_conc, mut n_single) = (0u64, 0u64);
-    let flushes_before = conc.stats().flushes;
+    let stats_before = conc.stats();
     let events = Arc::new(events);
     for round in 0..2u64 {
         let start = Instant::now();
@@ -336,7 +338,20 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
         t_single += start.elapsed();
         n_single += args.single_flush_events / 2;
     }
-    let concurrent_flushes = conc.stats().flushes - flushes_before;
+    let stats_after = conc.stats();
+    let concurrent_flushes = stats_after.flushes - stats_before.flushes;
+    let concurrent_stats = csp_eventlog::LogStats {
+        appends: stats_after.appends - stats_before.appends,
+        groups: stats_after.groups - stats_before.groups,
+        flushes: concurrent_flushes,
+        events_written: stats_after.events_written - stats_before.events_written,
+        duplicates: stats_after.duplicates - stats_before.duplicates,
+        refused: stats_after.refused - stats_before.refused,
+        failed_groups: stats_after.failed_groups - stats_before.failed_groups,
+        decide_micros: stats_after.decide_micros - stats_before.decide_micros,
+        apply_micros: stats_after.apply_micros - stats_before.apply_micros,
+        flush_micros: stats_after.flush_micros - stats_before.flush_micros,
+    };
     drop(conc);
     drop(single);
 
@@ -346,6 +361,12 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     drop(raw);
     let (mut t_replay, mut t_scan) = (Duration::ZERO, Duration::ZERO);
     let mut replay_peak = None;
+    // One untimed replay of each first: the first child after the writing phases otherwise
+    // pays alone for whatever the writes left behind (page-cache state, sled's first recovery
+    // after the writer's close), which is not the replay's cost. Both sides get the same
+    // warm-up, and the timed rounds still alternate.
+    replay_child("log", &log_dir)?;
+    replay_child("raw", &raw_dir)?;
     for _round in 0..2 {
         let r = replay_child("log", &log_dir)?;
         ensure!(
@@ -369,6 +390,7 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
         batch_raw: (written, t_raw),
         concurrent_log: (n_conc, t_conc),
         concurrent_flushes,
+        concurrent_stats,
         single_flush: (n_single, t_single),
         replay_log: (2 * written, t_replay),
         replay_raw: (2 * written, t_scan),
@@ -483,6 +505,20 @@ fn report(args: &Args, f: &Figures) {
         f.concurrent_log.0,
         f.concurrent_log.0 as f64 / f.concurrent_flushes.max(1) as f64
     );
+    let st = &f.concurrent_stats;
+    let groups = st.groups.max(1) as f64;
+    println!(
+        "64-task groups: {} groups, {:.1} appends per group; writer per group: decide {:.0} us, \
+         apply (sled transaction, 4 keys per event) {:.0} us; flusher per flush: {:.0} us; \
+         busy share of the wall time: writer {:.0} %, flusher {:.0} %",
+        st.groups,
+        st.appends as f64 / groups,
+        st.decide_micros as f64 / groups,
+        st.apply_micros as f64 / groups,
+        st.flush_micros as f64 / st.flushes.max(1) as f64,
+        (st.decide_micros + st.apply_micros) as f64 / 1e4 / f.concurrent_log.1.as_secs_f64(),
+        st.flush_micros as f64 / 1e4 / f.concurrent_log.1.as_secs_f64(),
+    );
     match f.replay_peak_rss {
         Some(peak) => println!(
             "peak RSS of a process replaying {} events: {:.1} MiB ({:.0} MB; target <= 150 MB)",
@@ -503,7 +539,15 @@ struct ChildResult {
 
 /// Runs `csp bench eventlog --replay-child <which> --dir <dir>` and reads its one-line result.
 fn replay_child(which: &str, dir: &Path) -> anyhow::Result<ChildResult> {
-    let exe = std::env::current_exe().context("locating the csp binary")?;
+    // /proc/self/exe, not the path: the checkout is shared, and a rebuild that replaces
+    // target/release/csp during a run would otherwise leave no binary to start the child from
+    // (the kernel keeps the running image reachable here even when its file was replaced).
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().context("locating the csp binary")?
+    };
     let out = std::process::Command::new(exe)
         .args(["bench", "eventlog", "--replay-child", which, "--dir"])
         .arg(dir)

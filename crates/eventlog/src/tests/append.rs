@@ -140,3 +140,26 @@ fn sequences_continue_after_reopen() {
         vec![(1, 1, true)]
     );
 }
+
+#[test]
+fn the_first_append_after_reopen_dedupes_against_every_stored_id() {
+    // The writer builds its id filter lazily, before its first group: that very first group
+    // must already see the ids written before the close, also ones read by a replay first.
+    let g = given(vec![
+        batch(vec![ev(1, "a", 1), pub_ev(2, "a", 2)]),
+        batch(vec![ev(3, "b", 1)]),
+    ]);
+    let Given { log, dir } = g;
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!(
+        read_all(&log).len(),
+        3,
+        "a replay right after open reads everything"
+    );
+    assert_eq!(
+        positions(log.append_blocking(batch(vec![ev(3, "b", 1), ev(4, "b", 2), ev(2, "a", 2)]))),
+        vec![(3, 3, true), (4, 4, false), (2, 2, true)]
+    );
+    assert_eq!(log.last_seq(), 4);
+}

@@ -141,7 +141,9 @@ impl Writer {
                 writes.outbox.insert(&keys::outbox(outbox), &seq_value);
             }
             state.ids.insert(event.event_id, (seq, outbox_seq));
-            self.ids.insert(event.event_id.as_bytes());
+            if let Some(ids) = &mut self.ids {
+                ids.insert(event.event_id.as_bytes());
+            }
             state.new_events += 1;
         }
         for (stream, version) in running {
@@ -181,7 +183,12 @@ impl Writer {
 
     /// The seq and outbox seq of an event id already in sled, if any.
     fn stored_event(&self, id: &Uuid) -> Result<Option<(u64, Option<u64>)>, AppendError> {
-        if !self.ids.may_contain(id.as_bytes()) {
+        // Without the filter (not built yet) every id goes to sled.
+        if self
+            .ids
+            .as_ref()
+            .is_some_and(|ids| !ids.may_contain(id.as_bytes()))
+        {
             return Ok(None);
         }
         let key = keys::event_id(id);

@@ -102,9 +102,10 @@ impl Flusher {
                 .map_err(|e| StorageError::from_io("flush observer", e))?;
         }
         Counters::add(&self.counters.flushes, 1);
-        self.db
-            .flush()
-            .map_err(|e| StorageError::sled("flush", e))?;
+        let start = std::time::Instant::now();
+        let flushed = self.db.flush();
+        Counters::add_elapsed(&self.counters.flush_micros, start);
+        flushed.map_err(|e| StorageError::sled("flush", e))?;
         if let Some(observer) = &self.observer {
             observer.after_flush(up_to_seq);
         }
