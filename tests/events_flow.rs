@@ -27,22 +27,65 @@ async fn status(client: &async_nats::Client, service: &str, admin: &str) -> Valu
     r["result"].clone()
 }
 
+/// Sends one increment, retrying (same `request_id`, so at most one effect) until it is
+/// answered `ok`: through crashes and restarts the caller only ever sees success.
+async fn increment_until_ok(client: &async_nats::Client, agent: &str, id: &str) {
+    let body = format!(r#"{{"request_id":"{id}","customer":"{CUSTOMER}","by":1}}"#);
+    loop {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Authorization", format!("Bearer {agent}").as_str());
+        let req = async_nats::Request::new()
+            .payload(body.clone().into())
+            .headers(headers)
+            .timeout(Some(Duration::from_secs(5)));
+        if let Ok(m) = client.send_request("csp.cmd.counter.increment", req).await {
+            if serde_json::from_slice::<Value>(&m.payload).unwrap()["ok"] == true {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the services of one test share: a directory, the development and internal issuers'
+/// key files, and tokens from the development issuer.
+struct Shared {
+    root: TempDir,
+    keys: Vec<String>,
+    admin: String,
+    agent: String,
+}
+
+impl Shared {
+    fn new(prefix: &str) -> Shared {
+        let root = TempDir::new(prefix).unwrap();
+        let keys = vec![
+            "--dev-key".to_string(),
+            root.path().join("dev.key").display().to_string(),
+            "--internal-key".to_string(),
+            root.path().join("internal.key").display().to_string(),
+        ];
+        let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
+        Shared {
+            admin: admin_token(&issuer),
+            agent: partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent),
+            root,
+            keys,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_effect_through_consumer_and_producer_crashes() {
     let _serial = serial().await;
     let nats = NatsServer::start().expect("nats-server");
-    let root = TempDir::new("csp-e2e-flow").unwrap();
-    let keys = [
-        "--dev-key",
-        &root.path().join("dev.key").display().to_string(),
-        "--internal-key",
-        &root.path().join("internal.key").display().to_string(),
-    ]
-    .map(str::to_string);
+    let Shared {
+        root,
+        keys,
+        admin,
+        agent,
+    } = Shared::new("csp-e2e-flow");
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-    let admin = admin_token(&issuer);
-    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
 
     let mut producer =
         Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
@@ -107,22 +150,7 @@ async fn exactly_once_effect_through_consumer_and_producer_crashes() {
             let (client, agent) = (client.clone(), agent.clone());
             let id = format!("inc-{}", sent + k);
             tasks.push(tokio::spawn(async move {
-                let body = format!(r#"{{"request_id":"{id}","customer":"{CUSTOMER}","by":1}}"#);
-                loop {
-                    let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Authorization", format!("Bearer {agent}").as_str());
-                    let req = async_nats::Request::new()
-                        .payload(body.clone().into())
-                        .headers(headers)
-                        .timeout(Some(Duration::from_secs(5)));
-                    if let Ok(m) = client.send_request("csp.cmd.counter.increment", req).await {
-                        let v: Value = serde_json::from_slice(&m.payload).unwrap();
-                        if v["ok"] == true {
-                            return;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                increment_until_ok(&client, &agent, &id).await;
             }));
         }
         // Restart whoever died (a crash point fired, or the SIGKILL above).
@@ -342,18 +370,13 @@ async fn fire_and_forget_commands_have_one_outcome_event_each() {
 async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
     let _serial = serial().await;
     let nats = NatsServer::start().expect("nats-server");
-    let root = TempDir::new("csp-e2e-recover").unwrap();
-    let keys = [
-        "--dev-key",
-        &root.path().join("dev.key").display().to_string(),
-        "--internal-key",
-        &root.path().join("internal.key").display().to_string(),
-    ]
-    .map(str::to_string);
+    let Shared {
+        root,
+        keys,
+        admin,
+        agent,
+    } = Shared::new("csp-e2e-recover");
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-    let admin = admin_token(&issuer);
-    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
     let mut producer =
         Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
@@ -490,18 +513,13 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
 async fn a_newer_schema_holds_its_producer_while_another_keeps_flowing() {
     let _serial = serial().await;
     let nats = NatsServer::start().expect("nats-server");
-    let root = TempDir::new("csp-e2e-hold").unwrap();
-    let keys = [
-        "--dev-key",
-        &root.path().join("dev.key").display().to_string(),
-        "--internal-key",
-        &root.path().join("internal.key").display().to_string(),
-    ]
-    .map(str::to_string);
+    let Shared {
+        root,
+        keys,
+        admin,
+        agent,
+    } = Shared::new("csp-e2e-hold");
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-    let admin = admin_token(&issuer);
-    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
     let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
     let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
@@ -614,18 +632,13 @@ async fn a_newer_schema_holds_its_producer_while_another_keeps_flowing() {
 async fn exactly_once_across_a_nats_server_kill_and_restart() {
     let _serial = serial().await;
     let nats = NatsServer::start().expect("nats-server");
-    let root = TempDir::new("csp-e2e-nats-restart").unwrap();
-    let keys = [
-        "--dev-key",
-        &root.path().join("dev.key").display().to_string(),
-        "--internal-key",
-        &root.path().join("internal.key").display().to_string(),
-    ]
-    .map(str::to_string);
+    let Shared {
+        root,
+        keys,
+        admin,
+        agent,
+    } = Shared::new("csp-e2e-nats-restart");
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-    let admin = admin_token(&issuer);
-    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
     let mut producer =
         Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
     let mut consumer = Csp::serve(
@@ -666,21 +679,7 @@ async fn exactly_once_across_a_nats_server_kill_and_restart() {
             let (client, agent) = (client.clone(), agent.clone());
             let id = format!("inc-{}", sent + k);
             tasks.push(tokio::spawn(async move {
-                let body = format!(r#"{{"request_id":"{id}","customer":"{CUSTOMER}","by":1}}"#);
-                loop {
-                    let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Authorization", format!("Bearer {agent}").as_str());
-                    let req = async_nats::Request::new()
-                        .payload(body.clone().into())
-                        .headers(headers)
-                        .timeout(Some(Duration::from_secs(5)));
-                    if let Ok(m) = client.send_request("csp.cmd.counter.increment", req).await {
-                        if serde_json::from_slice::<Value>(&m.payload).unwrap()["ok"] == true {
-                            return;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                increment_until_ok(&client, &agent, &id).await;
             }));
         }
         for t in tasks {
@@ -738,18 +737,13 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
     let _serial = serial().await;
     let nats = NatsServer::start().expect("nats-server");
-    let root = TempDir::new("csp-e2e-restore").unwrap();
-    let keys = [
-        "--dev-key",
-        &root.path().join("dev.key").display().to_string(),
-        "--internal-key",
-        &root.path().join("internal.key").display().to_string(),
-    ]
-    .map(str::to_string);
+    let Shared {
+        root,
+        keys,
+        admin,
+        agent,
+    } = Shared::new("csp-e2e-restore");
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-    let admin = admin_token(&issuer);
-    let agent = partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent);
     let counter_dir = root.path().join("counter");
     let mut producer = Csp::serve(&nats.url(), "counter", &counter_dir, &keys).await;
     let mut consumer = Csp::serve(
