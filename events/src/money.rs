@@ -208,7 +208,7 @@ impl Money {
 
     /// Splits into `parts` amounts that add up exactly to `self`: the first `remainder` parts
     /// carry one extra minor unit. This is how a term price becomes monthly charges without
-    /// losing or inventing a cent (rule B1).
+    /// losing or inventing a cent (RULES.md B1).
     pub fn split(&self, parts: u32) -> Result<Vec<Money>, MoneyError> {
         if parts == 0 {
             return Err(MoneyError::ZeroParts);

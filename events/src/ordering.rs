@@ -46,7 +46,7 @@ impl Term {
     }
 }
 
-/// How often a term is charged (rule M3, rule B1).
+/// How often a term is charged (rule M3; RULES.md B1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillingPlan {
@@ -106,9 +106,9 @@ pub struct PricedLine {
     pub unit_price: Money,
     /// `unit_price × quantity`: what the term costs in all.
     pub line_price: Money,
-    /// Prices include tax (customers in AU and BR, rule M2).
+    /// Prices include tax (customers in AU and BR, RULES.md M2).
     pub tax_inclusive: bool,
-    /// Sold as a license only: no keys, no downloads (rule K1).
+    /// Sold as a license only: no keys, no downloads (RULES.md K1).
     pub license_only: bool,
     /// The policy this line was sold under.
     pub policy: PolicyRef,
@@ -235,9 +235,9 @@ pub struct SubscriptionStarted {
     pub unit_price: Money,
     /// Price of the term: unit price × quantity.
     pub term_price: Money,
-    /// Prices include tax (rule M2).
+    /// Prices include tax (RULES.md M2).
     pub tax_inclusive: bool,
-    /// License only: no keys or downloads (rule K1).
+    /// License only: no keys or downloads (RULES.md K1).
     pub license_only: bool,
     /// First term start: the purchase time.
     pub term_start: Timestamp,
@@ -297,8 +297,8 @@ pub struct AutoRenewChanged {
     pub auto_renew: bool,
 }
 
-/// A subscription was cancelled inside its window (rule O8). Billing refunds the term (rule B4),
-/// entitlement revokes its keys (rule K8).
+/// A subscription was cancelled inside its window (rule O8). Billing refunds the term (RULES.md B4),
+/// entitlement revokes its keys (RULES.md K8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionCancelled {
     /// The subscription.
@@ -346,11 +346,11 @@ pub struct PerpetualPurchased {
     pub quantity: u32,
     /// Unit price.
     pub unit_price: Money,
-    /// Unit price × quantity, charged once (rule B1).
+    /// Unit price × quantity, charged once (RULES.md B1).
     pub price: Money,
-    /// Prices include tax (rule M2).
+    /// Prices include tax (RULES.md M2).
     pub tax_inclusive: bool,
-    /// License only (rule K1).
+    /// License only (RULES.md K1).
     pub license_only: bool,
     /// When it was bought.
     pub purchased_at: Timestamp,
@@ -361,7 +361,7 @@ pub struct PerpetualPurchased {
 }
 
 /// A perpetual purchase was cancelled inside its window (rule O10): a 100% credit follows
-/// (rule B5) and its keys are revoked (rule K8).
+/// (RULES.md B5) and its keys are revoked (RULES.md K8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerpetualCancelled {
     /// The purchase.
@@ -399,7 +399,7 @@ pub struct RefundRequestFiled {
     pub attachments: Vec<Attachment>,
 }
 
-/// `support` approved a refund request: a credit of `amount` follows (rule B7).
+/// `support` approved a refund request: a credit of `amount` follows (RULES.md B7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequestApproved {
     /// The request.

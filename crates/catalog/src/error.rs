@@ -129,7 +129,7 @@ pub enum Problem {
     /// A price or window that must be above zero is not.
     #[error("{0} is not above zero")]
     NotPositive(i64),
-    /// A license-only product lists downloads, which it by definition has none of (rule K1).
+    /// A license-only product lists downloads, which it by definition has none of (RULES.md K1).
     #[error("a license_only product has no keys and no downloads; remove `downloads` or set license_only = false")]
     DownloadsOnLicenseOnly,
     /// A link that is not an https URL.

@@ -684,7 +684,7 @@ fn kind_name(k: ProductKind) -> &'static str {
     }
 }
 
-/// Whether `plan` can bill a `term` at all (rule B1: monthly, annual and triennial charges must
+/// Whether `plan` can bill a `term` at all (RULES.md B1: monthly, annual and triennial charges must
 /// divide the term; one_time is the perpetual purchase).
 fn plan_fits(plan: BillingPlan, term: Term) -> bool {
     matches!(

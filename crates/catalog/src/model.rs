@@ -68,10 +68,10 @@ pub struct Product {
     pub kind: ProductKind,
     /// `false` for RedHat and SUSE plans, which can never be cancelled or exchanged (rule O9).
     pub cancellable: bool,
-    /// Sold as a license only: no keys and no downloads (rule K1).
+    /// Sold as a license only: no keys and no downloads (RULES.md K1).
     pub license_only: bool,
     /// A link to the product's own installation instructions (Extended Security Updates,
-    /// rule K6); shown with its keys and downloads.
+    /// RULES.md K6); shown with its keys and downloads.
     pub installation_instructions: Option<String>,
     /// The SKUs, by id.
     pub skus: BTreeMap<SkuId, Sku>,
@@ -93,7 +93,7 @@ pub struct Sku {
     pub name: String,
     /// The terms it is sold for, each with its billing plans and prices (rule M3).
     pub terms: BTreeMap<TermKey, TermOffer>,
-    /// What "Generate keys and downloads" offers (rule K2); empty lists are hidden selectors.
+    /// What "Generate keys and downloads" offers (RULES.md K2); empty lists are hidden selectors.
     pub downloads: Downloads,
 }
 
@@ -146,7 +146,7 @@ pub struct TermOffer {
     pub billing_plans: Vec<BillingPlan>,
     /// Price of one unit for the whole term (or once, for perpetual), one per catalog currency,
     /// in integer minor units. AUD and BRL prices include tax for customers in AU and BR
-    /// (rule M2); the tax flag travels with each purchase.
+    /// (RULES.md M2); the tax flag travels with each purchase.
     pub prices: BTreeMap<Currency, i64>,
 }
 
@@ -164,7 +164,7 @@ impl TermOffer {
     }
 }
 
-/// The choices "Generate keys and downloads" offers (rule K2). A product that offers none of a
+/// The choices "Generate keys and downloads" offers (RULES.md K2). A product that offers none of a
 /// kind hides that selector; a license-only product offers none at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Downloads {
@@ -198,7 +198,7 @@ pub struct Policy {
     /// Hours after a term start (or a perpetual purchase) during which a cancel is accepted,
     /// per product kind (rules O8, O10). The window is exclusive at its end.
     pub cancellation_window_hours: BTreeMap<KindKey, u32>,
-    /// Markets whose prices include tax (rule M2).
+    /// Markets whose prices include tax (RULES.md M2).
     pub tax_inclusive_markets: BTreeSet<CountryCode>,
     /// Markets where Azure Reservations are not sold, each code once with every name the source
     /// text gives it (rule M1).
@@ -220,7 +220,7 @@ impl Policy {
         !self.reservations_unavailable.contains_key(&country)
     }
 
-    /// Whether prices for a customer in `country` include tax (rule M2).
+    /// Whether prices for a customer in `country` include tax (RULES.md M2).
     pub fn tax_inclusive(&self, country: CountryCode) -> bool {
         self.tax_inclusive_markets.contains(&country)
     }

@@ -58,7 +58,7 @@ pub use state::State;
 ///   to new purchases only. An order dated before the first version is refused
 ///   (`invalid_order`, `purchased_at`).
 /// - **One price per term**, whatever the billing plan: the plan splits the term's price into
-///   charges (billing's rule B1), it does not change it.
+///   charges (billing's RULES.md B1), it does not change it.
 /// - **Currencies.** The catalog lists the currencies every price is given in; a customer must be
 ///   billed in one of them (`add_customer` refuses another with `invalid_request`, `currency`).
 ///

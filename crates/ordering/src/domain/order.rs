@@ -341,7 +341,7 @@ pub struct Review {
     pub customer: csp_events::TenantId,
     /// The currency of every price.
     pub currency: csp_events::Currency,
-    /// Whether prices include tax (rule M2).
+    /// Whether prices include tax (RULES.md M2).
     pub tax_inclusive: bool,
     /// The policy version the order would be sold under.
     pub policy_version: u32,

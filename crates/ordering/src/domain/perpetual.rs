@@ -1,6 +1,6 @@
 //! A perpetual purchase: bought once by an order line (rule O3), cancellable within 720 hours of
 //! its purchase (rule O10), chosen by its order id. The cancelled purchase stays listed on the
-//! Software page (its keys are revoked by entitlement, rule K8) and is credited in full (B5).
+//! Software page (its keys are revoked by entitlement, RULES.md K8) and is credited in full (B5).
 
 use csp_events::kernel::{Context, Decider, Rejection};
 use csp_events::ordering::{PerpetualCancelled, PerpetualPurchased};

@@ -27,7 +27,7 @@ pub struct Priced {
     pub unit_price: Money,
     /// `unit_price × quantity`.
     pub line_price: Money,
-    /// Prices include tax (rule M2).
+    /// Prices include tax (RULES.md M2).
     pub tax_inclusive: bool,
     /// The policy it is sold under, with the window of this product (`None`: never cancellable).
     pub policy: PolicyRef,

@@ -1,7 +1,7 @@
 //! "CSP Purchase/Refund on behalf of customers" requests (rule O12): a partner files one about an
 //! order or a subscription of a customer it serves, with reason, amount, contact and optionally
 //! impact, title and attached files; the platform's `support` approves it (for at most the
-//! amount requested) or declines it. An approved request becomes a credit in billing (rule B7).
+//! amount requested) or declines it. An approved request becomes a credit in billing (RULES.md B7).
 
 use csp_events::kernel::{Context, Decider, Rejection};
 use csp_events::ordering::{

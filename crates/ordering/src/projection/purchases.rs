@@ -38,7 +38,7 @@ pub struct PurchaseView {
     pub quantity: u32,
     /// When it was bought.
     pub purchased_at: Timestamp,
-    /// Sold as a license only: no keys, no downloads (rule K1).
+    /// Sold as a license only: no keys, no downloads (RULES.md K1).
     pub license_only: bool,
     /// Bought before the cut-over (still listed here, rule O4).
     pub before_cutover: bool,
