@@ -173,9 +173,12 @@ fn fold<S: Service>(
 }
 
 /// Folds the whole log into a fresh state: what start-up and `csp replay` do.
-pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
+pub fn replay<S: Service>(
+    log: &EventLog,
+    init: &S::Config,
+) -> Result<Applied<S::State>, StartError> {
     let mut applied = Applied {
-        state: S::State::default(),
+        state: S::init(init),
         versions: HashMap::new(),
         inbox: HashMap::new(),
         seq: 0,
@@ -193,8 +196,11 @@ pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartErro
 
 /// Starts serving `S`: replays its log, then serves its endpoints, folds new events and runs
 /// its scheduler until [`Running::shutdown`].
-pub async fn start<S: Service>(config: RuntimeConfig) -> Result<Running<S>, StartError> {
-    let applied = replay::<S>(&config.log)?;
+pub async fn start<S: Service>(
+    config: RuntimeConfig,
+    init: S::Config,
+) -> Result<Running<S>, StartError> {
+    let applied = replay::<S>(&config.log, &init)?;
     info!(service = S::NAME, events = applied.seq, "log replayed");
     let (applied_tx, _) = watch::channel(applied.seq);
     let endpoints: Endpoints<S::State> = S::endpoints();

@@ -21,8 +21,15 @@ pub trait Service: Send + Sync + 'static {
     /// One line for `$SRV.INFO`.
     const DESCRIPTION: &'static str;
 
-    /// Everything the service knows: a fold of its log and nothing else.
-    type State: Default + Send + Sync + 'static;
+    /// What the service is started with besides its log: reference data its handlers decide
+    /// with (ordering's catalog), never anything that changes what happened. `()` for none.
+    type Config: Send + Sync + 'static;
+
+    /// Everything the service knows: a fold of its log (plus the configuration it was given).
+    type State: Send + Sync + 'static;
+
+    /// The state before the first event.
+    fn init(config: &Self::Config) -> Self::State;
 
     /// Folds one recorded event. Replay and live serving both call only this, in log order, so
     /// live state always equals replayed state.

@@ -235,9 +235,9 @@ async fn csp_loop(url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<Du
     };
     let consumer_log = EventLog::open(dir.join("observer"), LogOptions::default())?;
     // The consumer first, so the measurement starts when the producer starts publishing.
-    let observer = runtime::start::<CounterObserver>(config(consumer_log)).await?;
+    let observer = runtime::start::<CounterObserver>(config(consumer_log), ()).await?;
     let start = Instant::now();
-    let counter = runtime::start::<CounterService>(config(log)).await?;
+    let counter = runtime::start::<CounterService>(config(log), ()).await?;
     let target = 2 * n + 1;
     let deadline = Instant::now() + Duration::from_secs(600);
     while observer.applied_seq() < target {

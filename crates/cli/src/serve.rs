@@ -100,7 +100,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn serve<S: Service>(args: &ServeArgs) -> anyhow::Result<()> {
+async fn serve<S: Service<Config = ()>>(args: &ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
     let (verifier, internal) = verifier(
@@ -131,7 +131,7 @@ async fn serve<S: Service>(args: &ServeArgs) -> anyhow::Result<()> {
     let mut config = RuntimeConfig::new(bus, log, clock, Arc::new(verifier));
     config.max_body_bytes = args.max_body;
     config.internal = Some(Arc::new(internal));
-    let running = runtime::start::<S>(config)
+    let running = runtime::start::<S>(config, ())
         .await
         .with_context(|| format!("starting {}", S::NAME))?;
     info!(service = S::NAME, data = %args.data.display(), "ready");

@@ -27,7 +27,12 @@ impl Service for CounterObserver {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "csp runtime test consumer: reacts to each counter increment";
 
+    type Config = ();
     type State = State;
+
+    fn init(_: &()) -> State {
+        State::default()
+    }
 
     fn apply(state: &mut State, env: &Envelope) {
         if let Event::CounterObserved(o) = &env.payload {

@@ -155,7 +155,12 @@ impl<I: Instance> Service for CounterService<I> {
     const DESCRIPTION: &'static str =
         "csp runtime test service: a counter with a limit and an expiry";
 
+    type Config = ();
     type State = State;
+
+    fn init(_: &()) -> State {
+        State::default()
+    }
 
     fn apply(state: &mut State, env: &Envelope) {
         let Some(customer) = customer_of(env) else {

@@ -39,10 +39,10 @@ async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
         c.heartbeat_interval = Duration::from_millis(200);
         c
     };
-    let counter = runtime::start::<CounterService>(config("counter"))
+    let counter = runtime::start::<CounterService>(config("counter"), ())
         .await
         .unwrap();
-    let mut observer = runtime::start::<CounterObserver>(config("observer"))
+    let mut observer = runtime::start::<CounterObserver>(config("observer"), ())
         .await
         .unwrap();
 
@@ -104,7 +104,7 @@ async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
         .await;
     }
     // Restarted on its own log: it resumes and recovers the 30 it missed.
-    observer = runtime::start::<CounterObserver>(config("observer"))
+    observer = runtime::start::<CounterObserver>(config("observer"), ())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
