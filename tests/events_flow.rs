@@ -13,9 +13,6 @@ use csp_events::{codec, Event, EventId, Role, TenantId};
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::Value;
 
-const PARTNER: &str = "0190d7a1-0000-7000-8000-00000000aa01";
-const CUSTOMER: &str = "0190d7a1-0000-7000-8000-00000000cc01";
-
 async fn status(client: &async_nats::Client, service: &str, admin: &str) -> Value {
     let r = send(
         client,
@@ -97,21 +94,7 @@ async fn exactly_once_effect_through_consumer_and_producer_crashes() {
     )
     .await;
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000000,"expires_in_hours":480}}"#
-    );
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 1000000, 480).await;
 
     const N: usize = 10_000;
     // Crash plan, at increments sent: the consumer at each crash point and by SIGKILL, the
@@ -295,20 +278,7 @@ async fn fire_and_forget_commands_have_one_outcome_event_each() {
         TenantId(PARTNER.parse().unwrap()),
         Role::AdminAgent,
     );
-    let open =
-        format!(r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":10,"expires_in_hours":48}}"#);
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 10, 48).await;
 
     let js = async_nats::jetstream::new(client.clone());
     let publish = |body: String, correlation: &'static str| {
@@ -380,21 +350,7 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
     let mut producer =
         Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
-    );
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 1000, 48).await;
     for i in 0..20 {
         let body = format!(r#"{{"request_id":"i{i}","customer":"{CUSTOMER}","by":1}}"#);
         assert_eq!(
@@ -523,22 +479,8 @@ async fn a_newer_schema_holds_its_producer_while_another_keeps_flowing() {
     let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
     let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
-    );
     for svc in ["counter", "counter-b"] {
-        assert_eq!(
-            code(
-                &send(
-                    &client,
-                    &format!("csp.cmd.{svc}.open_counter"),
-                    Some(&agent),
-                    open.as_bytes()
-                )
-                .await
-            ),
-            "ok"
-        );
+        open_counter(&client, svc, &agent, 1000, 48).await;
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(1) {
@@ -649,21 +591,7 @@ async fn exactly_once_across_a_nats_server_kill_and_restart() {
     )
     .await;
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000000,"expires_in_hours":480}}"#
-    );
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 1000000, 480).await;
     const N: usize = 2_000;
     let mut sent = 0;
     let mut restarted = false;
@@ -754,21 +682,7 @@ async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
     )
     .await;
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":480}}"#
-    );
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 1000, 480).await;
     let increments = |from: usize, to: usize| {
         let (client, agent) = (client.clone(), agent.clone());
         async move {

@@ -16,9 +16,7 @@ use csp_testkit::{NatsServer, TempDir};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const PARTNER: &str = "0190d7a1-0000-7000-8000-00000000aa01";
 const OTHER_PARTNER: &str = "0190d7a1-0000-7000-8000-00000000aa02";
-const CUSTOMER: &str = "0190d7a1-0000-7000-8000-00000000cc01";
 
 fn tenant(s: &str) -> TenantId {
     s.parse().unwrap()
@@ -344,20 +342,7 @@ async fn a_transition_due_while_stopped_is_recorded_once_with_its_true_time() {
     .await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let agent = partner_token(&issuer, tenant(PARTNER), Role::AdminAgent);
-    let open =
-        format!(r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":10,"expires_in_hours":2}}"#);
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 10, 2).await;
     assert!(csp.terminate().success());
 
     // Down across the expiry (02:00); back at 05:00, then restarted three more times.
@@ -414,21 +399,7 @@ async fn sigterm_under_load_keeps_every_answered_request_and_exits_0() {
     let mut csp = Csp::serve(&nats.url(), "counter", data.path(), &[]).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let agent = partner_token(&issuer, tenant(PARTNER), Role::AdminAgent);
-    let open = format!(
-        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000000,"expires_in_hours":48}}"#
-    );
-    assert_eq!(
-        code(
-            &send(
-                &client,
-                "csp.cmd.counter.open_counter",
-                Some(&agent),
-                open.as_bytes()
-            )
-            .await
-        ),
-        "ok"
-    );
+    open_counter(&client, "counter", &agent, 1000000, 48).await;
 
     // 16 clients increment as fast as they can; SIGTERM once 300 answers are in.
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -157,21 +157,28 @@ pub fn decode_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (h, payload) = decode_header(bytes)?;
     let event = decode_payload(h.schema_version, payload)?;
-    Ok(Envelope {
-        event_id: h.event_id,
-        stream: h.stream,
-        stream_version: h.stream_version,
-        recorded_at: h.recorded_at,
-        effective_at: h.effective_at,
-        causation_id: h.causation_id,
-        correlation_id: h.correlation_id,
-        actor: h.actor,
-        partner: h.partner,
-        customer: h.customer,
-        schema_version: h.schema_version,
-        payload: event,
-        outbox: h.outbox,
-    })
+    Ok(h.into_envelope(event))
+}
+
+impl Header {
+    /// The envelope this header and `payload` make.
+    pub fn into_envelope(self, payload: Event) -> Envelope {
+        Envelope {
+            event_id: self.event_id,
+            stream: self.stream,
+            stream_version: self.stream_version,
+            recorded_at: self.recorded_at,
+            effective_at: self.effective_at,
+            causation_id: self.causation_id,
+            correlation_id: self.correlation_id,
+            actor: self.actor,
+            partner: self.partner,
+            customer: self.customer,
+            schema_version: self.schema_version,
+            payload,
+            outbox: self.outbox,
+        }
+    }
 }
 
 fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {

@@ -18,6 +18,27 @@ fn example(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The names of a service's JSON examples (`json/<service>/*.json`), sorted.
+fn example_names(service: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("json")
+            .join(service),
+    )
+    .unwrap()
+    .map(|e| {
+        e.unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .to_string()
+    })
+    .collect();
+    names.sort();
+    names
+}
+
 fn with_field(body: &[u8], key: &str, value: Value) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(body).unwrap();
     v.as_object_mut().unwrap().insert(key.into(), value);
@@ -79,19 +100,7 @@ fn every_command_and_query_refuses_unknown_fields_and_has_an_example() {
         query::<GetPurchases>(),
     ];
     names.sort();
-    let mut files: Vec<String> =
-        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/ordering"))
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .to_string()
-            })
-            .collect();
-    files.sort();
+    let files = example_names("ordering");
     assert_eq!(names, files, "one example per command and query, no strays");
 }
 
@@ -104,19 +113,7 @@ fn the_counter_commands_refuse_unknown_fields_too() {
         query::<GetCounter>(),
     ];
     names.sort();
-    let mut files: Vec<String> =
-        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json/counter"))
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .to_string()
-            })
-            .collect();
-    files.sort();
+    let files = example_names("counter");
     assert_eq!(names, files);
 }
 

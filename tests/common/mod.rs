@@ -15,6 +15,11 @@ use csp_auth::DevIssuer;
 use csp_events::{ActorKind, Role, TenantId};
 use serde_json::Value;
 
+/// The partner every end-to-end test acts as.
+pub const PARTNER: &str = "0190d7a1-0000-7000-8000-00000000aa01";
+/// The customer it serves.
+pub const CUSTOMER: &str = "0190d7a1-0000-7000-8000-00000000cc01";
+
 /// An async mutex: each test runs on its own runtime and holds this across its awaits.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -229,6 +234,27 @@ pub async fn send(
         .unwrap_or_else(|e| panic!("request on {subject}: {e}"));
     serde_json::from_slice(&reply.payload)
         .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {:?}", reply.payload))
+}
+
+/// Opens the test customer's counter on `service` (`counter`, `counter-b`) and checks it worked.
+pub async fn open_counter(
+    client: &async_nats::Client,
+    service: &str,
+    agent: &str,
+    limit: u64,
+    hours: u32,
+) {
+    let body = format!(
+        r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":{limit},"expires_in_hours":{hours}}}"#
+    );
+    let reply = send(
+        client,
+        &format!("csp.cmd.{service}.open_counter"),
+        Some(agent),
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(code(&reply), "ok", "{reply}");
 }
 
 /// The `error.code` of a reply, or "ok".

@@ -447,21 +447,7 @@ fn raw_scan(trees: &Trees) -> anyhow::Result<u64> {
         let (_, rest) = postcard::take_from_bytes::<LogHeader>(&v[1..])?;
         let (h, payload) = postcard::take_from_bytes::<codec::Header>(&rest[1..])?;
         let payload: Event = postcard::from_bytes(payload)?;
-        let env = Envelope {
-            event_id: h.event_id,
-            stream: h.stream,
-            stream_version: h.stream_version,
-            recorded_at: h.recorded_at,
-            effective_at: h.effective_at,
-            causation_id: h.causation_id,
-            correlation_id: h.correlation_id,
-            actor: h.actor,
-            partner: h.partner,
-            customer: h.customer,
-            schema_version: h.schema_version,
-            payload,
-            outbox: h.outbox,
-        };
+        let env = h.into_envelope(payload);
         fold.apply(&env);
     }
     Ok(fold.by_kind.values().sum())
