@@ -167,8 +167,9 @@ impl Bus {
         }
     }
 
-    /// Waits until everything published so far has reached the server (NATS) — a no-op
-    /// in-process.
+    /// Waits until the server has processed everything this connection sent so far, publishes
+    /// and subscriptions alike (a round trip on NATS), so a test or a start-up sequence can rely
+    /// on a subscription being live. A no-op in-process, where subscribing is immediate.
     pub async fn flush(&self) -> Result<(), BusError> {
         match self {
             Bus::Nats(b) => b.flush().await,

@@ -160,8 +160,28 @@ impl NatsBus {
         })
     }
 
+    /// A round trip, not just a socket flush: async-nats' `flush` only empties the client's
+    /// write buffer, so a subscription made just before may not be known to the server yet.
+    /// The server handles one connection's protocol in order, so once a message this connection
+    /// publishes to its own fresh inbox comes back, everything sent before it has been processed.
     pub(crate) async fn flush(&self) -> Result<(), BusError> {
-        self.client.flush().await.map_err(transport)
+        use futures_util::StreamExt;
+        let inbox = self.client.new_inbox();
+        let mut echo = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(transport)?;
+        self.client
+            .publish(inbox, bytes::Bytes::new())
+            .await
+            .map_err(transport)?;
+        self.client.flush().await.map_err(transport)?;
+        match tokio::time::timeout(Duration::from_secs(10), echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(BusError::Transport("connection closed during flush".into())),
+            Err(_) => Err(BusError::Timeout("flush".into())),
+        }
     }
 
     pub(crate) async fn serve(

@@ -897,12 +897,18 @@ fn admin_clock<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
 
 fn admin_status<S: Service>(shared: &Shared<S>) -> Bytes {
     let stats = shared.log.stats();
+    // Read together, so the summary is of exactly `applied_seq` events.
+    let (applied_seq, summary) = {
+        let applied = read_lock(&shared.applied);
+        (applied.seq, S::summary(&applied.state))
+    };
     let status = serde_json::json!({
         "service": shared.name,
         "epoch": shared.log.epoch(),
         "last_seq": shared.log.last_seq(),
         "last_outbox_seq": shared.log.last_outbox_seq(),
-        "applied_seq": *shared.applied_tx.borrow(),
+        "applied_seq": applied_seq,
+        "state": summary,
         "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
         "inbox": shared.counters.snapshot(),
         "now": shared.clock.now(),

@@ -45,6 +45,13 @@ pub trait Service: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What an operator checks first about the state — counts and a digest — shown by
+    /// `csp.admin.<service>.status` from the live state and printed by `csp replay` from a fold
+    /// of the log, so the two can be compared. `null` for a service that has none.
+    fn summary(_state: &Self::State) -> Value {
+        Value::Null
+    }
+
     /// The producers whose events this service consumes (each one's whole subject space).
     fn consumes() -> &'static [&'static str] {
         &[]

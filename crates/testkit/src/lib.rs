@@ -30,3 +30,15 @@ mod tempdir;
 
 pub use server::{free_port, NatsServer, NatsServerBuilder, NATS_SERVER_ENV};
 pub use tempdir::TempDir;
+
+/// Runs an end-to-end test body under a hard limit, so a hang fails the test with its name and
+/// the limit instead of stalling CI until its own timeout (which prints nothing useful).
+///
+/// Waits inside a test still wait on progress; this is only the backstop for a wait that never
+/// ends (a lost reply, a task that never stops).
+pub async fn within<F: std::future::Future>(limit: std::time::Duration, body: F) -> F::Output {
+    match tokio::time::timeout(limit, body).await {
+        Ok(out) => out,
+        Err(_) => panic!("the test did not finish within {limit:?}: something waits forever"),
+    }
+}

@@ -15,70 +15,79 @@ async fn connect(server: &NatsServer) -> async_nats::Client {
 
 #[tokio::test]
 async fn a_started_server_carries_a_message() {
-    let server = NatsServer::start().expect("start");
-    assert!(server.is_running());
-    assert_ne!(server.port(), 4222);
-    assert_eq!(server.url(), format!("nats://127.0.0.1:{}", server.port()));
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let server = NatsServer::start().expect("start");
+        assert!(server.is_running());
+        assert_ne!(server.port(), 4222);
+        assert_eq!(server.url(), format!("nats://127.0.0.1:{}", server.port()));
 
-    let client = connect(&server).await;
-    let mut subscriber = client.subscribe("csp.test.hello").await.expect("subscribe");
-    client.flush().await.expect("flush");
-    client
-        .publish("csp.test.hello", "hi".into())
-        .await
-        .expect("publish");
-    let message = tokio::time::timeout(Duration::from_secs(5), subscriber.next())
-        .await
-        .expect("a message within 5 s")
-        .expect("the subscription is open");
-    assert_eq!(&message.payload[..], b"hi");
+        let client = connect(&server).await;
+        let mut subscriber = client.subscribe("csp.test.hello").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        client
+            .publish("csp.test.hello", "hi".into())
+            .await
+            .expect("publish");
+        let message = tokio::time::timeout(Duration::from_secs(5), subscriber.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the subscription is open");
+        assert_eq!(&message.payload[..], b"hi");
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_killed_server_restarts_on_its_port_with_its_streams() {
-    let server = NatsServer::start().expect("start");
-    server.wait_for_jetstream().await.expect("jetstream");
-    let js = jetstream::new(connect(&server).await);
-    js.create_stream(jetstream::stream::Config {
-        name: "CSP_TEST".into(),
-        subjects: vec!["csp.test.>".into()],
-        storage: jetstream::stream::StorageType::File,
-        ..Default::default()
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let server = NatsServer::start().expect("start");
+        server.wait_for_jetstream().await.expect("jetstream");
+        let js = jetstream::new(connect(&server).await);
+        js.create_stream(jetstream::stream::Config {
+            name: "CSP_TEST".into(),
+            subjects: vec!["csp.test.>".into()],
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        drop(js);
+
+        let port = server.port();
+        server.kill().expect("kill");
+        assert!(!server.is_running());
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing listens once killed"
+        );
+
+        server.restart().expect("restart");
+        assert!(server.is_running());
+        assert_eq!(server.port(), port);
+        server.wait_for_jetstream().await.expect("jetstream again");
+        let js = jetstream::new(connect(&server).await);
+        let mut stream = js
+            .get_stream("CSP_TEST")
+            .await
+            .expect("the stream survived");
+        let info = stream.info().await.expect("stream info");
+        assert_eq!(info.config.subjects, vec!["csp.test.>".to_string()]);
     })
     .await
-    .expect("create stream");
-    drop(js);
-
-    let port = server.port();
-    server.kill().expect("kill");
-    assert!(!server.is_running());
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "nothing listens once killed"
-    );
-
-    server.restart().expect("restart");
-    assert!(server.is_running());
-    assert_eq!(server.port(), port);
-    server.wait_for_jetstream().await.expect("jetstream again");
-    let js = jetstream::new(connect(&server).await);
-    let mut stream = js
-        .get_stream("CSP_TEST")
-        .await
-        .expect("the stream survived");
-    let info = stream.info().await.expect("stream info");
-    assert_eq!(info.config.subjects, vec!["csp.test.>".to_string()]);
 }
 
 #[tokio::test]
 async fn a_stopped_server_restarts_too() {
-    let server = NatsServer::start().expect("start");
-    server.stop().expect("stop");
-    assert!(!server.is_running());
-    server.stop().expect("stopping twice is a no-op");
-    server.restart().expect("restart");
-    let client = connect(&server).await;
-    client.flush().await.expect("round trip");
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let server = NatsServer::start().expect("start");
+        server.stop().expect("stop");
+        assert!(!server.is_running());
+        server.stop().expect("stopping twice is a no-op");
+        server.restart().expect("restart");
+        let client = connect(&server).await;
+        client.flush().await.expect("round trip");
+    })
+    .await
 }
 
 #[test]
@@ -113,12 +122,15 @@ fn drop_kills_the_server_and_removes_its_directory() {
 
 #[tokio::test]
 async fn max_payload_reaches_the_server() {
-    let server = NatsServer::builder()
-        .max_payload(64 * 1024)
-        .start()
-        .expect("start");
-    let client = connect(&server).await;
-    assert_eq!(client.server_info().max_payload, 64 * 1024);
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let server = NatsServer::builder()
+            .max_payload(64 * 1024)
+            .start()
+            .expect("start");
+        let client = connect(&server).await;
+        assert_eq!(client.server_info().max_payload, 64 * 1024);
+    })
+    .await
 }
 
 #[test]

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     let chore = std::env::args().nth(1);
@@ -104,7 +105,46 @@ fn test() -> Result<(), String> {
     eprintln!("xtask: using {}", nats.display());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
-    run(Command::new(&cargo)
-        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
-        .env("CSP_NATS_SERVER", &nats))
+    run_within(
+        Command::new(&cargo)
+            .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+            .env("CSP_NATS_SERVER", &nats),
+        SUITE_LIMIT,
+    )
+}
+
+/// The whole suite's backstop: well under CI's 90 minutes, so a hang fails here with a message
+/// (and the output so far) rather than in CI's timeout with nothing.
+const SUITE_LIMIT: Duration = Duration::from_secs(50 * 60);
+
+/// Like [`run`], but kills the command's whole process group (cargo, test binaries, the
+/// servers they spawned) when it outlives `limit`.
+fn run_within(cmd: &mut Command, limit: Duration) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown} (limit {} min)", limit.as_secs() / 60);
+    let mut child = cmd
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{shown}: {e}"))? {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{shown} failed ({status})"))
+            };
+        }
+        if started.elapsed() > limit {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+            return Err(format!(
+                "{shown} did not finish within {} min: killed (look above for the test that was still running)",
+                limit.as_secs() / 60
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
