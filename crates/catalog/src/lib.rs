@@ -35,3 +35,38 @@ pub use model::{Catalog, Downloads, KindKey, Policy, Product, Sku, TermKey, Term
 pub fn sample_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/catalog")
 }
+
+/// The sample catalog compiled into the binary, so `csp up` and `csp demo` need nothing beside
+/// the executable. The same files as [`sample_dir`]; a deployment gives its own directory.
+pub fn embedded() -> Result<Catalog, CatalogError> {
+    macro_rules! file {
+        ($path:literal) => {
+            CatalogFile::new(
+                concat!("deploy/catalog/", $path),
+                include_str!(concat!("../../../deploy/catalog/", $path)),
+            )
+        };
+    }
+    Catalog::from_files(
+        &file!("policy.toml"),
+        &[
+            file!("products/azure-reservations.toml"),
+            file!("products/extended-security-updates.toml"),
+            file!("products/linux-software-plans.toml"),
+            file!("products/sql-server-2022.toml"),
+            file!("products/windows-server-2022.toml"),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod embedded_tests {
+    /// The embedded copy must be the whole sample: a product file added to `deploy/catalog`
+    /// and not to [`super::embedded`] fails here.
+    #[test]
+    fn the_embedded_catalog_is_the_sample_directory() {
+        let embedded = super::embedded().expect("embedded catalog");
+        let loaded = super::Catalog::load(super::sample_dir()).expect("sample catalog");
+        assert_eq!(embedded, loaded);
+    }
+}

@@ -1,8 +1,8 @@
 //! # csp-ordering: where purchases enter csp
 //!
 //! The ordering service owns customers, orders, subscriptions and their terms, auto-renew,
-//! cancellations and refund requests. This crate is its pure part, in the shape every service
-//! copies:
+//! cancellations and refund requests. This crate is the whole service — pure core, thin shell —
+//! in the shape every service copies:
 //!
 //! - [`domain`]: pure deciders (`decide`, `evolve`, `next_due`) for the customer list, orders
 //!   (and review), subscriptions, perpetual purchases and refund requests — rules M1, M3 and
@@ -15,14 +15,14 @@
 //! - [`api`]: the contract's JSON commands mapped to domain commands (customers resolved by
 //!   tenant id or domain) and decisions turned into [`api::Planned`] events and replies.
 //!
-//! The service shell (`service.rs`: bus endpoints, scheduler, clock) is the next step; it wraps
-//! [`api::Planned`] into the runtime's `Emit`, field for field. It must give the handlers the
-//! catalog ([`csp_catalog::Catalog`], loaded at start-up) next to the [`State`]: the catalog is
-//! configuration, not part of the fold.
+//! - [`queries`]: the contract's JSON queries answered from [`State`], with who may read what;
+//! - [`service`]: the shell — [`service::OrderingService`] on the csp runtime, its endpoint
+//!   table, and [`service::Live`] (the state beside the catalog it was started with: the catalog
+//!   is configuration, not part of the fold).
 //!
-//! **Invariant:** nothing in `domain/`, `projection/`, `state.rs` or `api.rs` reads a clock, a
-//! file, a socket or a random source; ids come from `ctx.new_id`, transitions from
-//! `EventId::scheduled`.
+//! **Invariant:** nothing outside `service.rs` reads a clock, a file, a socket or a random
+//! source; ids come from `ctx.new_id`, transitions from `EventId::scheduled`. `service.rs`
+//! itself only binds pure functions to endpoints: the runtime does the I/O.
 //!
 //! The choices made where the rules are silent are listed in [`docs`].
 
@@ -31,6 +31,8 @@
 pub mod api;
 pub mod domain;
 pub mod projection;
+pub mod queries;
+pub mod service;
 pub mod state;
 
 pub use state::State;

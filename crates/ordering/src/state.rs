@@ -138,8 +138,68 @@ impl State {
         Sha256::digest(&bytes).into()
     }
 
+    /// What an operator checks first, the same from the running service (`csp.admin.ordering.status`)
+    /// and from a replay of its log (`csp replay ordering`): counts and the digest.
+    pub fn summary(&self) -> Summary {
+        use crate::domain::subscription::Status;
+        let mut subscriptions = Counts::default();
+        for s in self.subscriptions.values().flatten() {
+            match s.status {
+                Status::Active => subscriptions.active += 1,
+                Status::Cancelled { .. } => subscriptions.cancelled += 1,
+                Status::Expired { .. } => subscriptions.expired += 1,
+            }
+        }
+        let mut perpetual = Counts::default();
+        for p in self.perpetuals.values().flatten() {
+            match p.cancelled_at {
+                None => perpetual.active += 1,
+                Some(_) => perpetual.cancelled += 1,
+            }
+        }
+        Summary {
+            events_folded: self.folded,
+            customers: self.views.customers.len() as u64,
+            orders: self.orders.values().flatten().count() as u64,
+            subscriptions,
+            perpetual_purchases: perpetual,
+            refund_requests: self.refunds.values().flatten().count() as u64,
+            digest: self.digest_hex(),
+        }
+    }
+
     /// [`State::digest`] in lower-case hex, for logs and `csp replay`.
     pub fn digest_hex(&self) -> String {
         self.digest().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// Purchases by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// In force.
+    pub active: u64,
+    /// Cancelled inside a window.
+    pub cancelled: u64,
+    /// Ended at a term end (subscriptions only).
+    pub expired: u64,
+}
+
+/// [`State::summary`]: what `csp replay ordering` prints and the status endpoint shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Ordering events folded (`AccessRefused` and others are not).
+    pub events_folded: u64,
+    /// Customers.
+    pub customers: u64,
+    /// Orders, backfilled ones included.
+    pub orders: u64,
+    /// Subscriptions by status.
+    pub subscriptions: Counts,
+    /// Perpetual purchases by status.
+    pub perpetual_purchases: Counts,
+    /// Refund requests filed.
+    pub refund_requests: u64,
+    /// [`State::digest`], hex.
+    pub digest: String,
 }

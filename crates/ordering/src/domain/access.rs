@@ -149,3 +149,36 @@ pub fn invalid_order(path: &str, message: impl Into<String>) -> Rejection {
     .with("path", path)
     .with("reason", message)
 }
+
+/// Checks that the actor may read what `target` names and returns the customer: the customer's
+/// own users; any user of its partner of record (reading is not buying, so every partner role
+/// reads); the platform's `importer` and `support` (who backfill and decide refunds for any
+/// customer). Same order of checks as [`partner_for`]: kind and role, existence, partner.
+pub fn reader_for<'a>(ctx: &Context, target: &'a Target) -> Result<&'a CustomerAdded, Rejection> {
+    let actor = &ctx.actor;
+    let platform_reader =
+        actor.kind == ActorKind::Platform && (actor.has(Role::Importer) || actor.has(Role::Support));
+    if !matches!(actor.kind, ActorKind::Partner | ActorKind::Customer) && !platform_reader {
+        return Err(forbidden(
+            "only the customer, its partner of record or the platform's importer and support may read its purchases",
+            target.tenant(),
+        ));
+    }
+    let customer = target
+        .customer
+        .as_ref()
+        .ok_or_else(|| unknown_customer(&target.named))?;
+    let allowed = match actor.kind {
+        ActorKind::Partner => customer.partner == actor.tenant,
+        ActorKind::Customer => customer.customer == actor.tenant,
+        _ => platform_reader,
+    };
+    if allowed {
+        Ok(customer)
+    } else {
+        Err(forbidden(
+            format!("you may not read customer {}'s purchases", target.named),
+            Some(customer.customer),
+        ))
+    }
+}

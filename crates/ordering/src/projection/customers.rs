@@ -87,4 +87,19 @@ impl Customers {
             .filter_map(|(_, t)| self.by_tenant.get(t))
             .collect()
     }
+
+    /// Every customer, by tenant id (the platform's view).
+    pub fn all(&self) -> Vec<&CustomerView> {
+        self.by_tenant.values().collect()
+    }
+
+    /// How many customers there are.
+    pub fn len(&self) -> usize {
+        self.by_tenant.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_tenant.is_empty()
+    }
 }
