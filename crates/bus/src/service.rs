@@ -183,6 +183,20 @@ impl<St: Send + Sync + 'static> Endpoints<St> {
         }
     }
 
+    /// The subject of the command or query `name`, for tools that address endpoints by name
+    /// (`csp send ordering place_order`).
+    pub fn subject(&self, name: &str) -> Option<&str> {
+        self.list
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.subject.as_str())
+    }
+
+    /// Every endpoint's name, in table order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.list.iter().map(|e| e.name).collect()
+    }
+
     /// A command: decoded strictly from JSON, decided against the state, its events appended
     /// with its request record in one atomic batch.
     pub fn command<C>(

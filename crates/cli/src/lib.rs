@@ -6,8 +6,11 @@
 
 mod bench;
 mod bench_bus;
+mod demo;
 mod log_cmd;
+mod replay;
 mod sample;
+mod send;
 mod serve;
 mod token;
 
@@ -26,6 +29,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every service in one process: the in-process bus and `./csp-data` by default,
+    /// `--nats URL` to serve clients over NATS. Stops on SIGINT or SIGTERM.
+    Up(serve::UpArgs),
+    /// A narrated story on a manual clock: customers, orders, cancellations inside and after
+    /// their windows, a backfill, a renewal. Embedded by default; `--nats URL` against a
+    /// running system started with `--manual-clock`.
+    Demo(demo::DemoArgs),
+    /// Send one command or query to a running system and print the reply; exits non-zero on
+    /// an error reply.
+    Send(send::SendArgs),
+    /// Rebuild a service's state from its log and print its summary and state digest.
+    Replay(replay::ReplayArgs),
     /// Print an event log, decoded: the operator's first tool.
     ///
     /// The log must not be open in a running service (sled locks it); stop the service or use
@@ -59,15 +74,28 @@ enum BenchCommand {
 
 /// Runs the `csp` command line.
 pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Running services say what they do (start-up, replay, readiness); tools stay quiet unless
+    // something is wrong. RUST_LOG overrides either.
+    let default_level = match cli.command {
+        Command::Up(_) | Command::Serve(_) => "info",
+        // The demo trusts the development issuer on purpose: no warning about it; a real
+        // problem fails the story anyway.
+        Command::Demo(_) => "error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => serve::up(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Log(args) => log_cmd::run(args),
         Command::Restored { dir } => log_cmd::restored(&dir),
         Command::Serve(args) => serve::run(args),

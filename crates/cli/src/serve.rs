@@ -1,53 +1,79 @@
-//! `csp serve <service>`: one service, one process, on NATS.
+//! `csp serve <service>` (one service, one process, on NATS) and `csp up` (every service in one
+//! process, on the in-process bus by default): the two ways csp runs, sharing one set of flags
+//! ([`NodeArgs`]) and one way to start a service ([`start`]).
 //!
-//! The data directory holds the service's log (`<data>/log`) and, unless an issuer file is
-//! given, the development issuer's key; the internal issuer's key (service-to-service tokens)
-//! is shared by every service of an installation.
+//! Data layout: `csp serve` keeps the service's log in `<data>/log`; `csp up` gives each service
+//! `<data>/<service>/` and so its log in `<data>/<service>/log`. Issuer keys (the development
+//! issuer's, unless an issuer file is given, and the internal issuer's, shared by every service
+//! of an installation) live in the data directory given.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
-use csp_bus::runtime::{self, RuntimeConfig};
+use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Service};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::Timestamp;
+use csp_ordering::service::OrderingService;
 use tracing::{info, warn};
+
+/// Flags every running csp process takes.
+#[derive(clap::Args, Clone)]
+pub struct NodeArgs {
+    /// Data directory: logs and issuer keys.
+    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
+    pub data: PathBuf,
+    /// The catalog directory (`policy.toml`, `products/*.toml`) ordering sells from. Default:
+    /// the sample catalog compiled into this binary (`deploy/catalog`).
+    #[arg(long, env = "CSP_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    /// Trusted token issuers (JSON, see `csp-auth`). Without it, the development issuer
+    /// (`--dev-key`) is trusted: fine locally, never in production.
+    #[arg(long, env = "CSP_ISSUERS")]
+    pub issuers: Option<PathBuf>,
+    /// The development issuer's key file (created if missing). Default: `<data>/dev-issuer.key`.
+    #[arg(long, env = "CSP_DEV_KEY")]
+    pub dev_key: Option<PathBuf>,
+    /// The internal issuer's key file, shared by all services of an installation (created if
+    /// missing). Default: `<data>/internal-issuer.key`.
+    #[arg(long, env = "CSP_INTERNAL_KEY")]
+    pub internal_key: Option<PathBuf>,
+    /// Run on a manual clock starting at this RFC 3339 time, moved only through
+    /// `csp.admin.<service>.clock`. For tests and demos; off by default.
+    #[arg(long)]
+    pub manual_clock: Option<Timestamp>,
+    /// Largest request body accepted, in bytes (must stay below the server's max_payload).
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_body: usize,
+    /// sled cache size per service, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub cache_mib: u64,
+}
 
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The service to run: `counter` (the runtime's test service; `counter-b` is a second
-    /// instance) or `counter-observer` (its test consumer, of both).
+    /// The service to run: `ordering`; or, to test the runtime, `counter` (`counter-b` is a
+    /// second instance) or `counter-observer` (its consumer, of both).
     service: String,
     /// NATS server URL.
     #[arg(long, env = "CSP_NATS_URL")]
     nats: String,
-    /// Data directory (the service's log lives in `<data>/log`).
-    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
-    data: PathBuf,
-    /// Trusted token issuers (JSON, see `csp-auth`). Without it, the development issuer
-    /// (`--dev-key`) is trusted: fine locally, never in production.
-    #[arg(long, env = "CSP_ISSUERS")]
-    issuers: Option<PathBuf>,
-    /// The development issuer's key file (created if missing). Default: `<data>/dev-issuer.key`.
-    #[arg(long, env = "CSP_DEV_KEY")]
-    dev_key: Option<PathBuf>,
-    /// The internal issuer's key file, shared by all services of an installation (created if
-    /// missing). Default: `<data>/internal-issuer.key`.
-    #[arg(long, env = "CSP_INTERNAL_KEY")]
-    internal_key: Option<PathBuf>,
-    /// Run on a manual clock starting at this RFC 3339 time, moved only through
-    /// `csp.admin.<service>.clock`. For tests and demos; off by default.
-    #[arg(long)]
-    manual_clock: Option<Timestamp>,
-    /// Largest request body accepted, in bytes (must stay below the server's max_payload).
-    #[arg(long, default_value_t = 256 * 1024)]
-    max_body: usize,
-    /// sled cache size in MiB.
-    #[arg(long, default_value_t = 64)]
-    cache_mib: u64,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// Arguments of `csp up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// NATS server URL. Without it, the services talk over the in-process bus: nothing to
+    /// install, nothing reachable from outside this process.
+    #[arg(long, env = "CSP_NATS_URL")]
+    nats: Option<String>,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 /// The issuers a process trusts: the file's, or the development issuer; always the internal one.
@@ -80,70 +106,190 @@ pub fn verifier(
     Ok((verifier, internal))
 }
 
-/// Runs `csp serve`.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The catalog a service sells from: the directory given, or the sample compiled in.
+pub fn catalog(dir: Option<&Path>) -> anyhow::Result<Arc<csp_catalog::Catalog>> {
+    let catalog = match dir {
+        Some(dir) => csp_catalog::Catalog::load(dir)
+            .with_context(|| format!("loading the catalog from {}", dir.display()))?,
+        None => csp_catalog::embedded().context("the embedded sample catalog")?,
+    };
+    Ok(Arc::new(catalog))
+}
+
+/// What every service of one process shares: the bus, the clock and who is trusted.
+#[derive(Clone)]
+pub struct Node {
+    /// The bus.
+    pub bus: Bus,
+    /// One clock for every service of the process (a manual clock moves them all).
+    pub clock: Clock,
+    verifier: Arc<Verifier>,
+    internal: Arc<InternalIssuer>,
+    args: NodeArgs,
+}
+
+impl Node {
+    /// Prepares a node: data directory, issuers, clock; checks the body limit against the bus.
+    pub fn new(bus: Bus, args: &NodeArgs) -> anyhow::Result<Node> {
+        std::fs::create_dir_all(&args.data)
+            .with_context(|| format!("creating {}", args.data.display()))?;
+        let (verifier, internal) = verifier(
+            &args.data,
+            args.issuers.as_deref(),
+            args.dev_key.as_deref(),
+            args.internal_key.as_deref(),
+        )?;
+        anyhow::ensure!(
+            args.max_body < bus.max_payload(),
+            "--max-body {} must be below the bus's max_payload {}",
+            args.max_body,
+            bus.max_payload()
+        );
+        Ok(Node {
+            bus,
+            clock: args.manual_clock.map_or(Clock::System, Clock::manual),
+            verifier: Arc::new(verifier),
+            internal: Arc::new(internal),
+            args: args.clone(),
+        })
+    }
+
+    /// Starts `S` with its log in `log_dir`: replay, then serve.
+    pub async fn start<S: Service>(
+        &self,
+        log_dir: &Path,
+        init: S::Config,
+    ) -> anyhow::Result<Running<S>> {
+        let log = EventLog::open(
+            log_dir,
+            LogOptions {
+                cache_capacity_bytes: self.args.cache_mib * 1024 * 1024,
+                ..LogOptions::default()
+            },
+        )
+        .with_context(|| format!("opening the log at {}", log_dir.display()))?;
+        let mut config = RuntimeConfig::new(
+            self.bus.clone(),
+            log,
+            self.clock.clone(),
+            Arc::clone(&self.verifier),
+        );
+        config.max_body_bytes = self.args.max_body;
+        config.internal = Some(Arc::clone(&self.internal));
+        let running = runtime::start::<S>(config, init)
+            .await
+            .with_context(|| format!("starting {}", S::NAME))?;
+        info!(service = S::NAME, log = %log_dir.display(), "ready");
+        Ok(running)
+    }
+}
+
+/// Every service built so far, running in one process.
+pub struct System {
+    /// The ordering service.
+    pub ordering: Running<OrderingService>,
+}
+
+impl System {
+    /// Starts every service on `node`, each in `<data>/<service>/`.
+    pub async fn start(node: &Node) -> anyhow::Result<System> {
+        let data = &node.args.data;
+        let ordering = node
+            .start::<OrderingService>(
+                &data.join(csp_ordering::service::SERVICE).join("log"),
+                catalog(node.args.catalog.as_deref())?,
+            )
+            .await?;
+        Ok(System { ordering })
+    }
+
+    /// Stops taking work, finishes what is in hand, flushes.
+    pub async fn shutdown(self) {
+        self.ordering.shutdown().await;
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?;
-    rt.block_on(async move {
+        .context("starting the runtime")
+}
+
+/// Runs `csp serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let bus = Bus::connect(&args.nats)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        let node = Node::new(bus, &args.node)?;
+        let log_dir = args.node.data.join("log");
         match args.service.as_str() {
-            csp_events::counter::SERVICE => serve::<csp_counter::CounterService>(&args).await,
-            "counter-b" => {
-                serve::<csp_counter::CounterService<csp_counter::service::Second>>(&args).await
+            csp_ordering::service::SERVICE => {
+                let catalog = catalog(args.node.catalog.as_deref())?;
+                serve::<OrderingService>(&args, &node, &log_dir, catalog).await
             }
-            csp_counter::observer::SERVICE => serve::<csp_counter::CounterObserver>(&args).await,
+            csp_events::counter::SERVICE => {
+                serve::<csp_counter::CounterService>(&args, &node, &log_dir, ()).await
+            }
+            "counter-b" => {
+                type B = csp_counter::CounterService<csp_counter::service::Second>;
+                serve::<B>(&args, &node, &log_dir, ()).await
+            }
+            csp_counter::observer::SERVICE => {
+                serve::<csp_counter::CounterObserver>(&args, &node, &log_dir, ()).await
+            }
             other => anyhow::bail!(
-                "unknown service {other:?}; this build serves: counter, counter-b, counter-observer"
+                "unknown service {other:?}; this build serves: ordering (and, to test the runtime, counter, counter-b, counter-observer)"
             ),
         }
     })
 }
 
-async fn serve<S: Service<Config = ()>>(args: &ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating {}", args.data.display()))?;
-    let (verifier, internal) = verifier(
-        &args.data,
-        args.issuers.as_deref(),
-        args.dev_key.as_deref(),
-        args.internal_key.as_deref(),
-    )?;
-    let log_dir = args.data.join("log");
-    let log = EventLog::open(
-        &log_dir,
-        LogOptions {
-            cache_capacity_bytes: args.cache_mib * 1024 * 1024,
-            ..LogOptions::default()
-        },
-    )
-    .with_context(|| format!("opening the log at {}", log_dir.display()))?;
-    let bus = Bus::connect(&args.nats)
-        .await
-        .with_context(|| format!("connecting to NATS at {}", args.nats))?;
-    anyhow::ensure!(
-        args.max_body < bus.max_payload(),
-        "--max-body {} must be below the server's max_payload {}",
-        args.max_body,
-        bus.max_payload()
-    );
-    let clock = args.manual_clock.map_or(Clock::System, Clock::manual);
-    let mut config = RuntimeConfig::new(bus, log, clock, Arc::new(verifier));
-    config.max_body_bytes = args.max_body;
-    config.internal = Some(Arc::new(internal));
-    let running = runtime::start::<S>(config, ())
-        .await
-        .with_context(|| format!("starting {}", S::NAME))?;
-    info!(service = S::NAME, data = %args.data.display(), "ready");
+async fn serve<S: Service>(
+    args: &ServeArgs,
+    node: &Node,
+    log_dir: &Path,
+    init: S::Config,
+) -> anyhow::Result<()> {
+    let running = node.start::<S>(log_dir, init).await?;
     eprintln!(
         "csp: {} serving on {} (data {})",
         S::NAME,
         args.nats,
-        args.data.display()
+        args.node.data.display()
     );
     wait_for_signal().await?;
     running.shutdown().await;
     Ok(())
+}
+
+/// Runs `csp up`.
+pub fn up(args: UpArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let (bus, on) = match &args.nats {
+            Some(url) => (
+                Bus::connect(url)
+                    .await
+                    .with_context(|| format!("connecting to NATS at {url}"))?,
+                url.clone(),
+            ),
+            None => (Bus::local(), "the in-process bus".to_string()),
+        };
+        let node = Node::new(bus, &args.node)?;
+        let system = System::start(&node).await?;
+        eprintln!(
+            "csp: up on {on} (data {}): ordering; stop with Ctrl-C",
+            args.node.data.display()
+        );
+        if args.nats.is_none() {
+            eprintln!("csp: nothing outside this process can reach the in-process bus; give --nats URL to serve clients, or run `csp demo`");
+        }
+        wait_for_signal().await?;
+        system.shutdown().await;
+        eprintln!("csp: stopped");
+        Ok(())
+    })
 }
 
 /// Waits for SIGINT or SIGTERM.

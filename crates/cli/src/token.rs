@@ -39,12 +39,12 @@ pub struct TokenArgs {
     internal_key: Option<PathBuf>,
 }
 
-fn parse_kind(s: &str) -> Result<ActorKind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<ActorKind, String> {
     serde_json::from_value(serde_json::Value::from(s))
         .map_err(|_| format!("unknown kind {s:?}: partner, customer, platform or service"))
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+pub(crate) fn parse_role(s: &str) -> Result<Role, String> {
     serde_json::from_value(serde_json::Value::from(s)).map_err(|_| format!("unknown role {s:?}"))
 }
 

@@ -1,0 +1,494 @@
+//! `csp demo`: csp's story, told by the system itself on a manual clock. Every step is a real
+//! request over the bus (in-process by default, NATS with `--nats`), with a real token, and
+//! every outcome is checked: a demo that narrates something the system did not do fails, so it
+//! doubles as the smoke test a new user runs first.
+//!
+//! Later services extend the story (keys, invoices, the audit trail) where the comments say.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use csp_auth::DevIssuer;
+use csp_bus::runtime::admin_subject;
+use csp_bus::Bus;
+use csp_events::{subject, ActorKind, Money, Role, TenantId, Timestamp};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::send::{error_line, Client};
+use crate::serve::{Node, NodeArgs, System};
+
+const SERVICE: &str = csp_ordering::service::SERVICE;
+
+/// Arguments of `csp demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Run against a system already up on this NATS server (started with `--manual-clock`, and
+    /// `--data` pointing at its data directory for the development issuer's key). Without it,
+    /// the demo starts its own system in this process on the in-process bus.
+    #[arg(long, env = "CSP_NATS_URL")]
+    nats: Option<String>,
+    /// Data directory: the running system's (with `--nats`) or where the embedded system keeps
+    /// its logs (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where the embedded system's manual clock starts (RFC 3339).
+    #[arg(long, default_value = "2026-03-02T09:00:00Z")]
+    start: Timestamp,
+}
+
+/// The story's cast and its connection to the system.
+struct Demo {
+    client: Client,
+    dev: DevIssuer,
+    partner: TenantId,
+    started: Timestamp,
+    now: Timestamp,
+}
+
+fn tenant() -> TenantId {
+    TenantId(Uuid::now_v7())
+}
+
+/// The last 8 hex digits of an id: UUID v7s made in the same millisecond share their first ones.
+fn short(id: &Value) -> String {
+    id.as_str()
+        .and_then(|s| s.get(s.len().saturating_sub(8)..))
+        .map(str::to_string)
+        .unwrap_or_else(|| "?".into())
+}
+
+fn money(v: &Value) -> String {
+    serde_json::from_value::<Money>(v.clone())
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| v.to_string())
+}
+
+impl Demo {
+    fn token(&self, kind: ActorKind, tenant: TenantId, user: &str, role: Role) -> String {
+        let now = csp_bus::clock::wall_seconds();
+        self.dev.mint_for(kind, tenant, user, &[role], 3600, now)
+    }
+
+    fn agent(&self) -> String {
+        self.token(
+            ActorKind::Partner,
+            self.partner,
+            "alex@contoso-partners",
+            Role::AdminAgent,
+        )
+    }
+
+    async fn call(
+        &self,
+        kind: &str,
+        name: &str,
+        token: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let subject = match kind {
+            "cmd" => subject::command(SERVICE, name),
+            _ => subject::query(SERVICE, name),
+        };
+        self.client.request(&subject, token, &body).await
+    }
+
+    /// A request the story expects to succeed: its `result`.
+    async fn ok(&self, kind: &str, name: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+        let reply = self.call(kind, name, token, body).await?;
+        if let Some(line) = error_line(&reply) {
+            bail!("{name} was refused, which the story did not expect: {line}");
+        }
+        Ok(reply["result"].clone())
+    }
+
+    /// A request the story expects to be refused with `code`: the error.
+    async fn refused(
+        &self,
+        name: &str,
+        token: &str,
+        body: Value,
+        code: &str,
+    ) -> anyhow::Result<Value> {
+        let reply = self.call("cmd", name, token, body).await?;
+        if reply["error"]["code"] != code {
+            bail!("{name} should have been refused with {code}; the reply was {reply}");
+        }
+        Ok(reply["error"].clone())
+    }
+
+    /// Moves the system's clock to `days` (and `hours`) after the story's start.
+    async fn day(&mut self, days: i64, hours: i64, title: &str) -> anyhow::Result<()> {
+        let to = Timestamp::from_micros(
+            self.started.as_micros() + (days * 24 + hours) * 3_600 * 1_000_000,
+        );
+        let reply = self
+            .client
+            .request(
+                &admin_subject(SERVICE, "clock"),
+                &self.agent(),
+                &json!({ "set": to }),
+            )
+            .await?;
+        if let Some(line) = error_line(&reply) {
+            bail!("moving the clock: {line}");
+        }
+        self.now = to;
+        println!(
+            "\nDay {days:<3} {}  {title}",
+            to.to_string().replace('T', " ")
+        );
+        Ok(())
+    }
+
+    async fn wait_for(
+        &self,
+        what: &str,
+        query: &str,
+        token: &str,
+        body: Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let result = self.ok("qry", query, token, body.clone()).await?;
+            if done(&result) {
+                return Ok(result);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("waited 10 s for {what}; last answer: {result}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn line(product: &str, sku: &str, quantity: u32, term: &str, plan: &str) -> Value {
+    json!({ "product": product, "sku": sku, "quantity": quantity, "term": term, "billing_plan": plan })
+}
+
+async fn story(d: &mut Demo) -> anyhow::Result<()> {
+    let agent = d.agent();
+    let run = Uuid::now_v7().simple().to_string();
+    let rid = |s: &str| format!("demo-{run}-{s}");
+    let (fabrikam, wingtip) = (tenant(), tenant());
+    let fabrikam_domain = format!("fabrikam-{}.example", &run[24..]);
+    let wingtip_domain = format!("wingtip-{}.example.au", &run[24..]);
+
+    d.day(0, 0, "a partner signs up two customers and buys for them")
+        .await?;
+    d.ok(
+        "cmd",
+        "add_customer",
+        &agent,
+        json!({
+            "request_id": rid("add-fabrikam"), "tenant_id": fabrikam, "domain": fabrikam_domain,
+            "company_name": "Fabrikam, Inc.", "country": "US", "currency": "USD",
+        }),
+    )
+    .await?;
+    println!("  + customer {fabrikam_domain} (United States, billed in USD)");
+    d.ok(
+        "cmd",
+        "add_customer",
+        &agent,
+        json!({
+            "request_id": rid("add-wingtip"), "tenant_id": wingtip, "domain": wingtip_domain,
+            "company_name": "Wingtip Toys Pty Ltd", "country": "AU", "currency": "AUD",
+        }),
+    )
+    .await?;
+    println!("  + customer {wingtip_domain} (Australia, billed in AUD, prices include tax)");
+
+    let review = d
+        .ok(
+            "qry",
+            "review_order",
+            &agent,
+            json!({
+                "customer": fabrikam_domain,
+                "lines": [line("windows-server-2022-standard", "16-core-p1y", 2, "P1Y", "annual")],
+            }),
+        )
+        .await?;
+    println!(
+        "  ? review: 2 x Windows Server 2022 Standard 16-core, 1 year: {} (nothing recorded)",
+        money(&review["total"])
+    );
+    let fab_order = d
+        .ok(
+            "cmd",
+            "place_order",
+            &agent,
+            json!({
+                "request_id": rid("order-fabrikam"), "customer": fabrikam_domain,
+                "lines": [
+                    line("windows-server-2022-standard", "16-core-p1y", 2, "P1Y", "annual"),
+                    line("sql-server-2022-standard", "2-core-p1y", 4, "P1Y", "annual"),
+                ],
+            }),
+        )
+        .await?;
+    let windows_sub = fab_order["lines"][0]["subscription_id"].clone();
+    let sql_sub = fab_order["lines"][1]["subscription_id"].clone();
+    println!(
+        "  + order {} for {fabrikam_domain}: Windows Server + SQL Server subscriptions, {}",
+        short(&fab_order["order_id"]),
+        money(&fab_order["total"])
+    );
+    let wing_order = d.ok("cmd", "place_order", &agent, json!({
+        "request_id": rid("order-wingtip"), "customer": wingtip,
+        "lines": [
+            line("rhel-software-plan", "1-4-vcpu-p1y", 3, "P1Y", "annual"),
+            line("sql-server-2022-standard-perpetual", "2-core", 2, "perpetual", "one_time"),
+        ],
+    })).await?;
+    let rhel_sub = wing_order["lines"][0]["subscription_id"].clone();
+    println!(
+        "  + order {} for {wingtip_domain}: a Red Hat plan and perpetual SQL Server, {} (tax included)",
+        short(&wing_order["order_id"]),
+        money(&wing_order["total"])
+    );
+    let sales = d.token(
+        ActorKind::Partner,
+        d.partner,
+        "sam@contoso-partners",
+        Role::SalesAgent,
+    );
+    d.refused(
+        "place_order",
+        &sales,
+        json!({
+            "request_id": rid("sales-order"), "customer": fabrikam_domain,
+            "lines": [line("sql-server-2022-enterprise", "2-core-p1y", 1, "P1Y", "annual")],
+        }),
+        "forbidden",
+    )
+    .await?;
+    println!(
+        "  x a sales agent tries to buy: forbidden (recorded as AccessRefused for the audit trail)"
+    );
+
+    d.day(3, 0, "inside the 7-day window").await?;
+    let cancelled = d
+        .ok(
+            "cmd",
+            "cancel_subscription",
+            &agent,
+            json!({
+                "request_id": rid("cancel-windows"), "customer": fabrikam_domain,
+                "subscription_id": windows_sub,
+            }),
+        )
+        .await?;
+    println!(
+        "  + Windows Server subscription {} cancelled at {}",
+        short(&windows_sub),
+        cancelled["cancelled_at"].as_str().unwrap_or("?")
+    );
+
+    d.day(8, 0, "the window has closed").await?;
+    let info = d
+        .ok(
+            "qry",
+            "cancellation_info",
+            &agent,
+            json!({
+                "customer": fabrikam_domain, "subscription_id": sql_sub,
+            }),
+        )
+        .await?;
+    println!(
+        "  ? SQL Server subscription {}: window ended {}",
+        short(&sql_sub),
+        info["windows"][0]["window_ends_at"].as_str().unwrap_or("?")
+    );
+    let e = d.refused("cancel_subscription", &agent, json!({
+        "request_id": rid("cancel-sql"), "customer": fabrikam_domain, "subscription_id": sql_sub,
+    }), "cancellation_window_closed").await?;
+    println!(
+        "  x cancelling it: cancellation_window_closed — {}",
+        e["message"].as_str().unwrap_or("")
+    );
+    let e = d.refused("cancel_subscription", &agent, json!({
+        "request_id": rid("cancel-rhel"), "customer": wingtip_domain, "subscription_id": rhel_sub,
+    }), "not_cancellable").await?;
+    println!(
+        "  x cancelling the Red Hat plan: not_cancellable — {}",
+        e["message"].as_str().unwrap_or("")
+    );
+
+    d.day(10, 0, "perpetual software has 30 days").await?;
+    let r = d
+        .ok(
+            "cmd",
+            "cancel_perpetual",
+            &agent,
+            json!({
+                "request_id": rid("cancel-perpetual"), "customer": wingtip_domain,
+                "order_ids": [wing_order["order_id"]],
+            }),
+        )
+        .await?;
+    println!(
+        "  + perpetual SQL Server of order {} cancelled ({} purchase)",
+        short(&wing_order["order_id"]),
+        r["results"][0]["cancelled"].as_array().map_or(0, Vec::len)
+    );
+    // Entitlement (next) revokes its keys here; billing credits 100%.
+
+    let importer = d.token(
+        ActorKind::Platform,
+        TenantId(Uuid::nil()),
+        "importer@platform",
+        Role::Importer,
+    );
+    let imported = d
+        .ok(
+            "cmd",
+            "import_orders",
+            &importer,
+            json!({
+                "request_id": rid("backfill-2021"),
+                "orders": [{
+                    "customer": fabrikam_domain, "purchased_at": "2021-10-13T15:30:00Z",
+                    "lines": [line("sql-server-2022-standard", "2-core-p1y", 2, "P1Y", "annual")],
+                }],
+            }),
+        )
+        .await?;
+    let old_order = imported["results"][0]["order"]["order_id"].clone();
+    let orders = d
+        .ok(
+            "qry",
+            "get_orders",
+            &agent,
+            json!({ "customer": fabrikam_domain }),
+        )
+        .await?;
+    let subs = d
+        .ok(
+            "qry",
+            "get_subscriptions",
+            &agent,
+            json!({ "customer": fabrikam_domain }),
+        )
+        .await?;
+    let listed = subs["subscriptions"].as_array().map_or(0, Vec::len);
+    let old = orders["orders"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["order_id"] == old_order));
+    let expired = old.is_some_and(|o| o["lines"][0]["status"] == "expired");
+    if old.is_none() || !expired || listed != 2 {
+        bail!("the backfilled order should be in get_orders and expired ({old:?}), and not in get_subscriptions ({listed} listed)");
+    }
+    println!(
+        "  + the platform importer backfills order {} bought 2021-10-13 (before the 2021-10-14 cut-over):",
+        short(&old_order)
+    );
+    println!("    in Get Orders, not in Get Subscriptions ({listed} listed), never auto-renewed, expired at its term end");
+
+    d.day(365, 1, "a year on: terms end").await?;
+    let renewed = d
+        .wait_for(
+            "the SQL Server renewal",
+            "get_subscription",
+            &agent,
+            json!({ "customer": fabrikam_domain, "subscription_id": sql_sub }),
+            |s| s["term_number"] == 2,
+        )
+        .await?;
+    println!(
+        "  + SQL Server subscription {} renewed at its term end: term 2 until {}, window until {}",
+        short(&sql_sub),
+        renewed["term_end"].as_str().unwrap_or("?"),
+        renewed["cancellable_until"].as_str().unwrap_or("?")
+    );
+    let rhel = d
+        .ok(
+            "qry",
+            "get_subscription",
+            &agent,
+            json!({ "customer": wingtip_domain, "subscription_id": rhel_sub }),
+        )
+        .await?;
+    println!(
+        "  + the Red Hat plan renewed too (term {}): turn auto-renew off to let it end",
+        rhel["term_number"]
+    );
+    // Billing (later) invoices the new terms here.
+    Ok(())
+}
+
+/// Runs `csp demo`.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let (data, temporary) = match (&args.data, &args.nats) {
+            (Some(d), _) => (d.clone(), false),
+            (None, None) => (crate::fresh_dir("csp-demo")?, true),
+            (None, Some(_)) => bail!("--nats needs --data: the running system's data directory (its development issuer key)"),
+        };
+        let result = async {
+            let (bus, system, where_) = match &args.nats {
+                Some(url) => {
+                    let bus = Bus::connect(url).await.with_context(|| format!("connecting to NATS at {url}"))?;
+                    (bus, None, format!("the system on {url}"))
+                }
+                None => {
+                    let node_args = NodeArgs {
+                        data: data.clone(),
+                        catalog: None,
+                        issuers: None,
+                        dev_key: None,
+                        internal_key: None,
+                        manual_clock: Some(args.start),
+                        max_body: 256 * 1024,
+                        cache_mib: 16,
+                    };
+                    let node = Node::new(Bus::local(), &node_args)?;
+                    let system = System::start(&node).await?;
+                    (node.bus.clone(), Some(system), format!("an embedded system (in-process bus, data {})", data.display()))
+                }
+            };
+            let dev = DevIssuer::load_or_create(&data.join("dev-issuer.key")).context("the development issuer key")?;
+            let client = Client::new(bus, Duration::from_secs(10));
+            let mut demo = Demo { client, dev, partner: tenant(), started: args.start, now: args.start };
+            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({})).await?;
+            if status["result"]["manual_clock"] != true {
+                bail!("the system runs on the system clock; start it with --manual-clock to run the demo against it");
+            }
+            let now: Timestamp = serde_json::from_value(status["result"]["now"].clone()).context("the system's clock")?;
+            demo.started = now;
+            demo.now = now;
+            println!("csp demo: ordering on {where_}, clock starting {now}");
+            let told = story(&mut demo).await;
+            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({})).await?;
+            if let Some(system) = system {
+                system.shutdown().await;
+            }
+            told?;
+            let s = &status["result"]["state"];
+            println!(
+                "\nordering now holds {} events: {} customers, {} orders; state digest {}",
+                status["result"]["last_seq"], s["customers"], s["orders"],
+                s["digest"].as_str().unwrap_or("?")
+            );
+            if temporary {
+                println!("(give --data DIR to keep the logs; `csp replay ordering --data DIR` then recomputes that digest from them alone)");
+            } else if args.nats.is_none() {
+                println!("(`csp replay ordering --data {}` recomputes that digest from the log alone)", data.display());
+            }
+            Ok(())
+        }
+        .await;
+        if temporary {
+            let _ = std::fs::remove_dir_all(&data);
+        }
+        result
+    })
+}

@@ -1,0 +1,206 @@
+//! `csp send <service> <name> --json FILE|-`: one request to a running system, the reply on
+//! stdout, a non-zero exit on an error reply. What an operator or a script uses instead of
+//! writing a NATS client; the demo talks to the services the same way ([`Client`]).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use csp_auth::DevIssuer;
+use csp_bus::runtime::{admin_subject, AUTHORIZATION};
+use csp_bus::{Bus, Headers, Service};
+use csp_events::api::QueryBody;
+use csp_events::{subject, ActorKind, Role, TenantId};
+use serde_json::Value;
+
+use crate::token::{parse_kind, parse_role};
+
+/// Arguments of `csp send`.
+#[derive(clap::Args)]
+pub struct SendArgs {
+    /// The service: `ordering` (or a runtime test service: `counter`, `counter-b`).
+    service: String,
+    /// A command or query of that service (e.g. `place_order`, `get_orders`), or one of the
+    /// runtime's own: `status`, `clock` (operators), `events_from` (services only).
+    name: String,
+    /// The request body: a JSON file, or `-` for standard input. Default: `{}`.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// NATS server URL of the running system.
+    #[arg(long, env = "CSP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// The bearer token to send. Without it, one is minted from the development issuer in
+    /// `--data` for the actor given by `--kind`, `--tenant` and `--role`.
+    #[arg(long, env = "CSP_TOKEN")]
+    token: Option<String>,
+    /// The actor's kind, for a minted token: partner, customer or platform.
+    #[arg(long, default_value = "partner", value_parser = parse_kind)]
+    kind: ActorKind,
+    /// The actor's tenant id, for a minted token (required unless `--token`, or for `status`
+    /// and `clock`).
+    #[arg(long)]
+    tenant: Option<TenantId>,
+    /// A role (repeatable), for a minted token. Default: admin_agent.
+    #[arg(long = "role", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// The data directory whose development issuer key mints the token.
+    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
+    data: PathBuf,
+    /// The development issuer's key file. Default: `<data>/dev-issuer.key`.
+    #[arg(long, env = "CSP_DEV_KEY")]
+    dev_key: Option<PathBuf>,
+    /// How long to wait for the reply, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+/// The subject of `service`'s endpoint `name`: its command or query, or a runtime endpoint.
+pub fn subject_of(service: &str, name: &str) -> anyhow::Result<String> {
+    if matches!(name, "status" | "clock") {
+        return Ok(admin_subject(service, name));
+    }
+    if name == <csp_events::feed::EventsFrom as QueryBody>::NAME {
+        return Ok(subject::query(service, name));
+    }
+    let (subject, names) = match service {
+        csp_ordering::service::SERVICE => endpoint::<csp_ordering::service::OrderingService>(name),
+        csp_events::counter::SERVICE => endpoint::<csp_counter::CounterService>(name),
+        "counter-b" => endpoint::<csp_counter::CounterService<csp_counter::service::Second>>(name),
+        other => anyhow::bail!("unknown service {other:?}; this build has: ordering"),
+    };
+    subject.with_context(|| {
+        format!(
+            "{service} has no endpoint {name:?}; it has: {}, status, clock, events_from",
+            names.join(", ")
+        )
+    })
+}
+
+fn endpoint<S: Service>(name: &str) -> (Option<String>, Vec<&'static str>) {
+    let table = S::endpoints();
+    (table.subject(name).map(str::to_string), table.names())
+}
+
+/// A request/reply client on a bus, with a bearer token: `csp send` and the demo.
+pub struct Client {
+    bus: Bus,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client on `bus`.
+    pub fn new(bus: Bus, timeout: Duration) -> Client {
+        Client { bus, timeout }
+    }
+
+    /// Sends `body` to `subject` as `token`'s actor; the whole reply (`ok`, `result` or `error`).
+    pub async fn request(&self, subject: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
+        self.raw(subject, token, Bytes::from(body.to_string()))
+            .await
+    }
+
+    /// Like [`Client::request`], with the body as given (a file's bytes, untouched).
+    pub async fn raw(&self, subject: &str, token: &str, body: Bytes) -> anyhow::Result<Value> {
+        let reply = self
+            .bus
+            .request(
+                subject,
+                Headers::new().with(AUTHORIZATION, format!("Bearer {token}")),
+                body,
+                self.timeout,
+            )
+            .await
+            .with_context(|| format!("no reply on {subject}"))?;
+        serde_json::from_slice(&reply.payload)
+            .with_context(|| format!("the reply on {subject} is not JSON"))
+    }
+}
+
+/// The one-line reason of an error reply, `None` for `ok`.
+pub fn error_line(reply: &Value) -> Option<String> {
+    if reply["ok"] == Value::Bool(true) {
+        return None;
+    }
+    Some(format!(
+        "{}: {}",
+        reply["error"]["code"].as_str().unwrap_or("error"),
+        reply["error"]["message"].as_str().unwrap_or("(no message)")
+    ))
+}
+
+fn read_body(json: Option<&Path>) -> anyhow::Result<Bytes> {
+    let bytes = match json {
+        None => b"{}".to_vec(),
+        Some(p) if p == Path::new("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading the body from standard input")?;
+            buf
+        }
+        Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+    };
+    Ok(Bytes::from(bytes))
+}
+
+fn token(args: &SendArgs) -> anyhow::Result<String> {
+    if let Some(t) = &args.token {
+        return Ok(t.trim().to_string());
+    }
+    let path = args
+        .dev_key
+        .clone()
+        .unwrap_or_else(|| args.data.join("dev-issuer.key"));
+    anyhow::ensure!(
+        path.exists(),
+        "no --token and no development issuer key at {} (give --token, or --data of the running system)",
+        path.display()
+    );
+    let issuer = DevIssuer::load_or_create(&path)
+        .with_context(|| format!("development issuer key {}", path.display()))?;
+    let admin = matches!(args.name.as_str(), "status" | "clock");
+    let tenant = match args.tenant {
+        Some(t) => t,
+        None if admin => TenantId(uuid::Uuid::nil()),
+        None => anyhow::bail!("--tenant is required to mint a token (or give --token)"),
+    };
+    let roles = if args.roles.is_empty() {
+        vec![Role::AdminAgent]
+    } else {
+        args.roles.clone()
+    };
+    Ok(issuer.mint_for(
+        args.kind,
+        tenant,
+        "csp-send",
+        &roles,
+        600,
+        csp_bus::clock::wall_seconds(),
+    ))
+}
+
+/// Runs `csp send`.
+pub fn run(args: SendArgs) -> anyhow::Result<()> {
+    let subject = subject_of(&args.service, &args.name)?;
+    let body = read_body(args.json.as_deref())?;
+    let token = token(&args)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let reply = rt.block_on(async {
+        let bus = Bus::connect(&args.nats)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        Client::new(bus, Duration::from_secs(args.timeout))
+            .raw(&subject, &token, body)
+            .await
+    })?;
+    println!("{}", serde_json::to_string_pretty(&reply)?);
+    match error_line(&reply) {
+        None => Ok(()),
+        Some(line) => anyhow::bail!("{line}"),
+    }
+}
