@@ -597,3 +597,30 @@ fn the_config_file_loads_and_verifies() {
     );
     assert!(matches!(missing, Err(ConfigError::Io { .. })));
 }
+
+#[test]
+fn a_remembered_token_is_still_checked_against_the_time_and_tampering_is_not_remembered() {
+    let v = verifier();
+    let dev = DevIssuer::from_seed(DEV_SEED);
+    let c = claims(DEV_ISSUER, ActorKind::Customer, tenant(1), &[]);
+    let token = dev.mint(&c);
+    // First use verifies the signature; the second is answered from memory, identically.
+    let first = v.verify(Some(&bearer(&token)), NOW).unwrap();
+    assert_eq!(v.verify(Some(&bearer(&token)), NOW).unwrap(), first);
+    // Remembered or not, an expired token is refused.
+    assert_eq!(
+        v.verify(Some(&bearer(&token)), c.exp + CLOCK_LEEWAY_SECS + 1),
+        Err(AuthError::Expired { exp: c.exp })
+    );
+    // A token differing in one signature byte is another token: verified, and refused.
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        v.verify(Some(&bearer(&tampered)), NOW),
+        Err(AuthError::BadSignature)
+    );
+    // Debug output never shows remembered tokens.
+    assert!(!format!("{v:?}").contains(&token));
+}

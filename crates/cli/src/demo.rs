@@ -455,7 +455,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                     (node.bus.clone(), Some(system), format!("an embedded system (in-process bus, data {})", data.display()))
                 }
             };
-            let dev = DevIssuer::load_or_create(&data.join("dev-issuer.key")).context("the development issuer key")?;
+            let dev = DevIssuer::load_or_create(data.join("dev-issuer.key")).context("the development issuer key")?;
             let client = Client::new(bus, Duration::from_secs(10));
             let mut demo = Demo { client, dev, partner: tenant(), started: args.start, now: args.start };
             let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({})).await?;

@@ -70,6 +70,9 @@ enum BenchCommand {
     Eventlog(bench::eventlog::Args),
     /// Events between services over NATS: producer log to consumer log, vs raw JetStream.
     Bus(bench_bus::Args),
+    /// The ordering service: place_order over NATS from concurrent clients, beside the bare
+    /// event log (ceiling) and a query over the same path (floor).
+    Ordering(bench::ordering::Args),
 }
 
 /// Runs the `csp` command line.
@@ -106,6 +109,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Bus(args),
         } => bench_bus::run(args),
+        Command::Bench {
+            which: BenchCommand::Ordering(args),
+        } => bench::ordering::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,12 +16,12 @@ use std::collections::BTreeSet;
 use csp_catalog::Catalog;
 use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection, Transition};
 use csp_events::ordering::{self as contract, LineItem, RefundSubject};
-use csp_events::{ErrorCode, Event, EventId, TenantId, Timestamp};
+use csp_events::{ErrorCode, Event, EventId, Role, TenantId, Timestamp};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use crate::domain::access::{invalid_request, partner_for, ADMIN_AGENT};
-use crate::domain::cancellation::{order_windows, subscription_window, WindowInfo};
+use crate::domain::access::{invalid_request, partner_for, platform, ADMIN_AGENT};
+use crate::domain::cancellation::{may_ask, order_windows, subscription_window, WindowInfo};
 use crate::domain::customer::{AddCustomer, Customers};
 use crate::domain::order::{review, Order, PlaceOrder, Review};
 use crate::domain::perpetual::{CancelPerpetual, Perpetual};
@@ -220,6 +220,9 @@ fn batch(
     })
 }
 
+/// What the importer does, in a refusal's message.
+const BACKFILL: &str = "backfill historical orders";
+
 /// `import_orders` (rule O6): each historical order judged on its own.
 pub fn import_orders(
     state: &State,
@@ -227,6 +230,14 @@ pub fn import_orders(
     c: &contract::ImportOrders,
     ctx: &Context,
 ) -> Result<Outcome, Rejection> {
+    // The role first, as everywhere (`domain::access`): an actor that may not backfill is
+    // refused, and so recorded, whatever its batch holds — an empty one included. The refusal
+    // names the first order's customer, as the per-order check below would.
+    let first = c
+        .orders
+        .first()
+        .and_then(|o| state.target(&o.customer).tenant());
+    platform(ctx, Role::Importer, BACKFILL, first)?;
     if c.orders.is_empty() {
         return Err(invalid_request(
             "orders",
@@ -500,6 +511,9 @@ pub fn cancellation_info(
     ctx: &Context,
 ) -> Result<Vec<WindowInfo>, Rejection> {
     let target = state.target(&q.customer);
+    // Who may ask, before what is asked: a refused actor is refused (and recorded) whatever it
+    // sent.
+    may_ask(&target, ctx)?;
     match (q.subscription_id, q.order_id) {
         (Some(s), None) => Ok(vec![subscription_window(
             &state.subscription(s),
@@ -521,5 +535,85 @@ pub fn cancellation_info(
             "subscription_id",
             "give exactly one of subscription_id and order_id",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::*;
+    use csp_events::api::{CustomerRef, RequestId};
+    use csp_events::ordering::ImportedOrder;
+
+    /// The state after Contoso was added by [`PARTNER`].
+    fn with_contoso() -> State {
+        let mut env = csp_events::fixtures::sample(csp_events::EventKind::CustomerAdded);
+        env.payload = contoso_added();
+        let mut state = State::default();
+        state.apply(&env);
+        state
+    }
+
+    fn import(orders: Vec<ImportedOrder>) -> contract::ImportOrders {
+        contract::ImportOrders {
+            request_id: RequestId::new("import-1").unwrap(),
+            orders,
+        }
+    }
+
+    fn contoso_2021() -> ImportedOrder {
+        ImportedOrder {
+            customer: CustomerRef::Tenant(CONTOSO),
+            purchased_at: at(2021, 10, 13, 15, 30, 0),
+            lines: vec![ws_p1y(1)],
+        }
+    }
+
+    #[test]
+    fn rule_o6_an_actor_that_may_not_backfill_is_forbidden_whatever_its_batch_holds() {
+        // Found end to end (tests/ordering_api.rs): a partner sending an empty batch was answered
+        // `invalid_request`, so its refusal was never recorded as an AccessRefused.
+        let state = with_contoso();
+        let partner = ctx_partner(Role::AdminAgent, now());
+        // given an empty batch, when a partner imports it, then forbidden (no customer named)
+        let r = import_orders(&state, &catalog(), &import(vec![]), &partner).unwrap_err();
+        assert_eq!(r.code, ErrorCode::Forbidden, "{r:?}");
+        assert!(r.details.get("customer").is_none());
+        // given a batch for Contoso, then forbidden, naming Contoso for the audit trail
+        let r =
+            import_orders(&state, &catalog(), &import(vec![contoso_2021()]), &partner).unwrap_err();
+        assert_eq!(r.code, ErrorCode::Forbidden, "{r:?}");
+        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        // given an empty batch from the importer, then the batch itself is refused
+        let importer = ctx_platform(Role::Importer, now());
+        let r = import_orders(&state, &catalog(), &import(vec![]), &importer).unwrap_err();
+        assert_eq!(
+            (r.code, r.details["path"].as_str()),
+            (ErrorCode::InvalidRequest, Some("orders"))
+        );
+        // and a real one is accepted
+        let o = import_orders(&state, &catalog(), &import(vec![contoso_2021()]), &importer)
+            .expect("backfilled");
+        assert_eq!(o.reply["results"][0]["ok"], true);
+    }
+
+    #[test]
+    fn rule_o11_an_actor_that_may_not_ask_is_forbidden_whatever_it_asks() {
+        // Found end to end: a helpdesk agent naming both a subscription and an order was
+        // answered `invalid_request`, so its refusal was never recorded.
+        let state = with_contoso();
+        let q = contract::CancellationInfo {
+            customer: CustomerRef::Tenant(CONTOSO),
+            subscription_id: Some(csp_events::SubscriptionId(uuid::Uuid::from_u128(1))),
+            order_id: Some(csp_events::OrderId(uuid::Uuid::from_u128(2))),
+        };
+        let helpdesk = ctx_partner(Role::HelpdeskAgent, now());
+        let r = cancellation_info(&state, &q, &helpdesk).unwrap_err();
+        assert_eq!(r.code, ErrorCode::Forbidden, "{r:?}");
+        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        // a buyer asking the same is told what is wrong with the question
+        let buyer = ctx_partner(Role::AdminAgent, now());
+        let r = cancellation_info(&state, &q, &buyer).unwrap_err();
+        assert_eq!(r.code, ErrorCode::InvalidRequest, "{r:?}");
     }
 }

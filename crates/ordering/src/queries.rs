@@ -52,16 +52,16 @@ pub fn get_orders(
     q: &contract::GetOrders,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?;
-    let orders = state.views.orders.of_customer(customer.customer);
-    Ok(json!({ "customer": customer.customer, "orders": orders }))
+    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
+    let orders = state.views.orders.of_customer(customer);
+    Ok(json!({ "customer": customer, "orders": orders }))
 }
 
 /// `get_order`: one order, with each line's status.
 pub fn get_order(state: &State, q: &contract::GetOrder, ctx: &Context) -> Result<Value, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?;
+    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.orders.get(q.order_id) {
-        Some(o) if o.customer == customer.customer => Ok(to_json(o)),
+        Some(o) if o.customer == customer => Ok(to_json(o)),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -78,9 +78,9 @@ pub fn get_subscriptions(
     q: &contract::GetSubscriptions,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?;
-    let subscriptions = state.views.subscriptions.listed_for(customer.customer);
-    Ok(json!({ "customer": customer.customer, "subscriptions": subscriptions }))
+    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
+    let subscriptions = state.views.subscriptions.listed_for(customer);
+    Ok(json!({ "customer": customer, "subscriptions": subscriptions }))
 }
 
 /// `get_subscription`: one subscription; one bought before the cut-over is not found here (rule
@@ -90,9 +90,9 @@ pub fn get_subscription(
     q: &contract::GetSubscription,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?;
+    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.subscriptions.visible(q.subscription_id) {
-        Some(s) if s.customer == customer.customer => Ok(to_json(s)),
+        Some(s) if s.customer == customer => Ok(to_json(s)),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -109,9 +109,9 @@ pub fn get_purchases(
     q: &contract::GetPurchases,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?;
-    let purchases = state.views.purchases.of_customer(customer.customer);
-    Ok(json!({ "customer": customer.customer, "purchases": purchases }))
+    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
+    let purchases = state.views.purchases.of_customer(customer);
+    Ok(json!({ "customer": customer, "purchases": purchases }))
 }
 
 /// `review_order` (rule O2): priced, each line's plans listed, nothing recorded.

@@ -2,6 +2,7 @@
 //! because these machines are noisy and only ratios travel.
 
 pub mod eventlog;
+pub mod ordering;
 
 use std::time::Duration;
 

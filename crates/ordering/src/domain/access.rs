@@ -156,8 +156,8 @@ pub fn invalid_order(path: &str, message: impl Into<String>) -> Rejection {
 /// customer). Same order of checks as [`partner_for`]: kind and role, existence, partner.
 pub fn reader_for<'a>(ctx: &Context, target: &'a Target) -> Result<&'a CustomerAdded, Rejection> {
     let actor = &ctx.actor;
-    let platform_reader =
-        actor.kind == ActorKind::Platform && (actor.has(Role::Importer) || actor.has(Role::Support));
+    let platform_reader = actor.kind == ActorKind::Platform
+        && (actor.has(Role::Importer) || actor.has(Role::Support));
     if !matches!(actor.kind, ActorKind::Partner | ActorKind::Customer) && !platform_reader {
         return Err(forbidden(
             "only the customer, its partner of record or the platform's importer and support may read its purchases",

@@ -49,7 +49,7 @@ fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp
 
 /// Who may ask: the partner users who buy or cancel for the customer (a choice: the answer is
 /// for the canceller, `admin_agent`, and the buyers who may ask it to act).
-fn customer_of<'a>(
+pub fn may_ask<'a>(
     target: &'a Target,
     ctx: &Context,
 ) -> Result<&'a csp_events::ordering::CustomerAdded, Rejection> {
@@ -63,7 +63,7 @@ pub fn subscription_window(
     id: SubscriptionId,
     ctx: &Context,
 ) -> Result<WindowInfo, Rejection> {
-    let customer = customer_of(target, ctx)?;
+    let customer = may_ask(target, ctx)?;
     let mut now_state = s.clone();
     apply_due::<Subscription>(&mut now_state, ctx.now);
     let sub = match &now_state {
@@ -101,7 +101,7 @@ pub fn order_windows<'a>(
     order: OrderId,
     ctx: &Context,
 ) -> Result<Vec<WindowInfo>, Rejection> {
-    let customer = customer_of(target, ctx)?;
+    let customer = may_ask(target, ctx)?;
     let out: Vec<WindowInfo> = purchases
         .into_iter()
         .flatten()
