@@ -1,0 +1,138 @@
+//! The `csp` verbs as a user runs them: the demo end to end (embedded, nothing installed), and
+//! `csp send` / `csp replay` against a served ordering — exit 0 on success, non-zero with a
+//! one-line reason otherwise.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{Csp, CUSTOMER, PARTNER};
+use csp_testkit::{NatsServer, TempDir};
+use serde_json::Value;
+
+fn csp(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_csp"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning csp");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().expect("csp output")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The README's run command: the story runs embedded and every step it narrates happened — rules
+/// O8 (a window open and closed), O9 (RedHat), O10 (perpetual, day 10), O6 (2021 backfill), O1
+/// (a sales agent refused) and the renewal a year on. Its digest is then recomputed by `csp
+/// replay` from the logs it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
+    csp_testkit::within(Duration::from_secs(300), async {
+        let _guard = common::serial().await;
+        let data = TempDir::new("csp-e2e-demo").unwrap();
+        let dir = data.path().display().to_string();
+        let out = csp(&["demo", "--data", &dir], None);
+        let story = text(&out.stdout);
+        assert!(out.status.success(), "{story}\n{}", text(&out.stderr));
+        for step in [
+            "customer fabrikam",
+            "Australia, billed in AUD",
+            "a sales agent tries to buy: forbidden",
+            "Windows Server subscription",
+            "cancellation_window_closed",
+            "not_cancellable",
+            "perpetual SQL Server of order",
+            "bought 2021-10-13",
+            "renewed at its term end: term 2",
+        ] {
+            assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
+        }
+        let digest = story
+            .lines()
+            .find_map(|l| l.split("state digest ").nth(1))
+            .expect("the demo prints the digest")
+            .trim()
+            .to_string();
+        let out = csp(&["replay", "ordering", "--json", "--data", &dir], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(replayed["state"]["digest"].as_str(), Some(digest.as_str()));
+    })
+    .await
+}
+
+/// `csp send` prints the reply and exits 0 on `ok`, non-zero with `code: message` on stderr
+/// otherwise; `csp replay` on a log the running service holds fails with one clear line; an
+/// unknown verb target is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_replay_exit_codes_say_what_happened() {
+    csp_testkit::within(Duration::from_secs(300), async {
+        let _guard = common::serial().await;
+        let server = NatsServer::start().expect("nats-server");
+        let url = server.url();
+        let data = TempDir::new("csp-e2e-send").unwrap();
+        let dir = data.path().display().to_string();
+        let mut service = Csp::serve(&url, "ordering", data.path(), &[]).await;
+        let base = ["--nats", url.as_str(), "--data", dir.as_str()];
+
+        let add = format!(
+            r#"{{"request_id":"add-1","tenant_id":"{CUSTOMER}","domain":"send.example","company_name":"Send Ltd","country":"BR","currency":"BRL"}}"#
+        );
+        let mut args = vec!["send", "ordering", "add_customer", "--json", "-", "--tenant", PARTNER];
+        args.extend(base);
+        let out = csp(&args, Some(&add));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(reply["result"]["domain"], "send.example");
+
+        // Refused: the reply is printed, the exit is non-zero, the reason is one line.
+        let bad = r#"{"request_id":"po-1","customer":"send.example","lines":[{"product":"no-such-product","sku":"x","quantity":1,"term":"P1Y","billing_plan":"annual"}]}"#;
+        let mut args = vec!["send", "ordering", "place_order", "--json", "-", "--tenant", PARTNER];
+        args.extend(base);
+        let out = csp(&args, Some(bad));
+        assert!(!out.status.success());
+        let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(reply["error"]["code"], "unknown_product");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("csp: unknown_product:"), "{stderr}");
+
+        // A query, and the runtime's own status.
+        let mut args = vec!["send", "ordering", "get_customers", "--tenant", PARTNER, "--role", "sales_agent"];
+        args.extend(base);
+        let out = csp(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut args = vec!["send", "ordering", "status"];
+        args.extend(base);
+        let out = csp(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(status["result"]["state"]["customers"], 1);
+
+        // Mistakes are refused before anything is sent.
+        let mut args = vec!["send", "ordering", "no_such_command", "--tenant", PARTNER];
+        args.extend(base);
+        let out = csp(&args, None);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("place_order"), "{}", text(&out.stderr));
+
+        // The log is the running service's: replay says so and stops.
+        let out = csp(&["replay", "ordering", "--data", &dir], None);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("locked"), "{}", text(&out.stderr));
+        assert_eq!(service.terminate().code(), Some(0));
+        let out = csp(&["replay", "ordering", "--data", &dir], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("customers          1"));
+    })
+    .await
+}
