@@ -136,3 +136,53 @@ async fn send_and_replay_exit_codes_say_what_happened() {
     })
     .await
 }
+
+/// `csp up --nats`: every service in one process, reachable over NATS, serving the layout
+/// `<data>/<service>/log`, and stopped cleanly by SIGTERM (exit 0); `csp replay` then reads the
+/// same directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_every_service_over_nats_and_stops_cleanly() {
+    csp_testkit::within(Duration::from_secs(300), async {
+        let _guard = common::serial().await;
+        let server = NatsServer::start().expect("nats-server");
+        let url = server.url();
+        let data = TempDir::new("csp-e2e-up").unwrap();
+        let dir = data.path().display().to_string();
+        let mut up = Command::new(env!("CARGO_BIN_EXE_csp"))
+            .args(["up", "--nats", url.as_str(), "--data", dir.as_str()])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("csp up");
+        let client = async_nats::connect(&url).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while client
+            .request("$SRV.PING.ordering", bytes::Bytes::new())
+            .await
+            .is_err()
+        {
+            assert!(std::time::Instant::now() < deadline, "csp up never answered PING");
+            assert!(up.try_wait().unwrap().is_none(), "csp up exited early");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let add = format!(
+            r#"{{"request_id":"add-up","tenant_id":"{CUSTOMER}","domain":"up.example","company_name":"Up Ltd","country":"DE","currency":"EUR"}}"#
+        );
+        let mut args = vec!["send", "ordering", "add_customer", "--json", "-", "--tenant", PARTNER];
+        args.extend(["--nats", url.as_str(), "--data", dir.as_str()]);
+        let out = csp(&args, Some(&add));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+
+        unsafe {
+            libc::kill(up.id() as i32, libc::SIGTERM);
+        }
+        assert_eq!(up.wait().unwrap().code(), Some(0));
+        assert!(data.path().join("ordering").join("log").is_dir());
+        let out = csp(&["replay", "ordering", "--json", "--data", &dir], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(replayed["state"]["customers"], 1);
+    })
+    .await
+}
