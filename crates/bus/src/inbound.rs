@@ -23,6 +23,17 @@ use crate::service::{Emit, Handler, Service};
 /// Namespace of `CommandRejected` ids.
 const REJECTED_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0006);
 
+/// The id of the `CommandRejected` recorded for one fire-and-forget message.
+fn rejection_id(command: &str, authorization: &str, body: &[u8]) -> EventId {
+    let mut name = Vec::with_capacity(command.len() + authorization.len() + body.len() + 2);
+    name.extend_from_slice(command.as_bytes());
+    name.push(0);
+    name.extend_from_slice(authorization.as_bytes());
+    name.push(0);
+    name.extend_from_slice(body);
+    EventId(Uuid::new_v5(&REJECTED_NAMESPACE, &name))
+}
+
 /// Runs the service's fire-and-forget commands until shutdown.
 pub(crate) async fn consumer<S: Service>(
     shared: Arc<Shared<S>>,
@@ -109,15 +120,18 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
                 .and_then(|r| r.as_str())
                 .map(str::to_string)
         });
-    // One outcome per command: the id is derived from what identifies it (the request id, else
-    // the exact bytes), so a second publish records nothing new.
-    let mut name = command.as_bytes().to_vec();
-    name.push(0);
-    match &request_id {
-        Some(r) => name.extend_from_slice(r.as_bytes()),
-        None => name.extend_from_slice(&m.msg.payload),
-    }
-    let id = EventId(Uuid::new_v5(&REJECTED_NAMESPACE, &name));
+    // One outcome per message: the id is derived from the whole message as sent — command,
+    // credential, exact body — so the same message published or delivered again records
+    // nothing new, while another tenant's command with the same request id, or a corrected body
+    // refused for another reason, gets an outcome of its own.
+    let id = rejection_id(
+        &command,
+        m.msg
+            .headers
+            .get(crate::runtime::AUTHORIZATION)
+            .unwrap_or(""),
+        &m.msg.payload,
+    );
     let correlation = m
         .msg
         .headers
@@ -138,5 +152,27 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
             warn!(service = shared.name, "recording a rejected command: {e:?}");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rejection_id;
+
+    #[test]
+    fn one_rejection_per_message_not_per_request_id() {
+        let body = br#"{"request_id":"po-1","customer":"a.example","lines":[]}"#;
+        let same = rejection_id("place_order", "Bearer t1", body);
+        assert_eq!(
+            same,
+            rejection_id("place_order", "Bearer t1", body),
+            "redelivery"
+        );
+        // Request ids are per tenant: another tenant's token, same body, another outcome.
+        assert_ne!(same, rejection_id("place_order", "Bearer t2", body));
+        // A corrected body under the same request id is another message.
+        let corrected = br#"{"request_id":"po-1","customer":"b.example","lines":[]}"#;
+        assert_ne!(same, rejection_id("place_order", "Bearer t1", corrected));
+        assert_ne!(same, rejection_id("cancel_perpetual", "Bearer t1", body));
     }
 }
