@@ -82,19 +82,7 @@ impl Ordering {
 
     /// The reply's raw bytes.
     async fn raw(&self, subject: &str, token: Option<&str>, body: &[u8]) -> Bytes {
-        let mut headers = async_nats::HeaderMap::new();
-        if let Some(t) = token {
-            headers.insert("Authorization", format!("Bearer {t}").as_str());
-        }
-        let request = async_nats::Request::new()
-            .payload(Bytes::copy_from_slice(body))
-            .headers(headers)
-            .timeout(Some(Duration::from_secs(10)));
-        self.client
-            .send_request(subject.to_string(), request)
-            .await
-            .unwrap_or_else(|e| panic!("request on {subject}: {e}"))
-            .payload
+        common::send_raw(&self.client, subject, token, body).await
     }
 
     async fn cmd(&self, name: &str, token: &str, body: Value) -> Value {

@@ -220,6 +220,18 @@ pub async fn send(
     token: Option<&str>,
     body: &[u8],
 ) -> Value {
+    let reply = send_raw(client, subject, token, body).await;
+    serde_json::from_slice(&reply)
+        .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {reply:?}"))
+}
+
+/// Like [`send`], the reply's bytes as they came.
+pub async fn send_raw(
+    client: &async_nats::Client,
+    subject: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Bytes {
     let mut headers = async_nats::HeaderMap::new();
     if let Some(t) = token {
         headers.insert("Authorization", format!("Bearer {t}").as_str());
@@ -228,12 +240,11 @@ pub async fn send(
         .payload(Bytes::copy_from_slice(body))
         .headers(headers)
         .timeout(Some(Duration::from_secs(10)));
-    let reply = client
+    client
         .send_request(subject.to_string(), request)
         .await
-        .unwrap_or_else(|e| panic!("request on {subject}: {e}"));
-    serde_json::from_slice(&reply.payload)
-        .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {:?}", reply.payload))
+        .unwrap_or_else(|e| panic!("request on {subject}: {e}"))
+        .payload
 }
 
 /// Opens the test customer's counter on `service` (`counter`, `counter-b`) and checks it worked.

@@ -45,15 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let server = match &args.nats {
-        Some(_) => None,
-        None => Some(csp_testkit::NatsServer::start().context("starting nats-server")?),
-    };
-    let url = args
-        .nats
-        .clone()
-        .or_else(|| server.as_ref().map(|s| s.url()))
-        .context("no NATS URL")?;
+    let (_server, url) = crate::bench::nats(args.nats.as_deref())?;
     let dir = crate::fresh_dir("csp-bench-bus")?;
     let result = rt.block_on(async {
         let ceiling = raw_loop(&url, args.events).await?;

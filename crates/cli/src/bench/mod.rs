@@ -6,6 +6,20 @@ pub mod ordering;
 
 use std::time::Duration;
 
+/// The NATS server a benchmark runs against: `url` if given, else one of its own on a free port
+/// with a temporary JetStream directory (kept alive by the returned handle).
+pub(crate) fn nats(url: Option<&str>) -> anyhow::Result<(Option<csp_testkit::NatsServer>, String)> {
+    use anyhow::Context as _;
+    match url {
+        Some(url) => Ok((None, url.to_string())),
+        None => {
+            let server = csp_testkit::NatsServer::start().context("starting nats-server")?;
+            let url = server.url();
+            Ok((Some(server), url))
+        }
+    }
+}
+
 /// Events per second.
 pub(crate) fn rate(n: u64, d: Duration) -> f64 {
     if d.is_zero() {

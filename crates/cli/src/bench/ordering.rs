@@ -58,6 +58,24 @@ struct Load {
 }
 
 impl Load {
+    /// Waits for every task's latencies; the elapsed time runs from `start` to the last one.
+    async fn collect(
+        start: Instant,
+        tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>>,
+    ) -> anyhow::Result<Load> {
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.context("a load task panicked")??);
+        }
+        let elapsed = start.elapsed();
+        latencies.sort_unstable();
+        Ok(Load {
+            done: latencies.len() as u64,
+            elapsed,
+            latencies,
+        })
+    }
+
     fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
@@ -77,15 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let server = match &args.nats {
-        Some(_) => None,
-        None => Some(csp_testkit::NatsServer::start().context("starting nats-server")?),
-    };
-    let url = args
-        .nats
-        .clone()
-        .or_else(|| server.as_ref().map(|s| s.url()))
-        .context("no NATS URL")?;
+    let (_server, url) = crate::bench::nats(args.nats.as_deref())?;
     let dir = crate::fresh_dir("csp-bench-ordering")?;
     let result = rt.block_on(measure(&args, &url, &dir));
     let _ = std::fs::remove_dir_all(&dir);
@@ -245,17 +255,7 @@ async fn drive(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.context("client panicked")??);
-    }
-    let elapsed = start.elapsed();
-    latencies.sort_unstable();
-    Ok(Load {
-        done: latencies.len() as u64,
-        elapsed,
-        latencies,
-    })
+    Load::collect(start, tasks).await
 }
 
 fn diff(after: &LogStats, before: &LogStats) -> LogStats {
@@ -330,17 +330,7 @@ async fn bare_log(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.context("task panicked")??);
-    }
-    let elapsed = start.elapsed();
-    latencies.sort_unstable();
-    Ok(Load {
-        done: latencies.len() as u64,
-        elapsed,
-        latencies,
-    })
+    Load::collect(start, tasks).await
 }
 
 fn ms(d: Duration) -> f64 {
