@@ -315,10 +315,11 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let mut path = e.path().to_string();
         let reason = e.into_inner().to_string();
-        // serde reports a missing field at the path of the object that lacks it; name the
-        // field itself, as for every other error.
+        // serde reports a missing or duplicated field at the path of the object that holds
+        // it; name the field itself, as for every other error.
         if let Some(field) = reason
             .strip_prefix("missing field `")
+            .or_else(|| reason.strip_prefix("duplicate field `"))
             .and_then(|rest| rest.split('`').next())
         {
             path = if path == "." {
@@ -373,6 +374,8 @@ mod tests {
         assert_eq!(e.details["path"], "a[0].n", "a missing field is named: {e}");
         let e = decode_json::<Probe>(br#"{}"#).unwrap_err();
         assert_eq!(e.details["path"], "a");
+        let e = decode_json::<Probe>(br#"{"a":[{"n":1,"n":2}]}"#).unwrap_err();
+        assert_eq!(e.details["path"], "a[0].n", "a duplicated field is named: {e}");
         let e = decode_json::<Probe>(b"{not json").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = decode_json::<Probe>(br#"{"a":[]} trailing"#).unwrap_err();
