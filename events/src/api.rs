@@ -375,7 +375,10 @@ mod tests {
         let e = decode_json::<Probe>(br#"{}"#).unwrap_err();
         assert_eq!(e.details["path"], "a");
         let e = decode_json::<Probe>(br#"{"a":[{"n":1,"n":2}]}"#).unwrap_err();
-        assert_eq!(e.details["path"], "a[0].n", "a duplicated field is named: {e}");
+        assert_eq!(
+            e.details["path"], "a[0].n",
+            "a duplicated field is named: {e}"
+        );
         let e = decode_json::<Probe>(b"{not json").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = decode_json::<Probe>(br#"{"a":[]} trailing"#).unwrap_err();

@@ -421,3 +421,24 @@ fn a_forbidden_command_names_the_customer_for_the_audit_trail() {
         .unwrap_err();
     assert_eq!(e.details["customer"], CONTOSO.to_string());
 }
+
+#[test]
+fn rule_o4_get_subscriptions_lists_an_orders_lines_in_line_order() {
+    // Found end to end: the lines of one order came back in subscription-id order.
+    let mut h = with_contoso();
+    let now = at(2026, 11, 2, 9, 0, 0);
+    let order = place(tenant(CONTOSO), (1..=6).map(ws_p1y).collect());
+    h.run(admin(), now, |s, ctx| {
+        api::place_order(s, &catalog(), &order, ctx)
+    })
+    .unwrap();
+    let lines: Vec<u32> = h
+        .state
+        .views
+        .subscriptions
+        .listed_for(CONTOSO)
+        .iter()
+        .map(|v| v.line)
+        .collect();
+    assert_eq!(lines, [1, 2, 3, 4, 5, 6]);
+}

@@ -76,7 +76,8 @@ pub struct SubscriptionView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Subscriptions {
     by_id: BTreeMap<SubscriptionId, SubscriptionView>,
-    by_customer: BTreeMap<TenantId, BTreeSet<(Timestamp, SubscriptionId)>>,
+    /// Per customer, by term start, then order and line: an order's lines list in line order.
+    by_customer: BTreeMap<TenantId, BTreeSet<(Timestamp, OrderId, u32, SubscriptionId)>>,
 }
 
 impl Subscriptions {
@@ -84,10 +85,12 @@ impl Subscriptions {
     pub fn apply(&mut self, env: &Envelope) {
         match &env.payload {
             Event::SubscriptionStarted(s) => {
-                self.by_customer
-                    .entry(s.customer)
-                    .or_default()
-                    .insert((s.term_start, s.subscription));
+                self.by_customer.entry(s.customer).or_default().insert((
+                    s.term_start,
+                    s.order,
+                    s.line,
+                    s.subscription,
+                ));
                 self.by_id.insert(
                     s.subscription,
                     SubscriptionView {
@@ -174,7 +177,7 @@ impl Subscriptions {
             .get(&customer)
             .into_iter()
             .flatten()
-            .filter_map(|(_, id)| self.by_id.get(id))
+            .filter_map(|(_, _, _, id)| self.by_id.get(id))
             .collect()
     }
 
