@@ -1660,6 +1660,13 @@ async fn fire_and_forget_orders_and_their_outcome_events() {
         publish(unknown.clone(), o.agent.clone(), UNKNOWN).await;
         publish(unknown, o.agent.clone(), UNKNOWN).await;
         publish(place("ff-3", CUSTOMER, vec![ws_p1y()]), sales, FORBIDDEN).await;
+        // No valid token: nothing of a stranger's enters the log; a copy goes to the DLQ.
+        publish(
+            place("ff-4", CUSTOMER, vec![ws_p1y()]),
+            "not-a-token".into(),
+            UNKNOWN,
+        )
+        .await;
 
         // Progress: the order appears.
         let order = until("the order", Duration::from_secs(20), || async {
@@ -1674,12 +1681,12 @@ async fn fire_and_forget_orders_and_their_outcome_events() {
             "fire-and-forget order visible after {:?}",
             started.elapsed()
         );
-        // Progress: the service's inbound consumer has acknowledged all five messages.
+        // Progress: the service's inbound consumer has acknowledged all six messages.
         let inbound = js.get_stream("CSP_INBOUND").await.unwrap();
-        until("all five consumed", Duration::from_secs(20), || async {
+        until("all six consumed", Duration::from_secs(20), || async {
             let info = inbound.consumer_info("ordering-inbound").await.ok()?;
-            (info.delivered.stream_sequence >= 5
-                && info.ack_floor.stream_sequence >= 5
+            (info.delivered.stream_sequence >= 6
+                && info.ack_floor.stream_sequence >= 6
                 && info.num_pending == 0
                 && info.num_ack_pending == 0)
                 .then_some(())
@@ -1694,6 +1701,19 @@ async fn fire_and_forget_orders_and_their_outcome_events() {
             "published twice, one order"
         );
         let order_id = order[0]["order_id"].as_str().unwrap().to_string();
+        let dlq = js.get_stream("CSP_DLQ").await.unwrap();
+        let copy = until("the DLQ copy", Duration::from_secs(20), || async {
+            dlq.get_last_raw_message_by_subject("csp.dlq.ordering")
+                .await
+                .ok()
+        })
+        .await;
+        let reason = copy
+            .headers
+            .get("Csp-Quarantine-Reason")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        assert!(reason.starts_with("unauthenticated"), "{reason}");
 
         assert!(o.csp.terminate().success());
         let events = log_events(&o.csp.log_dir());

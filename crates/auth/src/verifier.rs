@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use sha2::{Digest as _, Sha256};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use csp_events::actor::TOKEN_AUDIENCE;
@@ -57,11 +59,14 @@ struct TrustedIssuer {
 pub struct Verifier {
     issuers: HashMap<String, TrustedIssuer>,
     validation: Validation,
-    /// Tokens whose signature, issuer and policy already checked out, by their exact bytes.
-    /// A client sends the same token with every request for its lifetime, and an Ed25519
-    /// verification is most of what a request costs (two thirds of the runtime's request path
-    /// in `csp bench ordering`'s profile). Time checks (`exp`, `nbf`) still run on every use.
-    verified: Mutex<HashMap<String, (TokenClaims, IssuerKind)>>,
+    /// Tokens whose signature, issuer and policy already checked out, by the SHA-256 of their
+    /// exact bytes (so no credential is kept). A client sends the same token with every request
+    /// for its lifetime, and an Ed25519 verification is most of what a request costs (two
+    /// thirds of the runtime's request path in `csp bench ordering`'s profile). Time checks
+    /// (`aud`, `exp`, `nbf`, `sub`) still run on every use. Sound because the trusted issuers
+    /// and their keys are fixed for the verifier's life: if they ever become reloadable, the
+    /// cache must be emptied on reload.
+    verified: Mutex<HashMap<[u8; 32], (TokenClaims, IssuerKind)>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -163,7 +168,11 @@ impl Verifier {
     /// Verifies a bare JWT, for carriers other than the `Authorization` header. See
     /// [`Verifier::verify`] for `now_unix_secs`.
     pub fn verify_token(&self, token: &str, now_unix_secs: i64) -> Result<Verified, AuthError> {
-        let remembered = self.remembered(token);
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(malformed(format!("longer than {MAX_TOKEN_LEN} bytes")));
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self.remembered(&key);
         if let Some((claims, issuer_kind)) = remembered {
             check_claims(&claims, now_unix_secs)?;
             return Ok(Verified {
@@ -173,30 +182,29 @@ impl Verifier {
             });
         }
         let verified = self.verify_afresh(token, now_unix_secs)?;
-        self.remember(token, &verified);
+        self.remember(key, &verified, now_unix_secs);
         Ok(verified)
     }
 
-    fn remembered(&self, token: &str) -> Option<(TokenClaims, IssuerKind)> {
+    fn remembered(&self, key: &[u8; 32]) -> Option<(TokenClaims, IssuerKind)> {
         let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(token).cloned()
+        cache.get(key).cloned()
     }
 
-    fn remember(&self, token: &str, verified: &Verified) {
+    fn remember(&self, key: [u8; 32], verified: &Verified, now: i64) {
         let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= VERIFIED_CAPACITY {
-            cache.clear();
+            // Expired tokens go first; if every one is live, start over (each costs one
+            // verification again, as without the cache).
+            cache.retain(|_, (claims, _)| claims.exp.saturating_add(CLOCK_LEEWAY_SECS) > now);
+            if cache.len() >= VERIFIED_CAPACITY {
+                cache.clear();
+            }
         }
-        cache.insert(
-            token.to_string(),
-            (verified.claims.clone(), verified.issuer_kind),
-        );
+        cache.insert(key, (verified.claims.clone(), verified.issuer_kind));
     }
 
     fn verify_afresh(&self, token: &str, now_unix_secs: i64) -> Result<Verified, AuthError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(malformed(format!("longer than {MAX_TOKEN_LEN} bytes")));
-        }
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(_signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

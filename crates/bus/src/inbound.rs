@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use csp_events::event::CommandRejected;
-use csp_events::{subject, EventId, Reply};
+use csp_events::{subject, EventId, Reply, RequestId, TenantId};
 use tokio::sync::watch;
 use tracing::warn;
 use uuid::Uuid;
@@ -19,18 +19,18 @@ use uuid::Uuid;
 use crate::js::JsMsg;
 use crate::runtime::{append_emits, handle_request, Shared, CORRELATION_ID};
 use crate::service::{Emit, Handler, Service};
+use crate::Headers;
 
 /// Namespace of `CommandRejected` ids.
 const REJECTED_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0006);
 
-/// The id of the `CommandRejected` recorded for one fire-and-forget message.
-fn rejection_id(command: &str, authorization: &str, body: &[u8]) -> EventId {
-    let mut name = Vec::with_capacity(command.len() + authorization.len() + body.len() + 2);
+/// The id of the `CommandRejected` recorded for one fire-and-forget command of `tenant`.
+fn rejection_id(command: &str, tenant: TenantId, body_hash: &[u8; 32]) -> EventId {
+    let mut name = Vec::with_capacity(command.len() + 16 + 32 + 1);
     name.extend_from_slice(command.as_bytes());
     name.push(0);
-    name.extend_from_slice(authorization.as_bytes());
-    name.push(0);
-    name.extend_from_slice(body);
+    name.extend_from_slice(tenant.0.as_bytes());
+    name.extend_from_slice(body_hash);
     EventId(Uuid::new_v5(&REJECTED_NAMESPACE, &name))
 }
 
@@ -110,27 +110,58 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
         Ok(Reply::Err(e)) => e,
         Err(_) => return true,
     };
-    if error.code == csp_events::ErrorCode::Unavailable {
+    use csp_events::ErrorCode as E;
+    if matches!(error.code, E::Unavailable | E::Conflict) {
+        // Storage trouble or a lost race: the command may yet succeed; NAK for redelivery.
         return false;
     }
+    // Whoever sent this is unknown (no valid token) or sent more than a request may hold:
+    // nothing of theirs enters the log (a stranger must not be able to write to it). A copy goes
+    // to the DLQ with the reason, for the operator.
+    let verified = shared.verifier.verify(
+        m.msg.headers.get(crate::runtime::AUTHORIZATION),
+        crate::clock::wall_seconds(),
+    );
+    let tenant = match (&verified, error.code) {
+        (Ok(v), code) if code != E::PayloadTooLarge => v.actor.tenant,
+        _ => {
+            warn!(service = shared.name, subject = %m.msg.subject, code = error.code.as_str(), "fire-and-forget message refused before it was read: sent to the DLQ, not recorded");
+            let headers = Headers::new()
+                .with(
+                    "Csp-Quarantine-Reason",
+                    format!("{}: {}", error.code.as_str(), error.message)
+                        .replace(['\r', '\n'], " "),
+                )
+                .with("Csp-Original-Subject", m.msg.subject.clone());
+            let id = Uuid::new_v5(&REJECTED_NAMESPACE, &m.msg.payload).to_string();
+            let dlq = subject::dlq(shared.name);
+            if let Err(e) = shared
+                .bus
+                .js_publish(&dlq, &id, headers, m.msg.payload.clone())
+                .await
+            {
+                warn!(service = shared.name, "publishing to the DLQ: {e}");
+            }
+            return true;
+        }
+    };
     let request_id = serde_json::from_slice::<serde_json::Value>(&m.msg.payload)
         .ok()
         .and_then(|v| {
             v.get("request_id")
                 .and_then(|r| r.as_str())
-                .map(str::to_string)
+                .and_then(|r| RequestId::new(r).ok())
+                .map(|r| r.as_str().to_string())
         });
-    // One outcome per message: the id is derived from the whole message as sent — command,
-    // credential, exact body — so the same message published or delivered again records
-    // nothing new, while another tenant's command with the same request id, or a corrected body
-    // refused for another reason, gets an outcome of its own.
+    // One outcome per command: the id is derived from who sent it and what it says (the
+    // tenant and the canonical body, request id included), so the same command published or
+    // delivered again — with a refreshed token or re-serialised — records nothing new, while
+    // another tenant's command under the same request id, or a corrected body refused for
+    // another reason, gets an outcome of its own.
     let id = rejection_id(
         &command,
-        m.msg
-            .headers
-            .get(crate::runtime::AUTHORIZATION)
-            .unwrap_or(""),
-        &m.msg.payload,
+        tenant,
+        &crate::runtime::body_hash(&command, &m.msg.payload),
     );
     let correlation = m
         .msg
@@ -158,21 +189,24 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
 #[cfg(test)]
 mod tests {
     use super::rejection_id;
+    use csp_events::TenantId;
+    use uuid::Uuid;
 
     #[test]
-    fn one_rejection_per_message_not_per_request_id() {
-        let body = br#"{"request_id":"po-1","customer":"a.example","lines":[]}"#;
-        let same = rejection_id("place_order", "Bearer t1", body);
-        assert_eq!(
-            same,
-            rejection_id("place_order", "Bearer t1", body),
-            "redelivery"
-        );
-        // Request ids are per tenant: another tenant's token, same body, another outcome.
-        assert_ne!(same, rejection_id("place_order", "Bearer t2", body));
-        // A corrected body under the same request id is another message.
-        let corrected = br#"{"request_id":"po-1","customer":"b.example","lines":[]}"#;
-        assert_ne!(same, rejection_id("place_order", "Bearer t1", corrected));
-        assert_ne!(same, rejection_id("cancel_perpetual", "Bearer t1", body));
+    fn one_rejection_per_command_of_a_tenant_not_per_request_id() {
+        let (a, b) = (TenantId(Uuid::from_u128(1)), TenantId(Uuid::from_u128(2)));
+        let body = crate::runtime::body_hash("place_order", br#"{"request_id":"po-1","lines":[]}"#);
+        let same = rejection_id("place_order", a, &body);
+        assert_eq!(same, rejection_id("place_order", a, &body), "redelivery");
+        // Re-serialised, the same command.
+        let spaced =
+            crate::runtime::body_hash("place_order", br#"{ "lines": [], "request_id": "po-1" }"#);
+        assert_eq!(same, rejection_id("place_order", a, &spaced));
+        // Request ids are per tenant: another tenant, same body, another outcome.
+        assert_ne!(same, rejection_id("place_order", b, &body));
+        // A corrected body under the same request id is another command.
+        let corrected =
+            crate::runtime::body_hash("place_order", br#"{"request_id":"po-1","lines":[1]}"#);
+        assert_ne!(same, rejection_id("place_order", a, &corrected));
     }
 }

@@ -641,7 +641,7 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
 /// The hash a request record keeps: the command name and the body's canonical JSON (sorted
 /// keys, no insignificant whitespace), so a retry that re-serialises the same body still
 /// matches.
-fn body_hash(command: &str, body: &[u8]) -> [u8; 32] {
+pub(crate) fn body_hash(command: &str, body: &[u8]) -> [u8; 32] {
     let canonical = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| serde_json::to_vec(&v).ok())

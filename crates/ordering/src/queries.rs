@@ -16,9 +16,15 @@ use crate::api;
 use crate::domain::access::{forbidden, reader_for};
 use crate::state::State;
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
-    // Views are plain data (strings, integers, ids, timestamps): serialising cannot fail.
-    serde_json::to_value(value).unwrap_or(Value::Null)
+/// A view as JSON. Views are plain data and serialise; should one ever not (a map keyed by a
+/// tuple, say), the client gets `internal`, never a silent `null`.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, Rejection> {
+    serde_json::to_value(value).map_err(|e| {
+        Rejection::new(
+            ErrorCode::Internal,
+            format!("the answer could not be written as JSON: {e}"),
+        )
+    })
 }
 
 /// `get_customers`: a partner's customers by domain name; a customer user sees itself; the
@@ -61,7 +67,7 @@ pub fn get_orders(
 pub fn get_order(state: &State, q: &contract::GetOrder, ctx: &Context) -> Result<Value, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.orders.get(q.order_id) {
-        Some(o) if o.customer == customer => Ok(to_json(o)),
+        Some(o) if o.customer == customer => to_json(o),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -92,7 +98,7 @@ pub fn get_subscription(
 ) -> Result<Value, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.subscriptions.visible(q.subscription_id) {
-        Some(s) if s.customer == customer => Ok(to_json(s)),
+        Some(s) if s.customer == customer => to_json(s),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -121,7 +127,7 @@ pub fn review_order(
     q: &contract::ReviewOrder,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
-    api::review_order(state, catalog, q, ctx).map(|r| to_json(&r))
+    to_json(&api::review_order(state, catalog, q, ctx)?)
 }
 
 /// `cancellation_info` (rule O11): when each window ends and whether it has passed, exact at

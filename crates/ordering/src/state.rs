@@ -1,5 +1,5 @@
 //! Everything the ordering service knows, as one fold of its log: every aggregate's decider state
-//! and every read model. The service (next step) holds one [`State`], folds each recorded event
+//! and every read model. The service (`service.rs`) holds one [`State`], folds each recorded event
 //! with [`State::apply`] — live and in replay alike — and asks [`State::due`] what the scheduler
 //! must record. [`State::digest`] lets an operator (and the property tests) check that live
 //! state equals a replay from scratch, byte for byte.
