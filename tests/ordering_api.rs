@@ -114,7 +114,7 @@ impl Ordering {
             &self.client,
             "csp.admin.ordering.status",
             Some(&self.admin),
-            b"{}",
+            br#"{"digest":true}"#,
         )
         .await;
         assert_eq!(code(&r), "ok", "{r}");

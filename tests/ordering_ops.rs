@@ -43,7 +43,8 @@ async fn try_send(
 }
 
 async fn status(client: &async_nats::Client, admin: &str) -> Value {
-    let r = send(client, "csp.admin.ordering.status", Some(admin), b"{}").await;
+    let body = br#"{"digest":true}"#;
+    let r = send(client, "csp.admin.ordering.status", Some(admin), body).await;
     assert_eq!(code(&r), "ok", "{r}");
     r["result"].clone()
 }

@@ -511,7 +511,7 @@ pub(crate) async fn handle_request<S: Service>(
         return if endpoint_index == shared.table.len() {
             admin_clock(shared, &msg.payload)
         } else {
-            admin_status(shared)
+            admin_status(shared, &msg.payload)
         };
     }
     let Some(endpoint) = shared.table.get(endpoint_index) else {
@@ -903,12 +903,27 @@ fn admin_clock<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
     Bytes::from(Reply::ok(&serde_json::json!({ "now": now })).to_bytes())
 }
 
-fn admin_status<S: Service>(shared: &Shared<S>) -> Bytes {
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusRequest {
+    /// Also digest the whole state: costly on a large state (it is read under the state's
+    /// lock, which holds the applier back meanwhile), so only when asked.
+    #[serde(default)]
+    digest: bool,
+}
+
+/// `csp.admin.<service>.status`: `{}` for positions and counts, `{"digest": true}` to add the
+/// state digest `csp replay` recomputes.
+fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
+    let req: StatusRequest = match csp_events::api::decode_json(body) {
+        Ok(r) => r,
+        Err(e) => return error_reply(e),
+    };
     let stats = shared.log.stats();
     // Read together, so the summary is of exactly `applied_seq` events.
     let (applied_seq, summary) = {
         let applied = read_lock(&shared.applied);
-        (applied.seq, S::summary(&applied.state))
+        (applied.seq, S::summary(&applied.state, req.digest))
     };
     let status = serde_json::json!({
         "service": shared.name,

@@ -45,10 +45,12 @@ pub trait Service: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// What an operator checks first about the state — counts and a digest — shown by
-    /// `csp.admin.<service>.status` from the live state and printed by `csp replay` from a fold
-    /// of the log, so the two can be compared. `null` for a service that has none.
-    fn summary(_state: &Self::State) -> Value {
+    /// What an operator checks first about the state — counts, and with `digest` a digest of
+    /// the whole state — shown by `csp.admin.<service>.status` from the live state and printed
+    /// by `csp replay` from a fold of the log, so the two can be compared. The counts must be
+    /// cheap (they are read under the state's lock); the digest is asked for explicitly.
+    /// `null` for a service that has none.
+    fn summary(_state: &Self::State, _digest: bool) -> Value {
         Value::Null
     }
 

@@ -467,7 +467,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             demo.now = now;
             println!("csp demo: ordering on {where_}, clock starting {now}");
             let told = story(&mut demo).await;
-            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({})).await?;
+            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({ "digest": true })).await?;
             if let Some(system) = system {
                 system.shutdown().await;
             }

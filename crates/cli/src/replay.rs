@@ -47,7 +47,7 @@ pub fn find_log(data: &Path, service: &str) -> anyhow::Result<PathBuf> {
 
 fn summary<S: Service>(log: &EventLog, init: S::Config) -> anyhow::Result<(u64, Value)> {
     let applied = runtime::replay::<S>(log, &init).context("replaying the log")?;
-    Ok((applied.seq, S::summary(&applied.state)))
+    Ok((applied.seq, S::summary(&applied.state, true)))
 }
 
 /// Runs `csp replay`.

@@ -204,7 +204,7 @@ impl Service for OrderingService {
         live.state.due(now).into_iter().map(emit).collect()
     }
 
-    fn summary(live: &Live) -> Value {
-        serde_json::to_value(live.state.summary()).unwrap_or(Value::Null)
+    fn summary(live: &Live, digest: bool) -> Value {
+        serde_json::to_value(live.state.summary(digest)).unwrap_or(Value::Null)
     }
 }

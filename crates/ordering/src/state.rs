@@ -139,8 +139,9 @@ impl State {
     }
 
     /// What an operator checks first, the same from the running service (`csp.admin.ordering.status`)
-    /// and from a replay of its log (`csp replay ordering`): counts and the digest.
-    pub fn summary(&self) -> Summary {
+    /// and from a replay of its log (`csp replay ordering`): counts, and with `digest` the
+    /// digest (a serialisation of the whole state: asked for, not computed by default).
+    pub fn summary(&self, digest: bool) -> Summary {
         use crate::domain::subscription::Status;
         let mut subscriptions = Counts::default();
         for s in self.subscriptions.values().flatten() {
@@ -164,7 +165,7 @@ impl State {
             subscriptions,
             perpetual_purchases: perpetual,
             refund_requests: self.refunds.values().flatten().count() as u64,
-            digest: self.digest_hex(),
+            digest: digest.then(|| self.digest_hex()),
         }
     }
 
@@ -200,6 +201,7 @@ pub struct Summary {
     pub perpetual_purchases: Counts,
     /// Refund requests filed.
     pub refund_requests: u64,
-    /// [`State::digest`], hex.
-    pub digest: String,
+    /// [`State::digest`], hex, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
