@@ -186,3 +186,38 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
     })
     .await
 }
+
+/// An answer larger than the bus carries is refused with `payload_too_large` and its size, at
+/// once — not dropped, which would leave the client waiting out its timeout with nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
+    csp_testkit::within(Duration::from_secs(300), async {
+        let _guard = common::serial().await;
+        let server = NatsServer::builder()
+            .max_payload(16 * 1024)
+            .start()
+            .expect("nats-server");
+        let url = server.url();
+        let data = TempDir::new("csp-e2e-big-answer").unwrap();
+        let _service = Csp::serve(&url, "ordering", data.path(), &["--max-body", "8192"]).await;
+        let client = async_nats::connect(&url).await.unwrap();
+        let issuer = common::dev_issuer(data.path());
+        let partner = csp_events::TenantId(PARTNER.parse().unwrap());
+        let agent = common::partner_token(&issuer, partner, csp_events::Role::AdminAgent);
+        // 100 customers: get_customers answers ~25 KB.
+        for i in 0..100u128 {
+            let tenant = uuid::Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_0000_0000 | i);
+            let body = format!(
+                r#"{{"request_id":"add-{i}","tenant_id":"{tenant}","domain":"big-{i}.example","company_name":"Big Answer Number {i} Ltd","country":"US","currency":"USD"}}"#
+            );
+            let r = common::send(&client, "csp.cmd.ordering.add_customer", Some(&agent), body.as_bytes()).await;
+            assert_eq!(common::code(&r), "ok", "{r}");
+        }
+        let started = std::time::Instant::now();
+        let r = common::send(&client, "csp.qry.ordering.get_customers", Some(&agent), b"{}").await;
+        assert_eq!(common::code(&r), "payload_too_large", "{r}");
+        assert!(r["error"]["details"]["size"].as_u64().unwrap() > 16 * 1024, "{r}");
+        assert!(started.elapsed() < Duration::from_secs(5), "answered at once");
+    })
+    .await
+}

@@ -438,7 +438,7 @@ async fn serve_loop<S: Service>(
         };
         let shared = Arc::clone(&shared);
         in_flight.spawn(async move {
-            let reply = handle(&shared, &incoming).await;
+            let reply = fit(&shared, handle(&shared, &incoming).await);
             if let Err(e) = incoming.respond(reply).await {
                 debug!(service = shared.name, "reply not delivered: {e}");
             }
@@ -458,6 +458,35 @@ async fn serve_loop<S: Service>(
         let _ = incoming.respond(Bytes::from(reply)).await;
     }
     while in_flight.join_next().await.is_some() {}
+}
+
+/// Room left in a reply message for its headers.
+const REPLY_HEADROOM: usize = 1024;
+
+/// A reply the bus cannot carry would never arrive: the client would wait out its timeout with
+/// no answer. Such a reply becomes `payload_too_large`, saying how large it was.
+fn fit<S: Service>(shared: &Shared<S>, reply: Bytes) -> Bytes {
+    let limit = shared.bus.max_payload().saturating_sub(REPLY_HEADROOM);
+    if reply.len() <= limit {
+        return reply;
+    }
+    warn!(
+        service = shared.name,
+        size = reply.len(),
+        limit,
+        "an answer too large for the bus was replaced by payload_too_large"
+    );
+    error_reply(
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the answer ({} bytes) is larger than the bus carries ({limit} bytes); ask for less",
+                reply.len()
+            ),
+        )
+        .with("size", reply.len() as u64)
+        .with("limit", limit as u64),
+    )
 }
 
 pub(crate) fn error_reply(e: ApiError) -> Bytes {
