@@ -218,6 +218,23 @@ async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
         assert_eq!(common::code(&r), "payload_too_large", "{r}");
         assert!(r["error"]["details"]["size"].as_u64().unwrap() > 16 * 1024, "{r}");
         assert!(started.elapsed() < Duration::from_secs(5), "answered at once");
+        // In pages of 30 it fits: four pages, chained by their cursors, hold all 100.
+        let (mut seen, mut after) = (Vec::new(), None::<String>);
+        loop {
+            let body = match &after {
+                None => r#"{"limit":30}"#.to_string(),
+                Some(a) => format!(r#"{{"limit":30,"after":"{a}"}}"#),
+            };
+            let r = common::send(&client, "csp.qry.ordering.get_customers", Some(&agent), body.as_bytes()).await;
+            assert_eq!(common::code(&r), "ok", "{r}");
+            seen.extend(r["result"]["customers"].as_array().unwrap().iter().map(|c| c["tenant_id"].clone()));
+            match r["result"]["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => break,
+            }
+        }
+        let distinct: std::collections::BTreeSet<String> = seen.iter().map(|v| v.to_string()).collect();
+        assert_eq!((seen.len(), distinct.len()), (100, 100));
     })
     .await
 }

@@ -679,7 +679,14 @@ query!(CancellationInfo, "cancellation_info");
 /// The acting partner's customers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GetCustomers {}
+pub struct GetCustomers {
+    /// Paging: the `next` of the previous page (the id of its last item); absent for the first.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Paging: at most this many items (1 to 1000; default 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
 query!(GetCustomers, "get_customers");
 
 /// Every order of a customer, whatever its date (rule O5).
@@ -688,6 +695,12 @@ query!(GetCustomers, "get_customers");
 pub struct GetOrders {
     /// Tenant id or domain name.
     pub customer: CustomerRef,
+    /// Paging: the `next` of the previous page (the id of its last item); absent for the first.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Paging: at most this many items (1 to 1000; default 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 query!(GetOrders, "get_orders");
 
@@ -708,6 +721,12 @@ query!(GetOrder, "get_order");
 pub struct GetSubscriptions {
     /// Tenant id or domain name.
     pub customer: CustomerRef,
+    /// Paging: the `next` of the previous page (the id of its last item); absent for the first.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Paging: at most this many items (1 to 1000; default 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 query!(GetSubscriptions, "get_subscriptions");
 
@@ -728,5 +747,11 @@ query!(GetSubscription, "get_subscription");
 pub struct GetPurchases {
     /// Tenant id or domain name.
     pub customer: CustomerRef,
+    /// Paging: the `next` of the previous page (the id of its last item); absent for the first.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Paging: at most this many items (1 to 1000; default 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 query!(GetPurchases, "get_purchases");
