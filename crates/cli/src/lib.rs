@@ -5,7 +5,6 @@
 //! into one-line reasons and a non-zero exit.
 
 mod bench;
-mod bench_bus;
 mod demo;
 mod log_cmd;
 mod replay;
@@ -69,7 +68,7 @@ enum BenchCommand {
     /// The sled event log: durable batch append, 64-task single appends, 1M-event replay.
     Eventlog(bench::eventlog::Args),
     /// Events between services over NATS: producer log to consumer log, vs raw JetStream.
-    Bus(bench_bus::Args),
+    Bus(bench::bus::Args),
     /// The ordering service: place_order over NATS from concurrent clients, beside the bare
     /// event log (ceiling) and a query over the same path (floor).
     Ordering(bench::ordering::Args),
@@ -108,7 +107,7 @@ pub fn main() -> ExitCode {
         } => bench::eventlog::run(args),
         Command::Bench {
             which: BenchCommand::Bus(args),
-        } => bench_bus::run(args),
+        } => bench::bus::run(args),
         Command::Bench {
             which: BenchCommand::Ordering(args),
         } => bench::ordering::run(args),

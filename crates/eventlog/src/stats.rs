@@ -30,6 +30,25 @@ pub struct LogStats {
     pub flush_micros: u64,
 }
 
+impl LogStats {
+    /// The work done between `before` (an earlier snapshot of the same log) and `self`: what a
+    /// benchmark reports for its measured phase only.
+    pub fn since(&self, before: &LogStats) -> LogStats {
+        LogStats {
+            appends: self.appends - before.appends,
+            groups: self.groups - before.groups,
+            flushes: self.flushes - before.flushes,
+            events_written: self.events_written - before.events_written,
+            duplicates: self.duplicates - before.duplicates,
+            refused: self.refused - before.refused,
+            failed_groups: self.failed_groups - before.failed_groups,
+            decide_micros: self.decide_micros - before.decide_micros,
+            apply_micros: self.apply_micros - before.apply_micros,
+            flush_micros: self.flush_micros - before.flush_micros,
+        }
+    }
+}
+
 /// The live counters, shared between the writer and the handles.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

@@ -22,7 +22,7 @@ use csp_events::event::{AccessRefused, EventKind};
 use csp_events::{codec, CorrelationId, Envelope, Event, EventId, TenantId, Timestamp};
 use uuid::Uuid;
 
-use super::{machine, mib, peak_rss, rate, reset_peak_rss};
+use super::{header, mib, peak_rss, rate, reset_peak_rss};
 
 /// Arguments of `csp bench eventlog`.
 #[derive(clap::Args)]
@@ -339,19 +339,8 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
         n_single += args.single_flush_events / 2;
     }
     let stats_after = conc.stats();
-    let concurrent_flushes = stats_after.flushes - stats_before.flushes;
-    let concurrent_stats = csp_eventlog::LogStats {
-        appends: stats_after.appends - stats_before.appends,
-        groups: stats_after.groups - stats_before.groups,
-        flushes: concurrent_flushes,
-        events_written: stats_after.events_written - stats_before.events_written,
-        duplicates: stats_after.duplicates - stats_before.duplicates,
-        refused: stats_after.refused - stats_before.refused,
-        failed_groups: stats_after.failed_groups - stats_before.failed_groups,
-        decide_micros: stats_after.decide_micros - stats_before.decide_micros,
-        apply_micros: stats_after.apply_micros - stats_before.apply_micros,
-        flush_micros: stats_after.flush_micros - stats_before.flush_micros,
-    };
+    let concurrent_stats = stats_after.since(&stats_before);
+    let concurrent_flushes = concurrent_stats.flushes;
     drop(conc);
     drop(single);
 
@@ -460,15 +449,10 @@ fn report(args: &Args, f: &Figures) {
     let single = rate(f.single_flush.0, f.single_flush.1);
     let replay = rate(f.replay_log.0, f.replay_log.1);
     let scan = rate(f.replay_raw.0, f.replay_raw.1);
-    println!("machine: {}", machine());
-    println!(
-        "date:    {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-    );
-    println!(
-        "command: csp bench eventlog --events {} --batch {} --per-task {} --streams {}",
+    header(&format!(
+        "csp bench eventlog --events {} --batch {} --per-task {} --streams {}",
         args.events, args.batch, args.per_task, args.streams
-    );
+    ));
     println!();
     println!("| figure | events | csp-eventlog (ev/s) | ceiling (ev/s) | ratio | target |");
     println!("|---|---:|---:|---:|---:|---|");

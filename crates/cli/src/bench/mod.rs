@@ -1,6 +1,7 @@
 //! `csp bench ...`: benchmarks that print each figure beside a ceiling measured in the same run,
 //! because these machines are noisy and only ratios travel.
 
+pub mod bus;
 pub mod eventlog;
 pub mod ordering;
 
@@ -27,6 +28,16 @@ pub(crate) fn rate(n: u64, d: Duration) -> f64 {
     } else {
         n as f64 / d.as_secs_f64()
     }
+}
+
+/// The lines BENCHMARKS.md records with every figure: the machine, the date, the command.
+pub(crate) fn header(command: &str) {
+    println!("machine: {}", machine());
+    println!(
+        "date:    {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!("command: {command}");
 }
 
 /// A line naming the machine: CPU model, cores, memory, kernel.

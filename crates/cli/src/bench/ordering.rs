@@ -24,7 +24,7 @@ use csp_ordering::service::OrderingService;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::bench::{machine, rate};
+use crate::bench::{header, rate};
 use crate::serve::{Node, NodeArgs};
 
 /// Arguments of `csp bench ordering`.
@@ -174,7 +174,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
     drive(&clients, args.clients.min(args.orders), "warm", order_body).await?;
     let stats_before = service.log().stats();
     let orders = drive(&clients, args.orders, "po", order_body).await?;
-    let stats = diff(&service.log().stats(), &stats_before);
+    let stats = service.log().stats().since(&stats_before);
     let sizes = event_sizes(service.log())?;
 
     if args.orders_only {
@@ -258,21 +258,6 @@ async fn drive(
     Load::collect(start, tasks).await
 }
 
-fn diff(after: &LogStats, before: &LogStats) -> LogStats {
-    LogStats {
-        appends: after.appends - before.appends,
-        groups: after.groups - before.groups,
-        flushes: after.flushes - before.flushes,
-        events_written: after.events_written - before.events_written,
-        duplicates: after.duplicates - before.duplicates,
-        refused: after.refused - before.refused,
-        failed_groups: after.failed_groups - before.failed_groups,
-        decide_micros: after.decide_micros - before.decide_micros,
-        apply_micros: after.apply_micros - before.apply_micros,
-        flush_micros: after.flush_micros - before.flush_micros,
-    }
-}
-
 /// The mean size of the events an order wrote, and of its reply (the request record).
 fn event_sizes(log: &EventLog) -> anyhow::Result<(usize, usize)> {
     let (mut bytes, mut n) = (0usize, 0usize);
@@ -350,15 +335,10 @@ fn report(
         rate(queries.done, queries.elapsed),
         rate(ceiling.done, ceiling.elapsed),
     );
-    println!("machine: {}", machine());
-    println!(
-        "date:    {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-    );
-    println!(
-        "command: csp bench ordering --orders {} --clients {} --connections {}",
+    header(&format!(
+        "csp bench ordering --orders {} --clients {} --connections {}",
         args.orders, args.clients, args.connections
-    );
+    ));
     println!();
     println!(
         "| figure | requests | per second | p50 ms | p99 ms | ratio to the ceiling | target |"

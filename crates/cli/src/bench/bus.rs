@@ -25,7 +25,7 @@ use csp_events::{codec, CorrelationId, Envelope, Event, EventId, TenantId, Times
 use futures_util::StreamExt;
 use uuid::Uuid;
 
-use crate::bench::{machine, rate};
+use crate::bench::{header, rate};
 
 /// Arguments of `csp bench bus`.
 #[derive(clap::Args)]
@@ -55,12 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let (ceiling, csp) = result?;
     let (c, r) = (rate(args.events, csp), rate(args.events, ceiling));
-    println!("machine: {}", machine());
-    println!(
-        "date:    {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-    );
-    println!("command: csp bench bus --events {}", args.events);
+    header(&format!("csp bench bus --events {}", args.events));
     println!();
     println!("| figure | events | csp (ev/s) | ceiling (ev/s) | ratio | target |");
     println!("|---|---:|---:|---:|---:|---|");
