@@ -3,8 +3,7 @@
 //! Each key family has its own tree, so keys carry no family prefix, except the metadata keys
 //! in sled's default tree, which keep their `m` prefix so that every layout version finds the
 //! layout version at the same key. Numbers are big-endian so that sled's byte order is numeric
-//! order: a scan of the events tree is a scan in sequence order, a scan of one stream's keys in
-//! the streams tree a scan in version order.
+//! order: a scan of the events tree is a scan in sequence order.
 //!
 //! This module is public so that tools and benchmarks outside the crate (a raw-sled baseline
 //! loop, an offline inspector) build byte-identical keys instead of re-deriving the layout.
@@ -12,8 +11,8 @@
 
 use uuid::Uuid;
 
-/// The byte that ends a stream name or a snapshot name inside a key. 0xFF never occurs in
-/// utf-8, so it cleanly ends the name and no stream's keys interleave with another's.
+/// The byte that ends a snapshot name inside a key. 0xFF never occurs in utf-8, so it cleanly
+/// ends the name and no snapshot's keys interleave with another's.
 pub const NAME_END: u8 = 0xFF;
 
 /// The prefix of every metadata key in sled's default tree.
@@ -29,52 +28,6 @@ pub const META_CURSOR_PREFIX: &str = "cursor/";
 #[inline]
 pub fn event(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
-}
-
-/// Dedupe tree: the event id's 16 bytes.
-#[inline]
-pub fn event_id(id: &Uuid) -> [u8; 16] {
-    *id.as_bytes()
-}
-
-/// Streams tree: stream + 0xFF, the prefix of every key of one stream.
-pub fn stream_prefix(stream: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 9);
-    key.extend_from_slice(stream.as_bytes());
-    key.push(NAME_END);
-    key
-}
-
-/// Streams tree: stream (utf-8) + 0xFF + version (u64 BE).
-pub fn stream(stream: &str, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 9);
-    stream_into(&mut key, stream, version);
-    key
-}
-
-/// Writes [`stream`]'s key into `buf` (cleared first), so a hot loop can reuse one buffer
-/// instead of allocating a key per event.
-#[inline]
-pub fn stream_into(buf: &mut Vec<u8>, stream: &str, version: u64) {
-    buf.clear();
-    buf.extend_from_slice(stream.as_bytes());
-    buf.push(NAME_END);
-    buf.extend_from_slice(&version.to_be_bytes());
-}
-
-/// Splits a streams-tree key into (stream, version); `None` if it is not one.
-pub fn parse_stream(key: &[u8]) -> Option<(&str, u64)> {
-    let (name, version) = key.split_at(key.len().checked_sub(9)?);
-    let (&NAME_END, version) = version.split_first()? else {
-        return None;
-    };
-    Some((std::str::from_utf8(name).ok()?, u64_from(version)?))
-}
-
-/// Outbox tree: outbox seq (u64 BE).
-#[inline]
-pub fn outbox(outbox_seq: u64) -> [u8; 8] {
-    outbox_seq.to_be_bytes()
 }
 
 /// Requests tree: tenant (16 bytes) + request id (utf-8). The tenant has a fixed width, so no
@@ -124,13 +77,7 @@ pub fn cursor(name: &str) -> Vec<u8> {
     key
 }
 
-/// The value of the dedupe, stream and outbox index entries: the event's seq, big-endian.
-#[inline]
-pub fn seq_value(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
-}
-
-/// Reads a big-endian u64 from exactly 8 bytes (an events or outbox key, an index value);
+/// Reads a big-endian u64 from exactly 8 bytes (an events key, a cursor);
 /// `None` for any other length, so a damaged key or value becomes a typed error, not a panic.
 #[inline]
 pub fn u64_from(bytes: &[u8]) -> Option<u64> {
@@ -147,21 +94,15 @@ mod tests {
         assert!(event(255) < event(256));
         assert!(event(1) < event(u64::MAX));
         assert_eq!(u64_from(&event(42)), Some(42));
-        assert_eq!(u64_from(&outbox(7)), Some(7));
+        assert_eq!(u64_from(&[1, 2]), None);
     }
 
     #[test]
-    fn stream_keys_of_one_stream_never_interleave_with_a_longer_name() {
-        // "a" + FF sorts after "a\u{0}..." and "ab", so the prefix scan of "a" sees only "a".
-        let a = stream("a", u64::MAX);
-        let ab = stream("ab", 0);
-        assert!(!ab.starts_with(&stream_prefix("a")));
-        assert!(a.starts_with(&stream_prefix("a")));
-        assert_eq!(parse_stream(&stream("sub/1", 7)), Some(("sub/1", 7)));
-        // A version whose bytes contain 0xFF still parses from the end.
-        assert_eq!(parse_stream(&stream("x", 0xFF_FF)), Some(("x", 0xFF_FF)));
-        assert_eq!(parse_stream(&[NAME_END; 3]), None);
-        assert_eq!(parse_stream(&event(1)), None);
+    fn snapshot_keys_of_one_name_never_interleave_with_a_longer_name() {
+        let a = snapshot("a", u32::MAX);
+        let ab = snapshot("ab", 0);
+        assert!(!ab.starts_with(b"a\xFF"));
+        assert!(a.starts_with(b"a\xFF"));
     }
 
     #[test]

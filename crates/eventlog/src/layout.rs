@@ -1,12 +1,17 @@
 //! The log's sled trees: their names (part of the on-disk layout), [`Trees`] to open them all,
 //! and [`AppendBatches`] + [`Trees::apply`], the one atomic write of an append group.
 //!
+//! Layout 3: one key per event. The events tree holds each event under its seq, and the event's
+//! value carries its id, stream, version and outbox seq, so the dedupe, stream and outbox
+//! indexes are rebuilt in memory at open ([`crate::index`]) instead of being written as three
+//! more keys per event (sled's cost is per key: that made appends ~4x slower). Layout 2 had
+//! those three index trees; opening a layout-2 log drops them and records layout 3, which is
+//! all the upgrade takes (the events tree is the same).
+//!
 //! One tree per key family, not one tree with prefixed keys: sled 0.34's memory grows without
-//! bound when appends land at several positions of one tree (measured: 4 keys per event in
-//! 1,000-event batches reached ~1 GB RSS at 100k events and 22 GB at 1M), while the same keys
-//! in separate trees, written by one multi-tree transaction per group, stay near 200–350 MB.
-//! sled transactions are atomic across trees, also across a crash, so an append group is still
-//! all there or not at all.
+//! bound when appends land at several positions of one tree (measured in layout 1: 22 GB RSS at
+//! 1M events). sled transactions are atomic across trees, also across a crash, so an append
+//! group (its events and its request records) is still all there or not at all.
 //!
 //! The log's metadata (epoch, layout version, cursors) stays in sled's default tree under its
 //! `m`-prefixed keys ([`crate::keys::meta`]): every layout version finds the layout version at
@@ -25,9 +30,6 @@
 //! let mut buf = Vec::new();
 //! value::encode_event(&mut buf, id.as_bytes(), stream, version, Some(seq), b"\x01payload");
 //! group.events.insert(&keys::event(seq)[..], buf.as_slice());
-//! group.event_ids.insert(&keys::event_id(&id)[..], &keys::seq_value(seq)[..]);
-//! group.streams.insert(keys::stream(stream, version), &keys::seq_value(seq)[..]);
-//! group.outbox.insert(&keys::outbox(seq)[..], &keys::seq_value(seq)[..]);
 //! trees.apply(&group)?;
 //! db.flush()?;
 //! # Ok(())
@@ -40,12 +42,6 @@ use sled::{transaction::TransactionError, Transactional};
 
 /// Tree of the events: [`crate::keys::event`] (seq) -> an event value ([`crate::value`]).
 pub const EVENTS: &str = "events";
-/// Tree of the dedupe index: [`crate::keys::event_id`] -> seq.
-pub const EVENT_IDS: &str = "event_ids";
-/// Tree of the stream index: [`crate::keys::stream`] (stream, version) -> seq.
-pub const STREAMS: &str = "streams";
-/// Tree of the outbox index: [`crate::keys::outbox`] (outbox seq) -> seq.
-pub const OUTBOX: &str = "outbox";
 /// Tree of the request records: [`crate::keys::request`] (tenant, request id) -> a record.
 pub const REQUESTS: &str = "requests";
 /// Tree of the projection snapshots: [`crate::keys::snapshot`] (name, code version) -> one.
@@ -54,7 +50,11 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const META: &str = "meta";
 
 /// Every tree the log creates besides sled's default tree, in the order of [`Trees`]' fields.
-pub const TREES: [&str; 6] = [EVENTS, EVENT_IDS, STREAMS, OUTBOX, REQUESTS, SNAPSHOTS];
+pub const TREES: [&str; 3] = [EVENTS, REQUESTS, SNAPSHOTS];
+
+/// The index trees of layout 2 (dedupe, stream, outbox), dropped when a layout-2 log is opened:
+/// layout 3 keeps those indexes in memory.
+pub const RETIRED_TREES: [&str; 3] = ["event_ids", "streams", "outbox"];
 
 /// Handles to every tree of one log. Cheap to clone (sled handles are reference counted).
 #[derive(Clone)]
@@ -63,12 +63,6 @@ pub struct Trees {
     pub db: sled::Db,
     /// [`EVENTS`].
     pub events: sled::Tree,
-    /// [`EVENT_IDS`].
-    pub event_ids: sled::Tree,
-    /// [`STREAMS`].
-    pub streams: sled::Tree,
-    /// [`OUTBOX`].
-    pub outbox: sled::Tree,
     /// [`REQUESTS`].
     pub requests: sled::Tree,
     /// [`SNAPSHOTS`].
@@ -81,32 +75,21 @@ impl Trees {
         Ok(Trees {
             db: db.clone(),
             events: db.open_tree(EVENTS)?,
-            event_ids: db.open_tree(EVENT_IDS)?,
-            streams: db.open_tree(STREAMS)?,
-            outbox: db.open_tree(OUTBOX)?,
             requests: db.open_tree(REQUESTS)?,
             snapshots: db.open_tree(SNAPSHOTS)?,
         })
     }
 
-    /// Applies one group's writes as ONE multi-tree sled transaction: every batch or none,
+    /// Applies one group's writes as ONE multi-tree sled transaction: both batches or none,
     /// also across a crash. It does not flush; durability is the caller's `db.flush()`.
+    /// (Measured: a transaction over the two trees costs the same as a plain `apply_batch` of
+    /// the events alone; what costs is the number of keys.)
     pub fn apply(&self, group: &AppendBatches) -> sled::Result<()> {
-        let trees = (
-            &self.events,
-            &self.event_ids,
-            &self.streams,
-            &self.outbox,
-            &self.requests,
-        );
         // The closure only touches the transactional views (sled holds its global write lock
         // while it runs), and sled reruns it on an internal conflict, so it must stay pure.
-        trees
-            .transaction(|(events, event_ids, streams, outbox, requests)| {
+        (&self.events, &self.requests)
+            .transaction(|(events, requests)| {
                 events.apply_batch(&group.events)?;
-                event_ids.apply_batch(&group.event_ids)?;
-                streams.apply_batch(&group.streams)?;
-                outbox.apply_batch(&group.outbox)?;
                 requests.apply_batch(&group.requests)?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<Infallible>>(())
             })
@@ -123,12 +106,6 @@ impl Trees {
 pub struct AppendBatches {
     /// Writes to [`EVENTS`].
     pub events: sled::Batch,
-    /// Writes to [`EVENT_IDS`].
-    pub event_ids: sled::Batch,
-    /// Writes to [`STREAMS`].
-    pub streams: sled::Batch,
-    /// Writes to [`OUTBOX`].
-    pub outbox: sled::Batch,
     /// Writes to [`REQUESTS`].
     pub requests: sled::Batch,
 }

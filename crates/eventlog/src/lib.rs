@@ -66,7 +66,7 @@
 
 mod batch;
 mod error;
-mod id_filter;
+mod index;
 pub mod keys;
 pub mod layout;
 mod log;

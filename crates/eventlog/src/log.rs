@@ -15,8 +15,9 @@ use uuid::Uuid;
 use crate::{
     batch::{AppendOutcome, Batch, RequestRecord},
     error::{AppendError, OpenError, ReadError, StorageError, WriteError},
+    index::{Index, SharedIndex},
     keys,
-    layout::{Trees, EVENTS, META, OUTBOX, SNAPSHOTS, STREAMS},
+    layout::{Trees, EVENTS, META, RETIRED_TREES, SNAPSHOTS},
     options::LogOptions,
     read::Records,
     record::Snapshot,
@@ -44,6 +45,8 @@ pub struct EventLog {
 
 struct Inner {
     trees: Trees,
+    /// The dedupe, stream and outbox indexes (the writer changes them; reads consult them).
+    index: Arc<SharedIndex>,
     epoch: Uuid,
     /// `Some` until drop; taking it closes the channel, which stops the writer.
     tx: Option<mpsc::Sender<AppendRequest>>,
@@ -76,12 +79,11 @@ impl EventLog {
     /// sled's `Mode::HighThroughput` was measured against the default on the reference box
     /// (1,000-event batches) and made no difference, so the default (less space) is kept.
     ///
-    /// Open reads only the last keys of the events and outbox trees: the writer's id filter
-    /// (a Bloom filter of every event id, so that appends need not read the dedupe index per
-    /// new event) is built by the writer thread before it decides its first append (~1 s per
-    /// million events on the reference box). A process that only reads never pays for it, and
-    /// a replay right after open does not wait for it; the first append does.
-    /// A new log gets a random epoch; an existing one keeps its own.
+    /// Open scans the events tree once (each event's header, not its payload) to rebuild the
+    /// dedupe, stream and outbox indexes in memory ([`crate::index`]). Damaged events do not
+    /// stop it (they are logged, and [`EventLog::verify`] names them), so an operator can
+    /// always open a log to inspect it. A log of layout 2 is upgraded in place first (its
+    /// index trees dropped). A new log gets a random epoch; an existing one keeps its own.
     pub fn open(path: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog, OpenError> {
         Self::open_inner(path.as_ref(), opts, false)
     }
@@ -117,7 +119,9 @@ impl EventLog {
         let epoch = init_meta(&db, path, new_epoch)?;
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
         let last_seq = writer::last_u64_key(&trees.events, EVENTS)?;
-        let last_outbox = writer::last_u64_key(&trees.outbox, OUTBOX)?;
+        let (index, _) = Index::build(&trees.events)?;
+        let last_outbox = index.last_outbox;
+        let index = Arc::new(SharedIndex::new(index));
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
@@ -130,6 +134,7 @@ impl EventLog {
         let applied = Arc::new(AtomicU64::new(last_seq));
         let setup = WriterSetup {
             trees: trees.clone(),
+            index: Arc::clone(&index),
             rx,
             durable: durable_tx,
             observer: opts.flush_observer,
@@ -144,6 +149,7 @@ impl EventLog {
         Ok(EventLog {
             inner: Arc::new(Inner {
                 trees,
+                index,
                 epoch,
                 tx: Some(tx),
                 durable: durable_rx,
@@ -208,56 +214,38 @@ impl EventLog {
         Records::log(self.inner.trees.events.range(keys::event(from)..), last)
     }
 
-    /// The durable events of one stream, in version order: a prefix scan of the streams tree,
+    /// The durable events of one stream, in version order: the stream's seqs from the index,
     /// each event fetched by seq.
     pub fn read_stream(&self, stream: &str) -> Records {
-        let trees = &self.inner.trees;
-        Records::indexed(
-            trees.events.clone(),
-            STREAMS,
-            trees.streams.scan_prefix(keys::stream_prefix(stream)),
-            self.last_seq(),
-        )
+        let seqs = self.inner.index.read().stream_seqs(stream, self.last_seq());
+        Records::seqs(self.inner.trees.events.clone(), seqs)
     }
 
     /// The durable published events with outbox seq >= `from_outbox_seq`, in outbox order;
-    /// every record's `outbox_seq` is `Some`. A range scan of the outbox tree, each event
-    /// fetched by seq.
+    /// every record's `outbox_seq` is `Some`. The index gives the seq of the first one; from
+    /// there it is a range scan of the events tree that skips unpublished events (outbox order
+    /// is seq order).
     pub fn read_outbox_from(&self, from_outbox_seq: u64) -> Records {
         let durable = self.durable();
         let from = from_outbox_seq.max(1);
         if from > durable.outbox_seq {
             return Records::empty();
         }
-        let trees = &self.inner.trees;
-        Records::indexed(
-            trees.events.clone(),
-            OUTBOX,
-            trees
-                .outbox
-                .range(keys::outbox(from)..=keys::outbox(durable.outbox_seq)),
+        let Some(start) = self.inner.index.read().outbox_event(from) else {
+            return Records::empty();
+        };
+        Records::outbox(
+            self.inner.trees.events.range(keys::event(start)..),
             durable.seq,
+            from,
+            durable.outbox_seq,
         )
     }
 
     /// The stream's current durable version (0 if it has no events): what the next event of
     /// the stream must be decided against.
     pub fn stream_version(&self, stream: &str) -> Result<u64, ReadError> {
-        let last = self.last_seq();
-        let streams = &self.inner.trees.streams;
-        for entry in streams.scan_prefix(keys::stream_prefix(stream)).rev() {
-            let (key, seq) = entry.map_err(ReadError::sled)?;
-            let seq = keys::u64_from(&seq).ok_or_else(|| {
-                ReadError::corrupt(STREAMS, &key, "stream index value is not a seq")
-            })?;
-            if seq <= last {
-                let (_, version) = keys::parse_stream(&key).ok_or_else(|| {
-                    ReadError::corrupt(STREAMS, &key, "malformed stream index key")
-                })?;
-                return Ok(version);
-            }
-        }
-        Ok(0)
+        Ok(self.inner.index.read().version_at(stream, self.last_seq()))
     }
 
     /// Waits for durable events from `from_seq` on, forever: yields what is already in the log,
@@ -365,7 +353,12 @@ impl EventLog {
     /// Checks the whole log's integrity (see [`VerifyReport`]). Safe on a live log: it
     /// considers only events covered by a successful flush.
     pub fn verify(&self) -> Result<VerifyReport, ReadError> {
-        verify::verify(&self.inner.trees, self.durable(), &self.inner.applied)
+        verify::verify(
+            &self.inner.trees,
+            &self.inner.index,
+            self.durable(),
+            &self.inner.applied,
+        )
     }
 
     /// The writer's counters since open.
@@ -381,6 +374,12 @@ impl EventLog {
             .tx
             .as_ref()
             .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
+
+    /// The live indexes, for tests that damage them.
+    #[cfg(test)]
+    pub(crate) fn index_for_test(&self) -> Arc<SharedIndex> {
+        Arc::clone(&self.inner.index)
     }
 
     fn durable(&self) -> Durable {
@@ -450,15 +449,13 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
         .ok_or_else(|| ReadError::corrupt(META, &epoch_key, "epoch is not a uuid"))?;
         let layout = db.get(&layout_key).map_err(ReadError::sled)?;
         match layout.as_deref() {
-            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) if new_epoch => {
-                let epoch = Uuid::new_v4();
-                db.insert(&epoch_key, epoch_value(epoch))
-                    .map_err(|e| StorageError::sled("write new epoch", e))?;
-                db.flush()
-                    .map_err(|e| StorageError::sled("flush new epoch", e))?;
-                Ok(epoch)
+            Some([value::LOG_VALUE_FORMAT, value::UPGRADABLE_LAYOUT]) => {
+                upgrade_from_layout_2(db, path)?;
+                new_epoch_if(db, epoch, new_epoch)
             }
-            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => Ok(epoch),
+            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => {
+                new_epoch_if(db, epoch, new_epoch)
+            }
             Some([value::LOG_VALUE_FORMAT, found]) => Err(OpenError::UnsupportedLayout {
                 path: path.to_path_buf(),
                 found: *found,
@@ -489,6 +486,41 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
             .map_err(|e| StorageError::sled("flush log metadata", e))?;
         Ok(epoch)
     }
+}
+
+/// Keeps `epoch`, or with `new_epoch` replaces it with a fresh one, durably.
+fn new_epoch_if(db: &sled::Db, epoch: Uuid, new_epoch: bool) -> Result<Uuid, OpenError> {
+    if !new_epoch {
+        return Ok(epoch);
+    }
+    let epoch = Uuid::new_v4();
+    db.insert(keys::meta(keys::META_EPOCH), epoch_value(epoch))
+        .map_err(|e| StorageError::sled("write new epoch", e))?;
+    db.flush()
+        .map_err(|e| StorageError::sled("flush new epoch", e))?;
+    Ok(epoch)
+}
+
+/// Layout 2 -> 3: the events, request records, snapshots and metadata are the same; layout 3
+/// only stops keeping the dedupe, stream and outbox indexes on disk. So the upgrade drops those
+/// trees, then records layout 3. A crash in between leaves layout 2 recorded, and the next open
+/// simply drops what is left (dropping a missing tree is a no-op).
+fn upgrade_from_layout_2(db: &sled::Db, path: &Path) -> Result<(), OpenError> {
+    for tree in RETIRED_TREES {
+        db.drop_tree(tree)
+            .map_err(|e| StorageError::sled("drop a layout-2 index tree", e))?;
+    }
+    db.flush()
+        .map_err(|e| StorageError::sled("flush the dropped index trees", e))?;
+    db.insert(
+        keys::meta(keys::META_LAYOUT),
+        &[value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION],
+    )
+    .map_err(|e| StorageError::sled("record layout 3", e))?;
+    db.flush()
+        .map_err(|e| StorageError::sled("flush layout 3", e))?;
+    info!(path = %path.display(), "event log upgraded from layout 2 to layout 3 (indexes now in memory)");
+    Ok(())
 }
 
 /// `[format][16 bytes]`: the stored epoch.

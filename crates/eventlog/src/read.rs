@@ -1,6 +1,7 @@
-//! [`Records`]: the iterator behind every read. It walks sled directly: the whole-log read
-//! decodes the events tree's values as sled yields them, stream and outbox reads walk their
-//! index tree and fetch each event from the events tree by seq.
+//! [`Records`]: the iterator behind every read. It walks sled directly: the whole-log and
+//! outbox reads decode the events tree's values as sled yields them (the outbox read skipping
+//! unpublished events), a stream read fetches each of the stream's seqs (from the in-memory
+//! index) by key.
 
 use crate::{error::ReadError, keys, layout::EVENTS, record::Record};
 
@@ -19,13 +20,18 @@ enum Inner {
         iter: sled::Iter,
         last: u64,
     },
-    /// Entries of the index tree `index` whose value is a seq; stops at the first seq past
-    /// `last` (not durable).
-    Indexed {
-        events: sled::Tree,
-        index: &'static str,
+    /// The events tree from the event of outbox seq `from` on, yielding published events with
+    /// outbox seqs `from..=last_outbox` and stopping after them or after seq `last`.
+    Outbox {
         iter: sled::Iter,
         last: u64,
+        from: u64,
+        last_outbox: u64,
+    },
+    /// These seqs (all durable), each fetched from the events tree.
+    Seqs {
+        events: sled::Tree,
+        seqs: std::vec::IntoIter<u64>,
     },
 }
 
@@ -42,21 +48,38 @@ impl Records {
         }
     }
 
-    pub(crate) fn indexed(
-        events: sled::Tree,
-        index: &'static str,
-        iter: sled::Iter,
-        last: u64,
-    ) -> Self {
+    pub(crate) fn outbox(iter: sled::Iter, last: u64, from: u64, last_outbox: u64) -> Self {
         Self {
-            inner: Inner::Indexed {
-                events,
-                index,
+            inner: Inner::Outbox {
                 iter,
                 last,
+                from,
+                last_outbox,
             },
         }
     }
+
+    pub(crate) fn seqs(events: sled::Tree, seqs: Vec<u64>) -> Self {
+        Self {
+            inner: Inner::Seqs {
+                events,
+                seqs: seqs.into_iter(),
+            },
+        }
+    }
+}
+
+/// The next entry of an events-tree scan as (seq, value); `Err` for a sled failure or a key
+/// that is not a seq.
+fn next_event(iter: &mut sled::Iter) -> Option<Result<(u64, sled::IVec), ReadError>> {
+    let (key, value) = match iter.next()? {
+        Ok(entry) => entry,
+        Err(e) => return Some(Err(ReadError::sled(e))),
+    };
+    Some(match keys::u64_from(&key) {
+        Some(seq) => Ok((seq, value)),
+        None => Err(ReadError::corrupt(EVENTS, &key, "malformed event key")),
+    })
 }
 
 impl Iterator for Records {
@@ -66,12 +89,9 @@ impl Iterator for Records {
         match &mut self.inner {
             Inner::Empty => None,
             Inner::Log { iter, last } => {
-                let (key, value) = match iter.next()? {
+                let (seq, value) = match next_event(iter)? {
                     Ok(entry) => entry,
-                    Err(e) => return Some(Err(ReadError::sled(e))),
-                };
-                let Some(seq) = keys::u64_from(&key) else {
-                    return Some(Err(ReadError::corrupt(EVENTS, &key, "malformed event key")));
+                    Err(e) => return Some(Err(e)),
                 };
                 if seq > *last {
                     // Keys are in seq order: everything from here on is past the durable end.
@@ -80,35 +100,40 @@ impl Iterator for Records {
                 }
                 Some(Record::decode(seq, value))
             }
-            Inner::Indexed {
-                events,
-                index,
+            Inner::Outbox {
                 iter,
                 last,
-            } => {
-                let (key, value) = match iter.next()? {
+                from,
+                last_outbox,
+            } => loop {
+                let (seq, value) = match next_event(iter)? {
                     Ok(entry) => entry,
-                    Err(e) => return Some(Err(ReadError::sled(e))),
-                };
-                let Some(seq) = keys::u64_from(&value) else {
-                    return Some(Err(ReadError::corrupt(
-                        index,
-                        &key,
-                        "index value is not a seq",
-                    )));
+                    Err(e) => return Some(Err(e)),
                 };
                 if seq > *last {
-                    // Index entries of one stream (or of the outbox) are in seq order, so
-                    // everything after this one is past the durable end too.
                     self.inner = Inner::Empty;
                     return None;
                 }
+                let record = match Record::decode(seq, value) {
+                    Ok(record) => record,
+                    Err(e) => return Some(Err(e)),
+                };
+                match record.outbox_seq {
+                    Some(o) if o > *last_outbox => {
+                        self.inner = Inner::Empty;
+                        return None;
+                    }
+                    Some(o) if o >= *from => return Some(Ok(record)),
+                    _ => {} // not published, or before the start: skip
+                }
+            },
+            Inner::Seqs { events, seqs } => {
+                let seq = seqs.next()?;
                 Some(match events.get(keys::event(seq)) {
                     Err(e) => Err(ReadError::sled(e)),
-                    Ok(None) => Err(ReadError::corrupt(
-                        index,
-                        &key,
-                        format!("points to missing event {seq}"),
+                    Ok(None) => Err(ReadError::corrupt_event(
+                        seq,
+                        "the stream index names a missing event",
                     )),
                     Ok(Some(value)) => Record::decode(seq, value),
                 })

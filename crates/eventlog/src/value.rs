@@ -16,9 +16,14 @@ use crate::error::ReadError;
 pub const LOG_VALUE_FORMAT: u8 = 1;
 
 /// The layout version recorded under `m` + `layout` in sled's default tree; bumped whenever
-/// the trees or their keys change. 1 was one tree with a prefix byte per key family; 2 is one
-/// tree per family ([`crate::layout`]).
-pub const LAYOUT_VERSION: u8 = 2;
+/// the trees or their keys change. 1 was one tree with a prefix byte per key family; 2 was one
+/// tree per family with the dedupe, stream and outbox indexes on disk; 3 keeps only the events
+/// on disk and those indexes in memory ([`crate::layout`]). A layout-2 log is upgraded in place
+/// when opened (its index trees dropped); layout 1 is refused.
+pub const LAYOUT_VERSION: u8 = 3;
+
+/// The layout upgraded in place to [`LAYOUT_VERSION`] on open.
+pub const UPGRADABLE_LAYOUT: u8 = 2;
 
 /// The fields the log itself needs from an event, stored before the payload.
 #[derive(Debug, Serialize, Deserialize)]

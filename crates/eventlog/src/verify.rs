@@ -1,14 +1,13 @@
 //! [`EventLog::verify`](crate::EventLog::verify): the full integrity check, for tests (crash,
 //! property) and for an operator command.
 //!
-//! What it proves, across the log's trees ([`crate::layout`]): seqs `1..=last` exist in the
-//! events tree with no gap and decode; every event has its dedupe, stream and (if published)
-//! outbox entry in those trees, each pointing back to it; outbox seqs are contiguous in seq
-//! order; each stream's versions are `1..=n`; there is no index entry without its event
-//! (counted: once every event's entries are found, equal counts mean there is no other entry;
-//! only when a count differs are the entries walked one by one to name the orphans); every
-//! request record's seqs exist; every snapshot is at or before the end; the epoch is there;
-//! the default tree holds only metadata and there is no tree the log does not use.
+//! What it proves: seqs `1..=last` exist in the events tree with no gap and decode; no event id
+//! occurs twice; each stream's versions are `1..=n` in seq order; outbox seqs are contiguous in
+//! seq order and end at the durable outbox end; the in-memory indexes the log serves reads and
+//! appends from ([`crate::index`]) hold exactly what the durable events say (they are rebuilt
+//! from a fresh scan and compared); every request record's seqs exist; every snapshot is at or
+//! before the end; the epoch is there; the default tree holds only metadata and there is no
+//! tree the log does not use.
 //!
 //! On a live log it ignores what the writer has in flight: entries pointing past the durable
 //! end but not past what the writer has applied. Anything pointing beyond that is reported.
@@ -22,9 +21,9 @@ use uuid::Uuid;
 
 use crate::{
     error::ReadError,
+    index::{Index, SharedIndex},
     keys,
     layout::{self, Trees},
-    record::Record,
     value,
     writer::Durable,
 };
@@ -70,34 +69,15 @@ impl VerifyReport {
     }
 }
 
-/// Which index an entry belongs to.
+/// Which in-memory index an entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
-    /// The [`layout::EVENT_IDS`] tree: event id -> seq.
+    /// Event id -> seq.
     Dedupe,
-    /// The [`layout::STREAMS`] tree: stream + version -> seq.
+    /// Stream + version -> seq.
     Stream,
-    /// The [`layout::OUTBOX`] tree: outbox seq -> seq.
+    /// Outbox seq -> seq.
     Outbox,
-}
-
-impl IndexKind {
-    /// The name of the index's tree.
-    pub fn tree(self) -> &'static str {
-        match self {
-            Self::Dedupe => layout::EVENT_IDS,
-            Self::Stream => layout::STREAMS,
-            Self::Outbox => layout::OUTBOX,
-        }
-    }
-
-    fn of(self, trees: &Trees) -> &sled::Tree {
-        match self {
-            Self::Dedupe => &trees.event_ids,
-            Self::Stream => &trees.streams,
-            Self::Outbox => &trees.outbox,
-        }
-    }
 }
 
 /// One integrity problem.
@@ -119,6 +99,13 @@ pub enum Problem {
         /// What is wrong.
         reason: String,
     },
+    /// An event id occurs twice.
+    DuplicateEventId {
+        /// The later event.
+        seq: u64,
+        /// The event that had the id first.
+        first_seq: u64,
+    },
     /// An event lacks its index entry.
     MissingIndexEntry {
         /// The event.
@@ -139,7 +126,8 @@ pub enum Problem {
     OrphanIndexEntry {
         /// The index.
         index: IndexKind,
-        /// The entry's key.
+        /// The entry's key: the event id's 16 bytes, the stream name + `0xFF` + version (u64
+        /// BE), or the outbox seq (u64 BE).
         key: Vec<u8>,
         /// The seq it points to.
         points_to: u64,
@@ -199,6 +187,9 @@ impl fmt::Display for Problem {
             Self::Malformed { tree, key, reason } => {
                 write!(f, "tree {tree}, key {key:02x?}: {reason}")
             }
+            Self::DuplicateEventId { seq, first_seq } => {
+                write!(f, "event {seq} repeats the id of event {first_seq}")
+            }
             Self::MissingIndexEntry { seq, index } => {
                 write!(f, "event {seq} has no {index:?} index entry")
             }
@@ -252,7 +243,6 @@ impl fmt::Display for Problem {
 /// What an entry seen past the durable end is.
 enum BeyondKind {
     Event,
-    Index(IndexKind),
     Request,
     Snapshot,
 }
@@ -267,6 +257,7 @@ struct Beyond {
 
 pub(crate) fn verify(
     trees: &Trees,
+    index: &SharedIndex,
     durable: Durable,
     applied: &AtomicU64,
 ) -> Result<VerifyReport, ReadError> {
@@ -279,10 +270,9 @@ pub(crate) fn verify(
     let mut beyond = Vec::new();
     let last = durable.seq;
 
-    // 1. Events, in seq order, each checked against its entries in the index trees.
+    // 1. Events, in seq order, indexed afresh as they come.
+    let mut fresh = Index::default();
     let mut expected_seq = 1;
-    let mut expected_outbox = 1;
-    let mut published = 0;
     let mut gaps = false;
     for entry in trees.events.iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
@@ -307,45 +297,39 @@ pub(crate) fn verify(
         }
         expected_seq = seq + 1;
         report.events += 1;
-        let record = match Record::decode(seq, value) {
-            Ok(r) => r,
+        let (header, _) = match value::decode_event(seq, &value) {
+            Ok(decoded) => decoded,
             Err(e) => {
                 report.problem(malformed(layout::EVENTS, &key, &e.to_string()));
                 continue;
             }
         };
-        check_points_to(
-            trees,
-            &mut report,
-            seq,
-            IndexKind::Dedupe,
-            &keys::event_id(&record.event_id),
-        )?;
-        check_points_to(
-            trees,
-            &mut report,
-            seq,
-            IndexKind::Stream,
-            &keys::stream(record.stream(), record.version),
-        )?;
-        if let Some(outbox) = record.outbox_seq {
-            published += 1;
-            if outbox != expected_outbox {
+        let id = Uuid::from_bytes(header.event_id);
+        if let Some(first_seq) = fresh.seq_of(&id) {
+            report.problem(Problem::DuplicateEventId { seq, first_seq });
+        }
+        let expected_version = fresh.version_at(header.stream, u64::MAX) + 1;
+        if expected_version == 1 {
+            report.streams += 1;
+        }
+        if header.version != expected_version {
+            report.problem(Problem::StreamVersionGap {
+                stream: header.stream.to_owned(),
+                expected: expected_version,
+                found: header.version,
+            });
+        }
+        if let Some(outbox) = header.outbox_seq {
+            let expected = fresh.outbox.len() as u64 + 1;
+            if outbox != expected {
                 report.problem(Problem::OutboxOutOfOrder {
                     seq,
-                    expected: expected_outbox,
+                    expected,
                     found: outbox,
                 });
             }
-            expected_outbox = outbox + 1;
-            check_points_to(
-                trees,
-                &mut report,
-                seq,
-                IndexKind::Outbox,
-                &keys::outbox(outbox),
-            )?;
         }
+        fresh.add(seq, id, header.stream, header.version, header.outbox_seq);
     }
     if expected_seq <= last {
         gaps = true;
@@ -354,28 +338,17 @@ pub(crate) fn verify(
             to: last,
         });
     }
-    let last_outbox_found = expected_outbox - 1;
-    if last_outbox_found != durable.outbox_seq {
+    if fresh.last_outbox != durable.outbox_seq {
         report.problem(Problem::OutboxOutOfOrder {
             seq: last,
             expected: durable.outbox_seq,
-            found: last_outbox_found,
+            found: fresh.last_outbox,
         });
     }
 
-    // 2. The index trees: count entries up to the durable end; walk them only if a count is off.
-    let dedupe = count_index(trees, &mut report, &mut beyond, IndexKind::Dedupe, last)?;
-    let stream = count_streams(trees, &mut report, &mut beyond, last)?;
-    let outbox = count_index(trees, &mut report, &mut beyond, IndexKind::Outbox, last)?;
-    if dedupe != report.events {
-        find_orphans(trees, &mut report, IndexKind::Dedupe, last)?;
-    }
-    if stream != report.events {
-        find_orphans(trees, &mut report, IndexKind::Stream, last)?;
-    }
-    if outbox != published {
-        find_orphans(trees, &mut report, IndexKind::Outbox, last)?;
-    }
+    // 2. The live indexes, up to the durable end, against the fresh ones.
+    let live = index.read().up_to(last);
+    compare_indexes(&mut report, &fresh, &live);
 
     // 3. Request records, snapshots, metadata, and any tree the log does not use.
     for entry in trees.requests.iter() {
@@ -461,11 +434,6 @@ pub(crate) fn verify(
     let limit = applied_at_start.max(applied.load(Ordering::Acquire));
     for b in beyond.into_iter().filter(|b| b.seq > limit) {
         match b.kind {
-            BeyondKind::Index(index) => report.problem(Problem::OrphanIndexEntry {
-                index,
-                key: b.key,
-                points_to: b.seq,
-            }),
             BeyondKind::Request => match keys::parse_request(&b.key) {
                 Some((tenant, request_id)) => report.problem(Problem::RequestWithoutEvent {
                     tenant,
@@ -497,151 +465,99 @@ fn malformed(tree: &'static str, key: &[u8], reason: &str) -> Problem {
     }
 }
 
-/// Checks that the entry `key` of the index exists and holds `seq`.
-fn check_points_to(
-    trees: &Trees,
+/// Reports every difference between the indexes rebuilt from the durable events (`fresh`) and
+/// the live ones cut at the durable end (`live`): an entry missing or pointing elsewhere (by
+/// the event it should name), or an entry no event names (an orphan).
+fn compare_indexes(report: &mut VerifyReport, fresh: &Index, live: &Index) {
+    if fresh.ids != live.ids {
+        for (id, &seq) in &fresh.ids {
+            match live.ids.get(id) {
+                None => report.problem(Problem::MissingIndexEntry {
+                    seq,
+                    index: IndexKind::Dedupe,
+                }),
+                Some(&points_to) if points_to != seq => report.problem(Problem::WrongIndexEntry {
+                    seq,
+                    index: IndexKind::Dedupe,
+                    points_to,
+                }),
+                Some(_) => {}
+            }
+        }
+        for (id, &points_to) in &live.ids {
+            if !fresh.ids.contains_key(id) {
+                report.problem(Problem::OrphanIndexEntry {
+                    index: IndexKind::Dedupe,
+                    key: id.as_bytes().to_vec(),
+                    points_to,
+                });
+            }
+        }
+    }
+    if fresh.streams != live.streams {
+        let empty = Vec::new();
+        for (stream, seqs) in &fresh.streams {
+            let key = |v: usize| stream_key(stream, v);
+            compare_lists(
+                report,
+                IndexKind::Stream,
+                seqs,
+                live.streams.get(stream).unwrap_or(&empty),
+                key,
+            );
+        }
+        for (stream, seqs) in &live.streams {
+            if !fresh.streams.contains_key(stream) {
+                compare_lists(report, IndexKind::Stream, &empty, seqs, |v| {
+                    stream_key(stream, v)
+                });
+            }
+        }
+    }
+    if fresh.outbox != live.outbox {
+        compare_lists(
+            report,
+            IndexKind::Outbox,
+            &fresh.outbox,
+            &live.outbox,
+            |at| (at as u64 + 1).to_be_bytes().to_vec(),
+        );
+    }
+}
+
+/// Compares two position-indexed lists of seqs (a stream's versions, the outbox).
+fn compare_lists(
     report: &mut VerifyReport,
-    seq: u64,
     index: IndexKind,
-    key: &[u8],
-) -> Result<(), ReadError> {
-    match index.of(trees).get(key).map_err(ReadError::sled)? {
-        None => report.problem(Problem::MissingIndexEntry { seq, index }),
-        Some(v) => match keys::u64_from(&v) {
-            Some(points_to) if points_to == seq => {}
-            Some(points_to) => report.problem(Problem::WrongIndexEntry {
+    fresh: &[u64],
+    live: &[u64],
+    key: impl Fn(usize) -> Vec<u8>,
+) {
+    for (at, &seq) in fresh.iter().enumerate() {
+        match live.get(at) {
+            None => report.problem(Problem::MissingIndexEntry { seq, index }),
+            Some(&points_to) if points_to != seq => report.problem(Problem::WrongIndexEntry {
                 seq,
                 index,
                 points_to,
             }),
-            None => report.problem(malformed(index.tree(), key, "index value is not a seq")),
-        },
+            Some(_) => {}
+        }
     }
-    Ok(())
+    for (at, &points_to) in live.iter().enumerate().skip(fresh.len()) {
+        report.problem(Problem::OrphanIndexEntry {
+            index,
+            key: key(at),
+            points_to,
+        });
+    }
 }
 
-/// Counts the entries of the dedupe or outbox index pointing at or before `last`.
-fn count_index(
-    trees: &Trees,
-    report: &mut VerifyReport,
-    beyond: &mut Vec<Beyond>,
-    index: IndexKind,
-    last: u64,
-) -> Result<u64, ReadError> {
-    let mut count = 0;
-    for entry in index.of(trees).iter() {
-        let (key, value) = entry.map_err(ReadError::sled)?;
-        match keys::u64_from(&value) {
-            Some(seq) if seq <= last => count += 1,
-            Some(seq) => beyond.push(Beyond {
-                kind: BeyondKind::Index(index),
-                key: key.to_vec(),
-                seq,
-            }),
-            None => report.problem(malformed(index.tree(), &key, "index value is not a seq")),
-        }
-    }
-    Ok(count)
-}
-
-/// Counts the stream index entries at or before `last`, checking each stream's versions are
-/// `1, 2, 3, ...` and counting streams.
-fn count_streams(
-    trees: &Trees,
-    report: &mut VerifyReport,
-    beyond: &mut Vec<Beyond>,
-    last: u64,
-) -> Result<u64, ReadError> {
-    let mut count = 0;
-    let mut current: Option<(String, u64)> = None;
-    for entry in trees.streams.iter() {
-        let (key, value) = entry.map_err(ReadError::sled)?;
-        let (Some((stream, version)), Some(seq)) =
-            (keys::parse_stream(&key), keys::u64_from(&value))
-        else {
-            report.problem(malformed(
-                layout::STREAMS,
-                &key,
-                "malformed stream index entry",
-            ));
-            continue;
-        };
-        if seq > last {
-            beyond.push(Beyond {
-                kind: BeyondKind::Index(IndexKind::Stream),
-                key: key.to_vec(),
-                seq,
-            });
-            continue;
-        }
-        count += 1;
-        let expected = match &mut current {
-            Some((name, v)) if name == stream => {
-                *v += 1;
-                *v
-            }
-            _ => {
-                report.streams += 1;
-                current = Some((stream.to_owned(), 1));
-                1
-            }
-        };
-        if version != expected {
-            report.problem(Problem::StreamVersionGap {
-                stream: stream.to_owned(),
-                expected,
-                found: version,
-            });
-            if let Some((_, v)) = &mut current {
-                *v = version;
-            }
-        }
-    }
-    Ok(count)
-}
-
-/// Walks one index tree and reports every entry (at or before `last`) whose event does not
-/// name it.
-fn find_orphans(
-    trees: &Trees,
-    report: &mut VerifyReport,
-    index: IndexKind,
-    last: u64,
-) -> Result<(), ReadError> {
-    for entry in index.of(trees).iter() {
-        let (key, value) = entry.map_err(ReadError::sled)?;
-        let Some(seq) = keys::u64_from(&value) else {
-            continue; // already reported by the count
-        };
-        if seq > last {
-            continue;
-        }
-        let names_it = match trees
-            .events
-            .get(keys::event(seq))
-            .map_err(ReadError::sled)?
-        {
-            None => false,
-            Some(v) => match Record::decode(seq, v) {
-                Err(_) => false,
-                Ok(r) => match index {
-                    IndexKind::Dedupe => key.as_ref() == keys::event_id(&r.event_id),
-                    IndexKind::Stream => {
-                        key.as_ref() == keys::stream(r.stream(), r.version).as_slice()
-                    }
-                    IndexKind::Outbox => r
-                        .outbox_seq
-                        .is_some_and(|o| key.as_ref() == keys::outbox(o)),
-                },
-            },
-        };
-        if !names_it {
-            report.problem(Problem::OrphanIndexEntry {
-                index,
-                key: key.to_vec(),
-                points_to: seq,
-            });
-        }
-    }
-    Ok(())
+/// How a report names the stream index entry of version `at + 1`.
+fn stream_key(stream: &str, at: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.len() + 9);
+    key.extend_from_slice(stream.as_bytes());
+    key.push(keys::NAME_END);
+    key.extend_from_slice(&(at as u64 + 1).to_be_bytes());
+    key
 }

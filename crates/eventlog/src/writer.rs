@@ -1,11 +1,12 @@
 //! The writer thread: group commit.
 //!
-//! One std thread owns everything an append decides against: the next seq, the next outbox seq,
-//! the id filter and a cache of stream versions. Appenders send their batch and a oneshot reply
+//! One std thread owns everything an append decides against: the next seq, the next outbox seq
+//! and the in-memory indexes ([`crate::index`]; readers share them, only this thread changes
+//! them). Appenders send their batch and a oneshot reply
 //! channel; the writer takes the first request and whatever else is queued (up to
 //! `max_group_appends`), decides each request in order against the stored state *plus* what
 //! the earlier requests of the same group will write (`decide.rs`), and applies the accepted
-//! ones' writes as one multi-tree sled transaction (one `sled::Batch` per tree, see
+//! ones' writes as one sled transaction (one `sled::Batch` per tree, see
 //! [`crate::layout::Trees::apply`]). The flusher thread (`flusher.rs`) then flushes sled
 //! and, only when that flush has returned, advances the durable watch and answers the group.
 //! So N concurrent appends cost one flush, and nothing is acknowledged before the flush
@@ -18,8 +19,8 @@
 //!
 //! If an apply or a flush fails, every group not yet durable (the one in flight and the one
 //! applied on top of it, whose decisions may depend on it) is undone — every key a group writes
-//! is new, so undoing is removing them — the counters are re-read from sled, and every request
-//! of those groups gets the storage error. A refused request never affects the others of its
+//! is new, so undoing is removing them — the counters and indexes are rebuilt from sled, and
+//! every request of those groups gets the storage error. A refused request never affects the others of its
 //! group.
 //!
 //! sled is synchronous, which is why these are threads and not tasks: a flush blocks for
@@ -29,7 +30,6 @@ mod decide;
 mod flusher;
 
 use std::{
-    collections::HashMap,
     io,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -51,17 +51,13 @@ use self::{
 use crate::{
     batch::{AppendOutcome, Batch, RequestRecord},
     error::{AppendError, ReadError, StorageError},
-    id_filter::IdFilter,
+    index::{Index, SharedIndex},
     keys,
-    layout::{AppendBatches, Trees, EVENTS, EVENT_IDS, OUTBOX, REQUESTS},
+    layout::{AppendBatches, Trees, EVENTS, REQUESTS},
     options::FlushObserver,
     stats::Counters,
     value,
 };
-
-/// Above this many cached stream versions the cache is dropped and refilled lazily from sled,
-/// so a log with millions of streams does not hold them all in memory.
-const MAX_CACHED_STREAMS: usize = 100_000;
 
 /// A group stops taking requests once it holds this many events, which bounds a group's memory
 /// (its batches and sled's transaction overlay) and the latency its flush adds to the small appends that share it.
@@ -84,6 +80,7 @@ pub(crate) struct Durable {
 /// What the writer needs at start; built by `EventLog::open`.
 pub(crate) struct WriterSetup {
     pub(crate) trees: Trees,
+    pub(crate) index: Arc<SharedIndex>,
     pub(crate) rx: mpsc::Receiver<AppendRequest>,
     pub(crate) durable: watch::Sender<Durable>,
     pub(crate) observer: Option<Arc<dyn FlushObserver>>,
@@ -98,6 +95,8 @@ pub(crate) struct WriterSetup {
 /// The writer's state: what sled holds (after the last applied group).
 pub(crate) struct Writer {
     trees: Trees,
+    /// The indexes, which this thread alone changes.
+    index: Arc<SharedIndex>,
     rx: mpsc::Receiver<AppendRequest>,
     durable: Arc<watch::Sender<Durable>>,
     counters: Arc<Counters>,
@@ -111,19 +110,10 @@ pub(crate) struct Writer {
     applied: Arc<AtomicU64>,
     last_seq: u64,
     last_outbox: u64,
-    /// May-contain filter of every event id in sled, so new ids skip the dedupe-index read.
-    /// `None` until the first group: it is built then, on this thread, from the `event_ids`
-    /// tree (see `load_ids`), so `open` returns at once and a process that only
-    /// reads (a replay, an operator tool) never scans the dedupe index. While it is `None`,
-    /// every id is looked up in sled, so dedupe is exact in every state.
-    ids: Option<IdFilter>,
-    /// Current version of recently used streams, including the group being built.
-    versions: HashMap<String, u64>,
     /// True when sled holds undo removals that no successful flush has covered yet: the next
     /// group must be flushed even if it writes nothing, before anything is answered.
     unflushed: bool,
     value_buf: Vec<u8>,
-    key_buf: Vec<u8>,
 }
 
 impl Writer {
@@ -143,6 +133,7 @@ impl Writer {
             .spawn(move || flusher.run(jobs_rx, results_tx))?;
         let writer = Self {
             trees: setup.trees,
+            index: setup.index,
             rx: setup.rx,
             durable,
             counters: setup.counters,
@@ -151,13 +142,10 @@ impl Writer {
             flush_results: results_rx,
             flusher: Some(flusher),
             applied: setup.applied,
-            ids: None,
             last_seq: setup.last.seq,
             last_outbox: setup.last.outbox_seq,
-            versions: HashMap::new(),
             unflushed: false,
             value_buf: Vec::new(),
-            key_buf: Vec::new(),
         };
         // If this spawn fails, `writer` is dropped, which closes the jobs channel and lets the
         // flusher thread end.
@@ -293,46 +281,16 @@ impl Writer {
     fn prepare(&mut self, group: &mut Vec<AppendRequest>) -> (Prepared, Result<(), StorageError>) {
         Counters::add(&self.counters.groups, 1);
         Counters::add(&self.counters.appends, group.len() as u64);
-        if self.versions.len() > MAX_CACHED_STREAMS {
-            self.versions.clear();
-        }
-        if self.ids.is_none() {
-            match load_ids(&self.trees.event_ids, self.last_seq) {
-                Ok(ids) => self.ids = Some(ids),
-                Err(e) => {
-                    // Deciding without the filter would still be exact (every id would go to
-                    // sled), but a dedupe index that cannot be read cannot dedupe either: the
-                    // group fails, writes nothing, and the next group tries again.
-                    let e = read_to_storage(e);
-                    warn!(error = %e, "reading the dedupe index failed; failing the group");
-                    let decided = group
-                        .drain(..)
-                        .map(|request| Decided {
-                            reply: request.reply,
-                            answer: Err(AppendError::Storage(e.clone())),
-                            written: None,
-                        })
-                        .collect();
-                    let prepared = Prepared {
-                        decided,
-                        durable: Durable {
-                            seq: self.last_seq,
-                            outbox_seq: self.last_outbox,
-                        },
-                        new_events: 0,
-                        duplicates: 0,
-                        needs_flush: self.unflushed,
-                    };
-                    return (prepared, Ok(()));
-                }
-            }
-        }
         let decide_start = std::time::Instant::now();
         let mut state = GroupState::default();
         let mut decided = Vec::with_capacity(group.len());
+        // Readers wait while a group is decided (they need the index only to find where to
+        // start reading, and a group is decided in microseconds to a few milliseconds).
+        let shared = Arc::clone(&self.index);
+        let mut index = shared.write();
         for request in group.drain(..) {
             let AppendRequest { batch, reply } = request;
-            let (answer, written) = match self.decide(&batch, &mut state) {
+            let (answer, written) = match self.decide(&batch, &mut index, &mut state) {
                 Ok(Decision::Write(outcome)) => (Ok(outcome), Some(batch)),
                 Ok(Decision::NoWrite(outcome)) => (Ok(outcome), None),
                 Err(e) => {
@@ -348,6 +306,7 @@ impl Writer {
                 written,
             });
         }
+        drop(index);
         Counters::add_elapsed(&self.counters.decide_micros, decide_start);
         let mut applied = Ok(());
         if state.writes {
@@ -386,17 +345,8 @@ impl Writer {
                 continue;
             };
             any = true;
-            for (event, position) in batch.events.iter().zip(positions) {
-                if position.duplicate {
-                    continue;
-                }
+            for position in positions.iter().filter(|p| !p.duplicate) {
                 undo.events.remove(&keys::event(position.seq));
-                undo.event_ids.remove(&keys::event_id(&event.event_id));
-                undo.streams
-                    .remove(keys::stream(&event.stream, event.version));
-                if let Some(outbox) = position.outbox_seq {
-                    undo.outbox.remove(&keys::outbox(outbox));
-                }
             }
             if let Some(request) = &batch.request {
                 undo.requests
@@ -420,11 +370,13 @@ impl Writer {
         reload
     }
 
-    /// Re-reads the counters from sled and forgets the stream cache.
+    /// Rebuilds the indexes and counters from sled: the truth after an undo, whether or not the
+    /// undo itself succeeded. A full scan, but only after a storage failure.
     fn reload(&mut self) -> Result<(), StorageError> {
-        self.versions.clear();
+        let (index, _) = Index::build(&self.trees.events).map_err(read_to_storage)?;
         self.last_seq = last_u64_key(&self.trees.events, EVENTS).map_err(read_to_storage)?;
-        self.last_outbox = last_u64_key(&self.trees.outbox, OUTBOX).map_err(read_to_storage)?;
+        self.last_outbox = index.last_outbox;
+        *self.index.write() = index;
         self.applied.store(self.last_seq, Ordering::Release);
         Ok(())
     }
@@ -432,23 +384,6 @@ impl Writer {
 
 fn flusher_gone() -> StorageError {
     StorageError::from_io("flush", io::Error::other("the flusher thread stopped"))
-}
-
-/// Builds the writer's id filter from the dedupe index: one sequential scan of its tree
-/// (~1 s and the index's pages through sled's cache per million events on the reference box),
-/// done by the writer before it decides its first group, so appends do not read the index for
-/// every new id and `open` does not pay for it.
-fn load_ids(event_ids: &sled::Tree, last_seq: u64) -> Result<IdFilter, ReadError> {
-    let mut ids = IdFilter::with_capacity(last_seq);
-    for entry in event_ids.iter() {
-        let (key, _) = entry.map_err(ReadError::sled)?;
-        let id: &[u8; 16] = key
-            .as_ref()
-            .try_into()
-            .map_err(|_| ReadError::corrupt(EVENT_IDS, &key, "malformed dedupe key"))?;
-        ids.insert(id);
-    }
-    Ok(ids)
 }
 
 /// Reads and decodes a request record from the requests tree.
@@ -468,7 +403,7 @@ pub(crate) fn load_request(
     }))
 }
 
-/// The number in the last key of a tree keyed by u64 (events, outbox), 0 if it is empty.
+/// The number in the last key of a tree keyed by u64 (the events tree), 0 if it is empty.
 pub(crate) fn last_u64_key(tree: &sled::Tree, name: &'static str) -> Result<u64, ReadError> {
     match tree.last().map_err(ReadError::sled)? {
         None => Ok(0),

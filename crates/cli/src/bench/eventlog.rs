@@ -1,8 +1,8 @@
 //! `csp bench eventlog`: the sled event log against plain sled loops, in one run.
 //!
 //! Figures, all with the same ~200-byte events (a real encoded envelope):
-//! 1. durable batch append, batches of 1,000, vs a plain sled loop writing the same keys per
-//!    event (event, dedupe, stream and outbox index) with one flush per batch;
+//! 1. durable batch append, batches of 1,000, vs a plain sled loop writing the same key per
+//!    event (the event under its seq) with one flush per batch;
 //! 2. durable single-event appends from 64 concurrent tasks, vs a one-insert-one-flush loop;
 //! 3. replay: read, decode and fold the whole log (default 1M events), vs a plain sled scan with
 //!    postcard decoding of the same records; and the peak RSS during the replay.
@@ -138,10 +138,9 @@ fn sled_config(path: &Path) -> sled::Config {
         .flush_every_ms(None)
 }
 
-/// The ceiling loop: the same keys and values per event (event, dedupe, stream and outbox
-/// index) in the same trees, applied with the same single multi-tree transaction and one flush
-/// per batch — everything the log does to make a batch atomic and durable, and nothing else (no
-/// checks, no caches, no writer thread).
+/// The ceiling loop: the same key and value per event in the same tree, applied with the same
+/// transaction and one flush per batch — everything the log does to make a batch atomic and
+/// durable, and nothing else (no checks, no indexes, no writer thread).
 fn raw_batch(
     trees: &Trees,
     events: &[NewEvent],
@@ -161,14 +160,6 @@ fn raw_batch(
             &e.bytes,
         );
         b.events.insert(&keys::event(seq)[..], buf.as_slice());
-        b.event_ids
-            .insert(&keys::event_id(&e.event_id)[..], &keys::seq_value(seq)[..]);
-        b.streams.insert(
-            keys::stream(&e.stream, e.version),
-            &keys::seq_value(seq)[..],
-        );
-        b.outbox
-            .insert(&keys::outbox(seq)[..], &keys::seq_value(seq)[..]);
     }
     trees.apply(&b)?;
     trees.db.flush()?;
@@ -479,7 +470,7 @@ fn report(args: &Args, f: &Figures) {
     let groups = st.groups.max(1) as f64;
     println!(
         "64-task groups: {} groups, {:.1} appends per group; writer per group: decide {:.0} us, \
-         apply (sled transaction, 4 keys per event) {:.0} us; flusher per flush: {:.0} us; \
+         apply (sled transaction, 1 key per event) {:.0} us; flusher per flush: {:.0} us; \
          busy share of the wall time: writer {:.0} %, flusher {:.0} %",
         st.groups,
         st.appends as f64 / groups,

@@ -1,5 +1,6 @@
 //! The on-disk layout is what `layout`, `keys` and `value` say, so a raw-sled baseline or an
-//! offline tool built on them writes and reads byte-identical data.
+//! offline tool built on them writes and reads byte-identical data; and a log of the previous
+//! layout (2) is upgraded in place.
 
 use super::*;
 use crate::{keys, layout, value};
@@ -37,14 +38,9 @@ fn an_append_writes_the_documented_keys_and_values_to_the_documented_trees() {
     );
     let get = |tree: &sled::Tree, key: &[u8]| tree.get(key).expect("reads").map(|v| v.to_vec());
     assert_eq!(get(&t.events, &keys::event(2)), Some(event));
-    let seq = Some(keys::seq_value(2).to_vec());
-    assert_eq!(get(&t.event_ids, &keys::event_id(&Uuid::from_u128(2))), seq);
-    assert_eq!(get(&t.streams, &keys::stream("b", 1)), seq);
-    assert_eq!(get(&t.outbox, &keys::outbox(1)), seq);
     assert!(get(&t.requests, &keys::request(&Uuid::from_u128(7), "r1")).is_some());
     assert!(get(&t.snapshots, &keys::snapshot("p", 3)).is_some());
-    assert_eq!(t.events.len(), 2);
-    assert_eq!(t.outbox.len(), 1);
+    assert_eq!(t.events.len(), 2, "one key per event, no index keys");
     let meta: Vec<Vec<u8>> = db
         .iter()
         .keys()
@@ -64,37 +60,81 @@ fn an_append_writes_the_documented_keys_and_values_to_the_documented_trees() {
     );
 }
 
+/// Writes three events of stream "s" (each published) through raw sled into a closed log.
+fn raw_events(db: &sled::Db) {
+    let trees = layout::Trees::open(db).expect("opens the trees");
+    let mut group = layout::AppendBatches::default();
+    let mut buf = Vec::new();
+    for seq in 1..=3u64 {
+        let id = Uuid::from_u128(u128::from(seq));
+        buf.clear();
+        value::encode_event(&mut buf, id.as_bytes(), "s", seq, Some(seq), &[1]);
+        group.events.insert(&keys::event(seq)[..], buf.as_slice());
+    }
+    trees.apply(&group).expect("applies");
+    db.flush().expect("flushes");
+}
+
 #[test]
-fn a_raw_group_applied_with_trees_apply_reads_back_through_the_log() {
+fn a_raw_group_applied_with_trees_apply_reads_back_through_the_log_and_its_indexes() {
     let dir = TempDir::new("raw-group");
     drop(EventLog::open(dir.path(), LogOptions::default()).expect("creates the log"));
-    {
-        let db = raw_open(dir.path());
-        let trees = layout::Trees::open(&db).expect("opens the trees");
-        let mut group = layout::AppendBatches::default();
-        let mut buf = Vec::new();
-        for seq in 1..=3u64 {
-            let id = Uuid::from_u128(u128::from(seq));
-            buf.clear();
-            value::encode_event(&mut buf, id.as_bytes(), "s", seq, Some(seq), &[1]);
-            group.events.insert(&keys::event(seq)[..], buf.as_slice());
-            group
-                .event_ids
-                .insert(&keys::event_id(&id)[..], &keys::seq_value(seq)[..]);
-            group
-                .streams
-                .insert(keys::stream("s", seq), &keys::seq_value(seq)[..]);
-            group
-                .outbox
-                .insert(&keys::outbox(seq)[..], &keys::seq_value(seq)[..]);
-        }
-        trees.apply(&group).expect("applies");
-        db.flush().expect("flushes");
-    }
+    raw_events(&raw_open(dir.path()));
     let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
     assert_eq!((log.last_seq(), log.last_outbox_seq()), (3, 3));
     assert_eq!(log.stream_version("s").expect("reads"), 3);
+    assert_eq!(log.read_stream("s").count(), 3);
+    assert_eq!(log.read_outbox_from(2).count(), 2);
     let report = log.verify().expect("verify runs");
     assert!(report.is_clean(), "{:?}", report.problems);
-    assert_eq!(read_all(&log).len(), 3);
+    // The rebuilt dedupe index knows the raw events' ids.
+    let again = log
+        .append_blocking(batch(vec![ev(2, "s", 4)]))
+        .expect("appends");
+    assert_eq!(positions(Ok(again)), vec![(2, 2, true)]);
+}
+
+#[test]
+fn a_layout_2_log_is_upgraded_in_place_and_keeps_everything() {
+    let dir = TempDir::new("layout-2");
+    drop(EventLog::open(dir.path(), LogOptions::default()).expect("creates the log"));
+    let epoch = {
+        let db = raw_open(dir.path());
+        raw_events(&db);
+        // What layout 2 also wrote: its three index trees, and layout 2 in the metadata.
+        for tree in layout::RETIRED_TREES {
+            db.open_tree(tree)
+                .expect("opens")
+                .insert(b"k", b"v")
+                .expect("inserts");
+        }
+        db.insert(
+            keys::meta(keys::META_LAYOUT),
+            &[value::LOG_VALUE_FORMAT, value::UPGRADABLE_LAYOUT],
+        )
+        .expect("inserts");
+        db.flush().expect("flushes");
+        db.get(keys::meta(keys::META_EPOCH))
+            .expect("reads")
+            .expect("has an epoch")
+    };
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("opens and upgrades");
+    assert_eq!(log.epoch().as_bytes()[..], epoch[1..], "the epoch is kept");
+    assert_eq!((log.last_seq(), log.last_outbox_seq()), (3, 3));
+    assert_eq!(log.read_outbox_from(1).count(), 3);
+    let report = log.verify().expect("verify runs");
+    assert!(report.is_clean(), "{:?}", report.problems);
+    drop(log);
+    let db = raw_open(dir.path());
+    assert_eq!(
+        db.get(keys::meta(keys::META_LAYOUT))
+            .expect("reads")
+            .map(|v| v.to_vec()),
+        Some(vec![value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION])
+    );
+    assert_eq!(
+        db.tree_names().len(),
+        1 + layout::TREES.len(),
+        "index trees dropped"
+    );
 }

@@ -116,7 +116,7 @@ fn a_single_tree_layout_1_log_is_refused_untouched() {
                     e,
                     OpenError::UnsupportedLayout {
                         found: 1,
-                        supported: 2,
+                        supported: 3,
                         ..
                     }
                 ),
@@ -124,7 +124,7 @@ fn a_single_tree_layout_1_log_is_refused_untouched() {
             );
             let message = e.to_string();
             assert!(
-                message.contains("layout version 1") && message.contains("only layout version 2"),
+                message.contains("layout version 1") && message.contains("only layout version 3"),
                 "unhelpful message: {message}"
             );
         }

@@ -1,21 +1,14 @@
-//! `verify` finds what is wrong: each test damages a closed log through raw sled (in the tree
-//! the damage belongs to), reopens it and expects the damage reported (so a clean report
-//! elsewhere means something).
+//! `verify` finds what is wrong: each test damages a log — its trees through raw sled while it
+//! is closed, or its in-memory indexes while it is open — and expects the damage reported (so
+//! a clean report elsewhere means something).
 
 use super::*;
-use crate::{keys, layout::Trees, IndexKind, Problem};
+use crate::{keys, layout::Trees, value, IndexKind, Problem};
 
 /// A log of 4 events over two streams (two published), closed; `damage` then edits its trees
 /// with raw sled, and the reopened log's problems are returned.
 fn damaged(damage: impl FnOnce(&Trees)) -> Vec<Problem> {
-    let Given { log, dir } = given(vec![
-        with_request(
-            vec![ev(1, "a", 1), pub_ev(2, "b", 1)],
-            req(7, "r1", 1, "ok"),
-        ),
-        batch(vec![ev(3, "a", 2), pub_ev(4, "b", 2)]),
-    ]);
-    assert!(log.verify().expect("verify runs").is_clean());
+    let Given { log, dir } = four_events();
     drop(log);
     {
         let db = raw_open(dir.path());
@@ -26,24 +19,34 @@ fn damaged(damage: impl FnOnce(&Trees)) -> Vec<Problem> {
     log.verify().expect("verify runs").problems
 }
 
-#[test]
-fn a_missing_dedupe_entry_is_reported() {
-    let problems = damaged(|t| {
-        t.event_ids
-            .remove(keys::event_id(&Uuid::from_u128(3)))
-            .expect("remove");
-    });
-    assert!(
-        problems.contains(&Problem::MissingIndexEntry {
-            seq: 3,
-            index: IndexKind::Dedupe
-        }),
-        "{problems:?}"
+fn four_events() -> Given {
+    let given = given(vec![
+        with_request(
+            vec![ev(1, "a", 1), pub_ev(2, "b", 1)],
+            req(7, "r1", 1, "ok"),
+        ),
+        batch(vec![ev(3, "a", 2), pub_ev(4, "b", 2)]),
+    ]);
+    given.assert_verified();
+    given
+}
+
+/// The stored value of an event.
+fn event_value(id: u128, stream: &str, version: u64, outbox: Option<u64>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    value::encode_event(
+        &mut buf,
+        Uuid::from_u128(id).as_bytes(),
+        stream,
+        version,
+        outbox,
+        &[1],
     );
+    buf
 }
 
 #[test]
-fn a_missing_event_is_a_gap_and_its_index_entries_are_orphans() {
+fn a_missing_event_is_a_gap() {
     let problems = damaged(|t| {
         t.events.remove(keys::event(2)).expect("remove");
     });
@@ -51,53 +54,30 @@ fn a_missing_event_is_a_gap_and_its_index_entries_are_orphans() {
         problems.contains(&Problem::MissingEvents { from: 2, to: 2 }),
         "{problems:?}"
     );
-    assert!(
-        problems.iter().any(|p| matches!(
-            p,
-            Problem::OrphanIndexEntry {
-                index: IndexKind::Outbox,
-                points_to: 2,
-                ..
-            }
-        )),
-        "{problems:?}"
-    );
 }
 
 #[test]
-fn an_index_entry_past_the_end_is_an_orphan() {
+fn a_repeated_event_id_is_reported() {
     let problems = damaged(|t| {
-        t.streams
-            .insert(keys::stream("a", 3), &keys::seq_value(99))
+        t.events
+            .insert(keys::event(3), event_value(1, "a", 2, None))
             .expect("insert");
     });
-    assert!(
-        problems.iter().any(|p| matches!(
-            p,
-            Problem::OrphanIndexEntry {
-                index: IndexKind::Stream,
-                points_to: 99,
-                ..
-            }
-        )),
-        "{problems:?}"
+    assert_eq!(
+        problems,
+        vec![Problem::DuplicateEventId {
+            seq: 3,
+            first_seq: 1
+        }]
     );
 }
 
 #[test]
 fn a_request_naming_a_missing_event_is_reported() {
     let problems = damaged(|t| {
-        // Drop the last event with all its entries (a consistent, shorter log), then add a
-        // request record that names it.
-        for (tree, key) in [
-            (&t.events, keys::event(4).to_vec()),
-            (&t.event_ids, keys::event_id(&Uuid::from_u128(4)).to_vec()),
-            (&t.streams, keys::stream("b", 2)),
-            (&t.outbox, keys::outbox(2).to_vec()),
-        ] {
-            tree.remove(key).expect("remove");
-        }
-        let record = crate::value::encode(&crate::value::StoredRequestRef {
+        // Drop the last event (a consistent, shorter log), then add a request record naming it.
+        t.events.remove(keys::event(4)).expect("remove");
+        let record = value::encode(&value::StoredRequestRef {
             body_hash: &[2; 32],
             reply: &b"x".to_vec(),
             seqs: &vec![3, 4],
@@ -119,27 +99,33 @@ fn a_request_naming_a_missing_event_is_reported() {
 #[test]
 fn a_stream_version_gap_is_reported() {
     let problems = damaged(|t| {
-        t.streams
-            .insert(keys::stream("a", 5), &keys::seq_value(3))
+        t.events
+            .insert(keys::event(3), event_value(3, "a", 5, None))
             .expect("insert");
     });
     assert!(
         problems.contains(&Problem::StreamVersionGap {
             stream: "a".into(),
-            expected: 3,
+            expected: 2,
             found: 5
         }),
         "{problems:?}"
     );
+}
+
+#[test]
+fn an_outbox_seq_out_of_order_is_reported() {
+    let problems = damaged(|t| {
+        t.events
+            .insert(keys::event(4), event_value(4, "b", 2, Some(7)))
+            .expect("insert");
+    });
     assert!(
-        problems.iter().any(|p| matches!(
-            p,
-            Problem::OrphanIndexEntry {
-                index: IndexKind::Stream,
-                points_to: 3,
-                ..
-            }
-        )),
+        problems.contains(&Problem::OutboxOutOfOrder {
+            seq: 4,
+            expected: 2,
+            found: 7
+        }),
         "{problems:?}"
     );
 }
@@ -156,23 +142,6 @@ fn an_undecodable_event_is_reported() {
             p,
             Problem::Malformed { tree: crate::layout::EVENTS, key, .. } if key == &keys::event(3)
         )),
-        "{problems:?}"
-    );
-}
-
-#[test]
-fn an_outbox_entry_pointing_elsewhere_is_reported() {
-    let problems = damaged(|t| {
-        t.outbox
-            .insert(keys::outbox(1), &keys::seq_value(4))
-            .expect("insert");
-    });
-    assert!(
-        problems.contains(&Problem::WrongIndexEntry {
-            seq: 2,
-            index: IndexKind::Outbox,
-            points_to: 4
-        }),
         "{problems:?}"
     );
 }
@@ -196,4 +165,46 @@ fn a_foreign_key_in_the_default_tree_and_a_foreign_tree_are_reported() {
         }),
         "{problems:?}"
     );
+}
+
+#[test]
+fn live_indexes_that_disagree_with_the_events_are_reported() {
+    let given = four_events();
+    {
+        let shared = given.log.index_for_test();
+        let mut index = shared.write();
+        index.ids.remove(&Uuid::from_u128(3));
+        index.ids.insert(Uuid::from_u128(99), 2);
+        if let Some(seqs) = index.streams.get_mut("a") {
+            seqs[1] = 4;
+        }
+        index.outbox.push(4);
+    }
+    let problems = given.log.verify().expect("verify runs").problems;
+    for expected in [
+        Problem::MissingIndexEntry {
+            seq: 3,
+            index: IndexKind::Dedupe,
+        },
+        Problem::OrphanIndexEntry {
+            index: IndexKind::Dedupe,
+            key: Uuid::from_u128(99).as_bytes().to_vec(),
+            points_to: 2,
+        },
+        Problem::WrongIndexEntry {
+            seq: 3,
+            index: IndexKind::Stream,
+            points_to: 4,
+        },
+        Problem::OrphanIndexEntry {
+            index: IndexKind::Outbox,
+            key: 3u64.to_be_bytes().to_vec(),
+            points_to: 4,
+        },
+    ] {
+        assert!(
+            problems.contains(&expected),
+            "{expected:?} not in {problems:?}"
+        );
+    }
 }

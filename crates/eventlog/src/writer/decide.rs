@@ -1,6 +1,8 @@
 //! Deciding one append request: the request record, then each event (duplicate, or version
-//! check), then the writes. Decisions are made against sled plus the group being built, so the
-//! second of two identical concurrent requests sees the first even before it is applied.
+//! check), then the writes. Decisions are made against the indexes, which include the group
+//! being built (each accepted request adds its events at once), and the request records in sled
+//! plus the group's, so the second of two identical concurrent requests sees the first even
+//! before it is applied.
 
 use std::collections::HashMap;
 
@@ -10,8 +12,9 @@ use super::{load_request, read_to_append, Writer};
 use crate::{
     batch::{AppendOutcome, Batch, EventPosition, RequestRecord},
     error::{AppendError, ReadError, StorageError},
+    index::Index,
     keys,
-    layout::{AppendBatches, EVENT_IDS, STREAMS},
+    layout::{AppendBatches, EVENTS},
     record::Record,
     value,
 };
@@ -40,11 +43,12 @@ pub(super) enum Decision {
 }
 
 impl Writer {
-    /// Decides one request against sled plus the group so far and, if it is accepted, adds
-    /// its writes to the group.
+    /// Decides one request against the indexes and sled plus the group so far and, if it is
+    /// accepted, adds its events to the indexes and its writes to the group.
     pub(super) fn decide(
         &mut self,
         batch: &Batch,
+        index: &mut Index,
         state: &mut GroupState,
     ) -> Result<Decision, AppendError> {
         // 1. The request record: a retry is answered from it and writes nothing.
@@ -78,13 +82,16 @@ impl Writer {
                 positions.push(duplicate(event.event_id, seq, outbox_seq));
                 continue;
             }
-            if let Some((seq, outbox_seq)) = self.stored_event(&event.event_id)? {
+            if let Some((seq, outbox_seq)) = self.stored_event(index, &event.event_id)? {
                 positions.push(duplicate(event.event_id, seq, outbox_seq));
                 continue;
             }
             let current = match running.get(event.stream.as_str()) {
                 Some(&v) => v,
-                None => self.version_of(&event.stream).map_err(read_to_append)?,
+                None => index
+                    .streams
+                    .get(event.stream.as_str())
+                    .map_or(0, |s| s.len() as u64),
             };
             if current.checked_add(1) != Some(event.version) {
                 return Err(AppendError::Conflict {
@@ -118,7 +125,6 @@ impl Writer {
             });
             position.seq = seq;
             position.outbox_seq = outbox_seq;
-            let seq_value = keys::seq_value(seq);
             self.value_buf.clear();
             value::encode_event(
                 &mut self.value_buf,
@@ -128,33 +134,20 @@ impl Writer {
                 outbox_seq,
                 &event.bytes,
             );
-            let writes = &mut state.batch;
-            writes
+            state
+                .batch
                 .events
                 .insert(&keys::event(seq), self.value_buf.as_slice());
-            writes
-                .event_ids
-                .insert(&keys::event_id(&event.event_id), &seq_value);
-            keys::stream_into(&mut self.key_buf, &event.stream, event.version);
-            writes.streams.insert(self.key_buf.as_slice(), &seq_value);
-            if let Some(outbox) = outbox_seq {
-                writes.outbox.insert(&keys::outbox(outbox), &seq_value);
-            }
             state.ids.insert(event.event_id, (seq, outbox_seq));
-            if let Some(ids) = &mut self.ids {
-                ids.insert(event.event_id.as_bytes());
-            }
+            index.add(
+                seq,
+                event.event_id,
+                &event.stream,
+                event.version,
+                outbox_seq,
+            );
             state.new_events += 1;
         }
-        for (stream, version) in running {
-            match self.versions.get_mut(stream) {
-                Some(v) => *v = version,
-                None => {
-                    self.versions.insert(stream.to_owned(), version);
-                }
-            }
-        }
-
         // 4. The request record, in the same transaction as its events.
         if let (Some(request), Some(key)) = (&batch.request, request_key) {
             let record = RequestRecord {
@@ -181,68 +174,33 @@ impl Writer {
         })
     }
 
-    /// The seq and outbox seq of an event id already in sled, if any.
-    fn stored_event(&self, id: &Uuid) -> Result<Option<(u64, Option<u64>)>, AppendError> {
-        // Without the filter (not built yet) every id goes to sled.
-        if self
-            .ids
-            .as_ref()
-            .is_some_and(|ids| !ids.may_contain(id.as_bytes()))
-        {
-            return Ok(None);
-        }
-        let key = keys::event_id(id);
-        let Some(seq_bytes) = self
-            .trees
-            .event_ids
-            .get(key)
-            .map_err(|e| StorageError::sled("read", e))?
-        else {
+    /// The seq and outbox seq of an event id already in the log (durable or in flight), if any.
+    fn stored_event(
+        &self,
+        index: &Index,
+        id: &Uuid,
+    ) -> Result<Option<(u64, Option<u64>)>, AppendError> {
+        let Some(seq) = index.seq_of(id) else {
             return Ok(None);
         };
-        let seq = keys::u64_from(&seq_bytes).ok_or_else(|| {
-            read_to_append(ReadError::corrupt(
-                EVENT_IDS,
-                &key,
-                "dedupe entry is not a seq",
-            ))
-        })?;
         // A duplicate is rare, so reading the original for its outbox seq costs nothing in
-        // the common case.
+        // the common case. Events of the group being built are found in `GroupState::ids`
+        // first, so this one was applied by an earlier group and sled has it.
+        let key = keys::event(seq);
         let value = self
             .trees
             .events
-            .get(keys::event(seq))
+            .get(key)
             .map_err(|e| StorageError::sled("read", e))?
             .ok_or_else(|| {
                 read_to_append(ReadError::corrupt(
-                    EVENT_IDS,
+                    EVENTS,
                     &key,
-                    "dedupe entry points to a missing event",
+                    "the dedupe index names a missing event",
                 ))
             })?;
         let record = Record::decode(seq, value).map_err(read_to_append)?;
         Ok(Some((seq, record.outbox_seq)))
-    }
-
-    /// The stream's current version: from the cache, else from the stream's last key in the
-    /// streams tree.
-    fn version_of(&mut self, stream: &str) -> Result<u64, ReadError> {
-        if let Some(&v) = self.versions.get(stream) {
-            return Ok(v);
-        }
-        let streams = &self.trees.streams;
-        let v = match streams.scan_prefix(keys::stream_prefix(stream)).next_back() {
-            None => 0,
-            Some(entry) => {
-                let (key, _) = entry.map_err(ReadError::sled)?;
-                keys::parse_stream(&key)
-                    .ok_or_else(|| ReadError::corrupt(STREAMS, &key, "malformed stream index key"))?
-                    .1
-            }
-        };
-        self.versions.insert(stream.to_owned(), v);
-        Ok(v)
     }
 }
 
