@@ -485,3 +485,38 @@ async fn sigterm_under_load_keeps_every_answered_request_and_exits_0() {
     })
     .await
 }
+
+/// The scheduler of a service on the system clock waits for its interval or an append; it once
+/// waited on a clock watch whose sender was gone, which answers at once, and spun on a core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_service_on_the_system_clock_does_not_spin() {
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let _serial = serial().await;
+        let nats = NatsServer::start().expect("nats-server");
+        let data = TempDir::new("csp-e2e-idle").unwrap();
+        let issuer = dev_issuer(data.path());
+        let mut csp = Csp::serve(&nats.url(), "counter", data.path(), &[]).await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let admin = admin_token(&issuer);
+        let looks = |r: Value| {
+            r["result"]["scheduler_looks"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("status: {r}"))
+        };
+        let status = |client: async_nats::Client, admin: String| async move {
+            send(&client, "csp.admin.counter.status", Some(&admin), b"{}").await
+        };
+        let before = looks(status(client.clone(), admin.clone()).await);
+        // Idle for a second: a waiting scheduler looks a few times (its interval, the status
+        // request); a spinning one would look hundreds of thousands of times.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = looks(status(client.clone(), admin.clone()).await);
+        assert!(
+            after - before < 50,
+            "the scheduler looked {} times in an idle second",
+            after - before
+        );
+        assert!(csp.terminate().success());
+    })
+    .await
+}

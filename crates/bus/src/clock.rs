@@ -37,12 +37,13 @@ impl Clock {
         matches!(self, Clock::Manual(_))
     }
 
-    /// A receiver that changes when a manual clock moves; a system clock never signals (its
-    /// readers poll on a timer instead).
-    pub fn changes(&self) -> watch::Receiver<Timestamp> {
+    /// A receiver that changes when a manual clock moves; `None` for a system clock, which
+    /// never signals (its readers poll on a timer instead). Not a receiver whose sender is
+    /// gone: its `changed()` returns at once, forever, and a loop waiting on it spins.
+    pub fn changes(&self) -> Option<watch::Receiver<Timestamp>> {
         match self {
-            Clock::System => watch::channel(system_now()).1,
-            Clock::Manual(m) => m.tx.subscribe(),
+            Clock::System => None,
+            Clock::Manual(m) => Some(m.tx.subscribe()),
         }
     }
 }
@@ -127,7 +128,7 @@ mod tests {
     fn a_manual_clock_moves_only_forward_and_signals() {
         let start = Timestamp::ymd_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let clock = Clock::manual(start);
-        let mut changes = clock.changes();
+        let mut changes = clock.changes().expect("a manual clock signals");
         assert_eq!(clock.now(), start);
         let Clock::Manual(m) = &clock else {
             unreachable!()
@@ -138,6 +139,7 @@ mod tests {
         assert_eq!(*changes.borrow_and_update(), later);
         assert!(m.set(start).is_err());
         assert!(!Clock::System.is_manual());
+        assert!(Clock::System.changes().is_none());
         assert!(clock.is_manual());
     }
 }

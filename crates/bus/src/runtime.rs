@@ -11,6 +11,7 @@
 //! computes. A command replies only after its own events are folded (read-your-writes).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -128,6 +129,9 @@ pub(crate) struct Shared<S: Service> {
     pub(crate) bus: Bus,
     pub(crate) internal: Option<Arc<InternalIssuer>>,
     pub(crate) counters: crate::inbox::Counters,
+    /// How many times the scheduler looked at what is due: a handful per interval when idle,
+    /// reported by the status endpoint so a spinning scheduler shows.
+    pub(crate) scheduler_looks: AtomicU64,
 }
 
 /// A running service.
@@ -216,6 +220,7 @@ pub async fn start<S: Service>(
         bus: config.bus.clone(),
         internal: config.internal.clone(),
         counters: crate::inbox::Counters::default(),
+        scheduler_looks: AtomicU64::new(0),
     });
     let (stop_background, background_rx) = watch::channel(false);
     let mut background = JoinSet::new();
@@ -373,6 +378,7 @@ async fn scheduler<S: Service>(
     let mut clock_changes = shared.clock.changes();
     let mut applied_changes = shared.applied_tx.subscribe();
     loop {
+        shared.scheduler_looks.fetch_add(1, Ordering::Relaxed);
         let due = {
             let applied = read_lock(&shared.applied);
             S::due(&applied.state, shared.clock.now())
@@ -404,7 +410,7 @@ async fn scheduler<S: Service>(
         }
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = clock_changes.changed() => {}
+            _ = clock_moved(&mut clock_changes) => {}
             _ = applied_changes.changed() => {
                 // A burst of appends is one look at what is due, not one per event (under
                 // load, waking per event cost 5% of the service's CPU).
@@ -416,6 +422,18 @@ async fn scheduler<S: Service>(
         if *shutdown.borrow() {
             return;
         }
+    }
+}
+
+/// Waits until a manual clock moves; never returns for a system clock, or once the clock's
+/// sender is gone (a closed watch would otherwise answer at once, forever, and the scheduler
+/// would spin: it once did, burning a core in every service on the system clock).
+async fn clock_moved(changes: &mut Option<watch::Receiver<Timestamp>>) {
+    let Some(rx) = changes.as_mut() else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *changes = None;
     }
 }
 
@@ -963,6 +981,7 @@ fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
         "state": summary,
         "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
         "inbox": shared.counters.snapshot(),
+        "scheduler_looks": shared.scheduler_looks.load(Ordering::Relaxed),
         "now": shared.clock.now(),
         "manual_clock": shared.clock.is_manual(),
         "log": {
