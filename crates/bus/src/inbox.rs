@@ -13,7 +13,9 @@
 //! - otherwise the upstream event and its reactions are appended in one batch, flushed, then the
 //!   message is acknowledged.
 //!
-//! Heartbeats (`csp.hb.<producer>`) reveal a lost tail, which is fetched the same way. Positions
+//! Heartbeats (`csp.hb.<producer>`) reveal a lost tail: once JetStream has nothing more to
+//! deliver (a fetch waited in vain) and this service still lacks what the producer announced,
+//! the rest is fetched the same way. Events merely in flight are never fetched twice. Positions
 //! are durable log cursors (`inbox/<producer>/<epoch>`), written after the events they cover;
 //! a crash in between only means a redelivery, which is a no-op. A new epoch (a producer log
 //! restored from a backup) is tracked on its own, so its reused sequence numbers are never taken
@@ -104,6 +106,10 @@ struct Consumer<S: Service> {
     /// Held at a record of a newer schema (its stream sequence): nothing after it is taken
     /// from this producer, not even through heartbeats, until it can be read.
     held: Option<u64>,
+    /// The producer announced more than this consumer has: (epoch, its last outbox seq). It
+    /// is fetched from the producer's log once JetStream has nothing more to deliver (a fetch
+    /// came back empty), so events merely in flight are never fetched twice.
+    tail: Option<(Uuid, u64)>,
 }
 
 /// Runs the consumer of `producer` until shutdown.
@@ -150,6 +156,7 @@ pub(crate) async fn consumer<S: Service>(
         dirty: HashMap::new(),
         queued: HashMap::new(),
         held: None,
+        tail: None,
     };
     info!(service = c.shared.name, producer, "consuming");
     let mut backoff = Duration::from_millis(100);
@@ -161,8 +168,10 @@ pub(crate) async fn consumer<S: Service>(
             batch = fetch(&mut js) => match batch {
                 Ok(batch) if !batch.is_empty() => {
                     crash::point("consumer_after_consume");
+
                     let held = c.run_batch(&batch, backoff).await;
                     c.save_positions();
+
                     if held {
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
@@ -173,7 +182,10 @@ pub(crate) async fn consumer<S: Service>(
                         backoff = Duration::from_millis(100);
                     }
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    c.recover_tail().await;
+                    c.save_positions();
+                }
                 Err(e) => {
                     warn!(service = c.shared.name, producer, "fetch: {e}");
                     tokio::select! {
@@ -184,8 +196,7 @@ pub(crate) async fn consumer<S: Service>(
             },
             hb = next_heartbeat(&mut heartbeats) => {
                 if let Some(hb) = hb {
-                    c.on_heartbeat(hb).await;
-                    c.save_positions();
+                    c.on_heartbeat(hb);
                 }
             }
             _ = shutdown.changed() => return,
@@ -232,9 +243,24 @@ impl<S: Service> Consumer<S> {
         p
     }
 
-    /// Makes the positions durable; called after the events they cover are durable.
+    /// Makes the positions durable; called after the events they cover are durable. A position
+    /// the log's own upstream copies already prove (the fold is there) needs no cursor write,
+    /// which would cost a flush per batch; the cursor is for what the log cannot show, such as
+    /// events skipped as duplicates under a new epoch.
     fn save_positions(&mut self) {
-        for (epoch, seq) in self.dirty.drain() {
+        let dirty: Vec<(Uuid, u64)> = {
+            let applied = read_lock(&self.shared.applied);
+            self.dirty
+                .drain()
+                .filter(|&(epoch, seq)| {
+                    applied
+                        .inbox
+                        .get(&(self.producer.to_string(), epoch))
+                        .is_none_or(|&folded| folded < seq)
+                })
+                .collect()
+        };
+        for (epoch, seq) in dirty {
             if let Err(e) = self
                 .shared
                 .log
@@ -589,19 +615,32 @@ impl<S: Service> Consumer<S> {
         }
     }
 
-    async fn on_heartbeat(&mut self, hb: Heartbeat) {
+    /// Notes a producer's announcement; a tail this consumer lacks is fetched later, by
+    /// [`Consumer::recover_tail`], if JetStream does not deliver it first.
+    fn on_heartbeat(&mut self, hb: Heartbeat) {
+        if self.held.is_some() || hb.last_outbox_seq <= self.position(hb.epoch) {
+            return;
+        }
+        self.tail = match self.tail {
+            Some((epoch, seq)) if epoch == hb.epoch => Some((epoch, seq.max(hb.last_outbox_seq))),
+            _ => Some((hb.epoch, hb.last_outbox_seq)),
+        };
+    }
+
+    /// JetStream has nothing more for this consumer: whatever announced tail it still lacks
+    /// was lost on the way (deleted from the stream, or never stored), so it is fetched from
+    /// the producer's log.
+    async fn recover_tail(&mut self) {
+        let Some((epoch, announced)) = self.tail.take() else {
+            return;
+        };
         if self.held.is_some() {
             return;
         }
-        let last = self.position(hb.epoch);
-        if hb.last_outbox_seq > last {
-            // Give JetStream a moment to deliver what is in flight before fetching it directly:
-            // only a tail that stays missing is fetched.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let last = self.position(hb.epoch);
-            if hb.last_outbox_seq > last {
-                let _ = self.recover(hb.epoch, last + 1, hb.last_outbox_seq).await;
-            }
+        let last = self.position(epoch);
+        if announced > last && self.recover(epoch, last + 1, announced).await.is_err() {
+            // Retried on the next empty fetch; the next heartbeat would note it again anyway.
+            self.tail = Some((epoch, announced));
         }
     }
 

@@ -11,10 +11,14 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use crate::bus::{Bus, BusError, Headers, Msg, Subscription};
 use crate::nats::{from_nats, to_nats};
+
+/// How long a batch waits for one more message once it has some: long enough for the
+/// connection to parse the next read of a burst, short enough to add little latency.
+const LINGER: Duration = Duration::from_micros(500);
 
 /// The header JetStream deduplicates on.
 pub const MSG_ID: &str = "Nats-Msg-Id";
@@ -43,9 +47,19 @@ impl JsAck {
 /// A durable pull consumer (NATS) or a subscription standing in for one (in-process).
 pub enum JsConsumer {
     /// A JetStream durable pull consumer.
-    Nats(Box<jetstream::consumer::PullConsumer>),
+    Nats(Box<NatsConsumer>),
     /// A plain subscription.
     Local(Subscription),
+}
+
+/// A JetStream pull consumer read as a continuous stream: the client keeps pull requests for up
+/// to a batch of messages outstanding, so messages arrive as they are stored. (A `fetch` per
+/// batch does not wait: it returns at once with whatever is there, so under load it returns a
+/// few messages a time, and on an idle stream a caller that fetches again at once spins.)
+pub struct NatsConsumer {
+    consumer: jetstream::consumer::PullConsumer,
+    /// Made on first use, and made again after it failed or ended.
+    messages: Option<jetstream::consumer::pull::Stream>,
 }
 
 /// A message from a consumer, to acknowledge once handled.
@@ -83,6 +97,19 @@ impl JsMsg {
     }
 }
 
+fn nats_msg(m: jetstream::Message) -> JsMsg {
+    let (stream_seq, delivered) = m
+        .info()
+        .map(|i| (i.stream_sequence, i.delivered))
+        .unwrap_or((0, 1));
+    JsMsg {
+        msg: from_nats(m.message.clone()),
+        stream_seq,
+        delivered,
+        inner: Some(m),
+    }
+}
+
 impl Bus {
     /// Publishes to a JetStream stream with `Nats-Msg-Id = msg_id` (the stream drops a repeat
     /// within its duplicate window) and returns the acknowledgement to wait for, so callers
@@ -96,13 +123,12 @@ impl Bus {
     ) -> Result<JsAck, BusError> {
         let headers = headers.with(MSG_ID, msg_id);
         match self {
-            Bus::Nats(b) => {
-                let js = jetstream::new(b.client().clone());
-                js.publish_with_headers(subject.to_string(), to_nats(&headers), payload)
-                    .await
-                    .map(JsAck::Nats)
-                    .map_err(|e| BusError::Transport(format!("publish: {e}")))
-            }
+            Bus::Nats(b) => b
+                .jetstream()
+                .publish_with_headers(subject.to_string(), to_nats(&headers), payload)
+                .await
+                .map(JsAck::Nats)
+                .map_err(|e| BusError::Transport(format!("publish: {e}"))),
             Bus::Local(_) => {
                 self.publish(subject, headers, payload).await?;
                 Ok(JsAck::Done)
@@ -121,8 +147,8 @@ impl Bus {
     ) -> Result<JsConsumer, BusError> {
         match self {
             Bus::Nats(b) => {
-                let js = jetstream::new(b.client().clone());
-                let stream = js
+                let stream = b
+                    .jetstream()
                     .get_stream(stream)
                     .await
                     .map_err(|e| BusError::Transport(format!("stream {stream}: {e}")))?;
@@ -137,7 +163,12 @@ impl Bus {
                 stream
                     .get_or_create_consumer(durable, config)
                     .await
-                    .map(|c| JsConsumer::Nats(Box::new(c)))
+                    .map(|consumer| {
+                        JsConsumer::Nats(Box::new(NatsConsumer {
+                            consumer,
+                            messages: None,
+                        }))
+                    })
                     .map_err(|e| BusError::Transport(format!("consumer {durable}: {e}")))
             }
             Bus::Local(_) => self.subscribe(filter).await.map(JsConsumer::Local),
@@ -146,32 +177,63 @@ impl Bus {
 }
 
 impl JsConsumer {
-    /// Up to `max` messages, waiting at most `wait` for the first.
+    /// Up to `max` messages: waits at most `wait` for the first, then takes whatever else has
+    /// already arrived, without waiting. Cancel-safe: a message is either returned or stays
+    /// for the next call.
     pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<JsMsg>, BusError> {
         match self {
             JsConsumer::Nats(c) => {
-                let mut batch = c
-                    .fetch()
-                    .max_messages(max)
-                    .expires(wait)
-                    .messages()
-                    .await
-                    .map_err(|e| BusError::Transport(format!("fetch: {e}")))?;
+                let messages = match &mut c.messages {
+                    Some(messages) => messages,
+                    None => c.messages.insert(
+                        c.consumer
+                            .stream()
+                            .max_messages_per_batch(max)
+                            .messages()
+                            .await
+                            .map_err(|e| BusError::Transport(format!("consume: {e}")))?,
+                    ),
+                };
                 let mut out = Vec::new();
-                while let Some(m) = batch.next().await {
-                    let m = m.map_err(|e| BusError::Transport(format!("fetch: {e}")))?;
-                    let (stream_seq, delivered) = m
-                        .info()
-                        .map(|i| (i.stream_sequence, i.delivered))
-                        .unwrap_or((0, 1));
-                    out.push(JsMsg {
-                        msg: from_nats(m.message.clone()),
-                        stream_seq,
-                        delivered,
-                        inner: Some(m),
-                    });
+                let first = match tokio::time::timeout(wait, messages.next()).await {
+                    Err(_) => return Ok(out),
+                    Ok(first) => first,
+                };
+                let mut next = first;
+                loop {
+                    match next {
+                        Some(Ok(m)) => out.push(nats_msg(m)),
+                        Some(Err(e)) => {
+                            // The stream reports a lost connection or missed heartbeats; start
+                            // a fresh one next time. What was taken is still returned.
+                            c.messages = None;
+                            if out.is_empty() {
+                                return Err(BusError::Transport(format!("consume: {e}")));
+                            }
+                            return Ok(out);
+                        }
+                        None => {
+                            c.messages = None;
+                            return Ok(out);
+                        }
+                    }
+                    if out.len() >= max {
+                        return Ok(out);
+                    }
+                    let Some(messages) = c.messages.as_mut() else {
+                        return Ok(out);
+                    };
+                    next = match messages.next().now_or_never() {
+                        Some(item) => item,
+                        // Nothing parsed yet: the connection may still be reading a burst
+                        // (it parses one read buffer, ~128 messages, at a time), so linger
+                        // briefly while messages keep coming rather than cut the batch there.
+                        None => match tokio::time::timeout(LINGER, messages.next()).await {
+                            Ok(item) => item,
+                            Err(_) => return Ok(out),
+                        },
+                    };
                 }
-                Ok(out)
             }
             JsConsumer::Local(sub) => {
                 let mut out = Vec::new();
