@@ -14,7 +14,7 @@
 //!   message is acknowledged.
 //!
 //! Heartbeats (`csp.hb.<producer>`) reveal a lost tail: once JetStream has nothing more to
-//! deliver (a fetch waited in vain) and this service still lacks what the producer announced,
+//! deliver (nothing came for half a second) and this service still lacks what the producer announced,
 //! the rest is fetched the same way. Events merely in flight are never fetched twice. Positions
 //! are durable log cursors (`inbox/<producer>/<epoch>`), written after the events they cover;
 //! a crash in between only means a redelivery, which is a no-op. A new epoch (a producer log
@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -64,6 +64,10 @@ impl Counters {
         })
     }
 }
+
+/// How long JetStream must have delivered nothing before a tail the producer announced is
+/// fetched from its log: events merely in flight arrive well within it.
+const IDLE_BEFORE_RECOVERY: Duration = Duration::from_millis(500);
 
 /// The log stream of a producer's upstream copies: `inbox/<producer>`.
 pub(crate) const INBOX_PREFIX: &str = "inbox/";
@@ -108,7 +112,8 @@ struct Consumer<S: Service> {
     held: Option<u64>,
     /// The producer announced more than this consumer has: (epoch, its last outbox seq). It
     /// is fetched from the producer's log once JetStream has nothing more to deliver (a fetch
-    /// came back empty), so events merely in flight are never fetched twice.
+    /// came back empty, or nothing came for [`IDLE_BEFORE_RECOVERY`]), so events merely in
+    /// flight are not fetched twice.
     tail: Option<(Uuid, u64)>,
 }
 
@@ -160,6 +165,7 @@ pub(crate) async fn consumer<S: Service>(
     };
     info!(service = c.shared.name, producer, "consuming");
     let mut backoff = Duration::from_millis(100);
+    let mut last_delivery = Instant::now();
     loop {
         if *shutdown.borrow() {
             return;
@@ -167,6 +173,7 @@ pub(crate) async fn consumer<S: Service>(
         tokio::select! {
             batch = fetch(&mut js) => match batch {
                 Ok(batch) if !batch.is_empty() => {
+                    last_delivery = Instant::now();
                     crash::point("consumer_after_consume");
 
                     let held = c.run_batch(&batch, backoff).await;
@@ -197,6 +204,12 @@ pub(crate) async fn consumer<S: Service>(
             hb = next_heartbeat(&mut heartbeats) => {
                 if let Some(hb) = hb {
                     c.on_heartbeat(hb);
+                    // Heartbeats can come more often than a fetch waits, so an idle consumer
+                    // also looks at the tail here, not only when a fetch comes back empty.
+                    if last_delivery.elapsed() >= IDLE_BEFORE_RECOVERY {
+                        c.recover_tail().await;
+                        c.save_positions();
+                    }
                 }
             }
             _ = shutdown.changed() => return,

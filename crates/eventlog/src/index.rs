@@ -21,7 +21,7 @@ use std::{
 use tracing::warn;
 use uuid::Uuid;
 
-use crate::{error::ReadError, keys, value};
+use crate::{error::ReadError, page::Page, value};
 
 /// The in-memory indexes of one log, behind a lock shared by the writer and the readers.
 #[derive(Default)]
@@ -73,23 +73,33 @@ pub(crate) struct BuildAnomalies {
 }
 
 impl Index {
-    /// Scans the events tree up to its end and indexes every event.
+    /// Scans the events tree up to its end and indexes every event (each page's event headers,
+    /// not their payloads).
     pub(crate) fn build(events: &sled::Tree) -> Result<(Index, BuildAnomalies), ReadError> {
         let mut index = Index::default();
         let mut anomalies = BuildAnomalies::default();
         for entry in events.iter() {
             let (key, value) = entry.map_err(ReadError::sled)?;
-            let Some(seq) = keys::u64_from(&key) else {
-                anomalies.malformed += 1;
-                continue;
+            let page = match Page::open(&key, value) {
+                Ok(page) => page,
+                Err(_) => {
+                    anomalies.malformed += 1;
+                    continue;
+                }
             };
-            let Ok((header, _)) = value::decode_event(seq, &value) else {
-                anomalies.malformed += 1;
-                continue;
-            };
-            let id = Uuid::from_bytes(header.event_id);
-            if !index.add(seq, id, header.stream, header.version, header.outbox_seq) {
-                anomalies.inconsistent += 1;
+            for i in 0..page.len() {
+                let seq = page.first + i as u64;
+                let header = page
+                    .event_value(i)
+                    .and_then(|v| value::decode_event(seq, v).ok());
+                let Some((header, _)) = header else {
+                    anomalies.malformed += 1;
+                    continue;
+                };
+                let id = Uuid::from_bytes(header.event_id);
+                if !index.add(seq, id, header.stream, header.version, header.outbox_seq) {
+                    anomalies.inconsistent += 1;
+                }
             }
         }
         if anomalies != BuildAnomalies::default() {

@@ -71,6 +71,7 @@ pub mod keys;
 pub mod layout;
 mod log;
 mod options;
+mod page;
 mod read;
 mod record;
 mod stats;

@@ -17,8 +17,9 @@ use crate::{
     error::{AppendError, OpenError, ReadError, StorageError, WriteError},
     index::{Index, SharedIndex},
     keys,
-    layout::{Trees, EVENTS, META, RETIRED_TREES, SNAPSHOTS},
+    layout::{Trees, META, RETIRED_TREES, SNAPSHOTS},
     options::LogOptions,
+    page::PageScan,
     read::Records,
     record::Snapshot,
     stats::{Counters, LogStats},
@@ -118,8 +119,8 @@ impl EventLog {
         // anything (such as the trees) is created in it.
         let epoch = init_meta(&db, path, new_epoch)?;
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
-        let last_seq = writer::last_u64_key(&trees.events, EVENTS)?;
         let (index, _) = Index::build(&trees.events)?;
+        let last_seq = writer::last_seq(&trees.events)?;
         let last_outbox = index.last_outbox;
         let index = Arc::new(SharedIndex::new(index));
 
@@ -202,8 +203,8 @@ impl EventLog {
         answer.blocking_recv().map_err(|_| AppendError::Closed)?
     }
 
-    /// Every durable event with seq >= `from_seq`, in seq order: a range scan of the events tree
-    /// (no index lookups). Events appended after the call are not included; use
+    /// Every durable event with seq >= `from_seq`, in seq order: a range scan of the events
+    /// tree's pages (no index lookups). Events appended after the call are not included; use
     /// [`EventLog::tail`].
     pub fn read_from(&self, from_seq: u64) -> Records {
         let last = self.last_seq();
@@ -211,7 +212,7 @@ impl EventLog {
         if from > last {
             return Records::empty();
         }
-        Records::log(self.inner.trees.events.range(keys::event(from)..), last)
+        Records::log(PageScan::new(&self.inner.trees.events, from, last))
     }
 
     /// The durable events of one stream, in version order: the stream's seqs from the index,
@@ -235,8 +236,7 @@ impl EventLog {
             return Records::empty();
         };
         Records::outbox(
-            self.inner.trees.events.range(keys::event(start)..),
-            durable.seq,
+            PageScan::new(&self.inner.trees.events, start, durable.seq),
             from,
             durable.outbox_seq,
         )

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use crate::{error::ReadError, value};
 
-/// One stored event. It keeps the value sled returned and borrows the stream name and payload
-/// from it, so reading the log costs no copy of the payload (`read_from(1)` stays close to a
-/// raw sled scan); call `.bytes().to_vec()` for an owned copy.
+/// One stored event. It keeps the value sled returned (its page, shared by the page's other
+/// records) and borrows the stream name and payload from it, so reading the log costs no copy
+/// of the payload (`read_from(1)` stays close to a raw sled scan); call `.bytes().to_vec()`
+/// for an owned copy.
 #[derive(Clone)]
 pub struct Record {
     /// The event's position in the log (1-based, gap-free).
@@ -21,13 +22,21 @@ pub struct Record {
     pub outbox_seq: Option<u64>,
     value: sled::IVec,
     stream: Range<usize>,
-    payload_start: usize,
+    payload: Range<usize>,
 }
 
 impl Record {
-    /// Decodes a stored event value. The stream name is validated as utf-8 here, once.
-    pub(crate) fn decode(seq: u64, value: sled::IVec) -> Result<Self, ReadError> {
-        let (header, payload_start) = value::decode_event(seq, &value)?;
+    /// Decodes the event value at `at` within a stored page (see [`crate::value`]). The stream
+    /// name is validated as utf-8 here, once.
+    pub(crate) fn decode_at(
+        seq: u64,
+        value: sled::IVec,
+        at: Range<usize>,
+    ) -> Result<Self, ReadError> {
+        let event = value
+            .get(at.clone())
+            .ok_or_else(|| ReadError::corrupt_event(seq, "event outside its page"))?;
+        let (header, payload_start) = value::decode_event(seq, event)?;
         let base = value.as_ptr() as usize;
         let stream_start = header.stream.as_ptr() as usize - base;
         let stream = stream_start..stream_start + header.stream.len();
@@ -38,9 +47,9 @@ impl Record {
             event_id,
             version,
             outbox_seq,
+            payload: at.start + payload_start..at.end,
             value,
             stream,
-            payload_start,
         })
     }
 
@@ -53,7 +62,7 @@ impl Record {
 
     /// The event's bytes exactly as appended (starting with the caller's format byte).
     pub fn bytes(&self) -> &[u8] {
-        &self.value[self.payload_start..]
+        &self.value[self.payload.clone()]
     }
 }
 

@@ -2,7 +2,7 @@
 
 use tokio::sync::watch;
 
-use crate::{error::ReadError, keys, record::Record, writer::Durable};
+use crate::{error::ReadError, page::Page, record::Record, writer::Durable};
 
 /// Yields durable events in seq order from a starting seq, waiting for new appends. It follows
 /// the writer's watch of the last durable seq, so it never yields an event before the flush
@@ -12,6 +12,8 @@ pub struct Tail {
     events: sled::Tree,
     durable: watch::Receiver<Durable>,
     next_seq: u64,
+    /// The page of the last event yielded: the next events of a group are in it.
+    page: Option<Page>,
 }
 
 impl Tail {
@@ -24,6 +26,7 @@ impl Tail {
             events,
             durable,
             next_seq: from_seq.max(1),
+            page: None,
         }
     }
 
@@ -40,11 +43,19 @@ impl Tail {
             let last = self.durable.borrow_and_update().seq;
             if self.next_seq <= last {
                 let seq = self.next_seq;
-                let record = match self.events.get(keys::event(seq)) {
-                    Err(e) => Err(ReadError::sled(e)),
-                    Ok(None) => Err(ReadError::corrupt_event(seq, "durable event is missing")),
-                    Ok(Some(value)) => Record::decode(seq, value),
-                };
+                if !self.page.as_ref().is_some_and(|p| p.contains(seq)) {
+                    self.page = match Page::holding(&self.events, seq) {
+                        Ok(page) => page,
+                        Err(e) => return Some(Err(e)),
+                    };
+                }
+                let record = self
+                    .page
+                    .as_ref()
+                    .and_then(|p| p.record(seq))
+                    .unwrap_or_else(|| {
+                        Err(ReadError::corrupt_event(seq, "durable event is missing"))
+                    });
                 if record.is_ok() {
                     self.next_seq += 1;
                 }

@@ -4,6 +4,15 @@
 //! caller's opaque bytes (which start with the caller's own format byte), appended raw after the
 //! header so that reading never copies or re-parses it.
 //!
+//! The events tree stores *pages*: under the seq of its first event, either one event value as
+//! above (format 1), or `[2]` followed by several event values of consecutive seqs, each as a
+//! u32 little-endian length and the value (format 2). sled's cost is per key (~10 µs to apply
+//! one on the reference box, whatever its size up to a few KB), so an append group of 1,000
+//! events written as ~25 pages costs a fraction of 1,000 keys. A page holds at most
+//! [`PAGE_MAX_BYTES`], well below the size at which sled moves a value out of its log into a
+//! blob file of its own. Logs of layouts 2 and 3 hold only format-1 values, which are one-event
+//! pages, so they read unchanged.
+//!
 //! Public so that a benchmark's raw-sled baseline, or an offline tool, can write byte-identical
 //! values; the decoding side is crate-internal and returns typed errors, never panics.
 
@@ -17,13 +26,112 @@ pub const LOG_VALUE_FORMAT: u8 = 1;
 
 /// The layout version recorded under `m` + `layout` in sled's default tree; bumped whenever
 /// the trees or their keys change. 1 was one tree with a prefix byte per key family; 2 was one
-/// tree per family with the dedupe, stream and outbox indexes on disk; 3 keeps only the events
-/// on disk and those indexes in memory ([`crate::layout`]). A layout-2 log is upgraded in place
-/// when opened (its index trees dropped); layout 1 is refused.
+/// tree per family with the dedupe, stream and outbox indexes on disk and one key per event;
+/// 3 (current) keeps those indexes in memory and stores events in pages ([`crate::layout`]).
+/// A layout-2 log is upgraded in place when opened (its index trees dropped; its one-key events
+/// are one-event pages); layout 1 is refused.
 pub const LAYOUT_VERSION: u8 = 3;
 
 /// The layout upgraded in place to [`LAYOUT_VERSION`] on open.
 pub const UPGRADABLE_LAYOUT: u8 = 2;
+
+/// The format byte of a page of several events (see the module docs).
+pub const PAGE_FORMAT: u8 = 2;
+
+/// The most bytes a multi-event page holds. An event value larger than this is a page of its
+/// own (format 1). 16 KiB measured best on the reference box among 4–64 KiB, and stays far
+/// below sled's blob threshold (a quarter of its 512 KiB segment).
+pub const PAGE_MAX_BYTES: usize = 16 * 1024;
+
+/// Packs the event values of consecutive seqs into pages, as the writer stores them; public so
+/// a raw-sled baseline writes byte-identical pages.
+#[derive(Debug, Default)]
+pub struct PageBuilder {
+    first: u64,
+    count: usize,
+    buf: Vec<u8>,
+    pages: Vec<(u64, Vec<u8>)>,
+}
+
+impl PageBuilder {
+    /// Adds the event value of `seq`. A seq that does not follow the page's last one starts a
+    /// new page, so every page holds consecutive seqs.
+    pub fn push(&mut self, seq: u64, event_value: &[u8]) {
+        let next = self.first.saturating_add(self.count as u64);
+        if self.count > 0
+            && (seq != next || self.buf.len() + 4 + event_value.len() > PAGE_MAX_BYTES)
+        {
+            self.close();
+        }
+        if 1 + 4 + event_value.len() > PAGE_MAX_BYTES {
+            self.pages.push((seq, event_value.to_vec()));
+            return;
+        }
+        if self.count == 0 {
+            self.first = seq;
+            self.buf.clear();
+            self.buf.push(PAGE_FORMAT);
+        }
+        // Below PAGE_MAX_BYTES, so the length fits a u32.
+        self.buf
+            .extend_from_slice(&(event_value.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(event_value);
+        self.count += 1;
+    }
+
+    /// Ends the page being filled: a page of one event is stored as that event's value.
+    pub fn close(&mut self) {
+        match self.count {
+            0 => return,
+            1 => self.pages.push((self.first, self.buf[5..].to_vec())),
+            _ => self.pages.push((self.first, std::mem::take(&mut self.buf))),
+        }
+        self.count = 0;
+        self.buf.clear();
+    }
+
+    /// Every page built so far, as (seq of its first event, value), the open one closed.
+    pub fn finish(&mut self) -> Vec<(u64, Vec<u8>)> {
+        self.close();
+        std::mem::take(&mut self.pages)
+    }
+}
+
+/// Where the event values of one stored page are, in seq order (the first is the page's key).
+pub(crate) fn page_ranges(
+    first_seq: u64,
+    value: &[u8],
+) -> Result<Vec<std::ops::Range<usize>>, ReadError> {
+    match value.first() {
+        Some(&LOG_VALUE_FORMAT) => Ok(std::iter::once(0..value.len()).collect()),
+        Some(&PAGE_FORMAT) => {
+            let mut ranges = Vec::new();
+            let mut at = 1;
+            while at < value.len() {
+                let len = value
+                    .get(at..at + 4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(u32::from_le_bytes)
+                    .ok_or_else(|| ReadError::corrupt_event(first_seq, "truncated page"))?;
+                let start = at + 4;
+                let end = start
+                    .checked_add(len as usize)
+                    .filter(|&end| end <= value.len())
+                    .ok_or_else(|| ReadError::corrupt_event(first_seq, "truncated page"))?;
+                ranges.push(start..end);
+                at = end;
+            }
+            if ranges.len() < 2 {
+                return Err(ReadError::corrupt_event(
+                    first_seq,
+                    "a page of fewer than two events",
+                ));
+            }
+            Ok(ranges)
+        }
+        _ => Err(ReadError::corrupt_event(first_seq, "bad format byte")),
+    }
+}
 
 /// The fields the log itself needs from an event, stored before the payload.
 #[derive(Debug, Serialize, Deserialize)]
@@ -155,6 +263,47 @@ mod tests {
         assert_eq!(header.version, 3);
         assert_eq!(header.outbox_seq, Some(2));
         assert_eq!(&buf[start..], b"\x01payload");
+    }
+
+    #[test]
+    fn pages_hold_consecutive_seqs_and_a_single_event_page_is_its_value() {
+        let value = |n: u8| vec![LOG_VALUE_FORMAT, n, n];
+        let mut pages = PageBuilder::default();
+        pages.push(1, &value(1));
+        pages.push(2, &value(2));
+        pages.push(4, &value(4)); // not consecutive: a new page
+        pages.push(5, &vec![LOG_VALUE_FORMAT; PAGE_MAX_BYTES]); // too large: a page of its own
+        let built = pages.finish();
+        assert_eq!(built.len(), 3);
+        let (first, page) = &built[0];
+        assert_eq!(*first, 1);
+        let ranges = page_ranges(1, page).expect("reads");
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(&page[ranges[1].clone()], value(2).as_slice());
+        assert_eq!(built[1], (4, value(4)));
+        assert_eq!(page_ranges(4, &built[1].1).expect("reads"), vec![0..3]);
+        assert_eq!(built[2].0, 5);
+        // Damage is an error, never a panic.
+        assert!(page_ranges(1, &page[..page.len() - 1]).is_err());
+        assert!(page_ranges(1, &[PAGE_FORMAT, 9]).is_err());
+        assert!(page_ranges(1, &[7]).is_err());
+    }
+
+    #[test]
+    fn a_full_page_starts_the_next() {
+        let value = vec![LOG_VALUE_FORMAT; 1000];
+        let mut pages = PageBuilder::default();
+        for seq in 1..=40 {
+            pages.push(seq, &value);
+        }
+        let built = pages.finish();
+        assert!(built.len() >= 3, "{} pages", built.len());
+        assert!(built.iter().all(|(_, p)| p.len() <= PAGE_MAX_BYTES));
+        let total: usize = built
+            .iter()
+            .map(|(first, p)| page_ranges(*first, p).expect("reads").len())
+            .sum();
+        assert_eq!(total, 40);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::{
     index::{Index, SharedIndex},
     keys,
     layout::{self, Trees},
+    page::Page,
     value,
     writer::Durable,
 };
@@ -276,60 +277,70 @@ pub(crate) fn verify(
     let mut gaps = false;
     for entry in trees.events.iter() {
         let (key, value) = entry.map_err(ReadError::sled)?;
-        let Some(seq) = keys::u64_from(&key) else {
-            report.problem(malformed(layout::EVENTS, &key, "malformed event key"));
-            continue;
-        };
-        if seq > last {
-            beyond.push(Beyond {
-                kind: BeyondKind::Event,
-                key: key.to_vec(),
-                seq,
-            });
-            continue;
-        }
-        if seq != expected_seq {
-            gaps = true;
-            report.problem(Problem::MissingEvents {
-                from: expected_seq,
-                to: seq.saturating_sub(1),
-            });
-        }
-        expected_seq = seq + 1;
-        report.events += 1;
-        let (header, _) = match value::decode_event(seq, &value) {
-            Ok(decoded) => decoded,
+        let page = match Page::open(&key, value) {
+            Ok(page) => page,
             Err(e) => {
                 report.problem(malformed(layout::EVENTS, &key, &e.to_string()));
                 continue;
             }
         };
-        let id = Uuid::from_bytes(header.event_id);
-        if let Some(first_seq) = fresh.seq_of(&id) {
-            report.problem(Problem::DuplicateEventId { seq, first_seq });
-        }
-        let expected_version = fresh.version_at(header.stream, u64::MAX) + 1;
-        if expected_version == 1 {
-            report.streams += 1;
-        }
-        if header.version != expected_version {
-            report.problem(Problem::StreamVersionGap {
-                stream: header.stream.to_owned(),
-                expected: expected_version,
-                found: header.version,
-            });
-        }
-        if let Some(outbox) = header.outbox_seq {
-            let expected = fresh.outbox.len() as u64 + 1;
-            if outbox != expected {
-                report.problem(Problem::OutboxOutOfOrder {
+        for i in 0..page.len() {
+            let seq = page.first + i as u64;
+            if seq > last {
+                beyond.push(Beyond {
+                    kind: BeyondKind::Event,
+                    key: keys::event(seq).to_vec(),
                     seq,
-                    expected,
-                    found: outbox,
+                });
+                continue;
+            }
+            if seq != expected_seq {
+                gaps = true;
+                report.problem(Problem::MissingEvents {
+                    from: expected_seq,
+                    to: seq.saturating_sub(1),
                 });
             }
+            expected_seq = seq + 1;
+            report.events += 1;
+            let decoded = page
+                .event_value(i)
+                .ok_or_else(|| ReadError::corrupt_event(seq, "event outside its page"))
+                .and_then(|v| value::decode_event(seq, v));
+            let (header, _) = match decoded {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    report.problem(malformed(layout::EVENTS, &keys::event(seq), &e.to_string()));
+                    continue;
+                }
+            };
+            let id = Uuid::from_bytes(header.event_id);
+            if let Some(first_seq) = fresh.seq_of(&id) {
+                report.problem(Problem::DuplicateEventId { seq, first_seq });
+            }
+            let expected_version = fresh.version_at(header.stream, u64::MAX) + 1;
+            if expected_version == 1 {
+                report.streams += 1;
+            }
+            if header.version != expected_version {
+                report.problem(Problem::StreamVersionGap {
+                    stream: header.stream.to_owned(),
+                    expected: expected_version,
+                    found: header.version,
+                });
+            }
+            if let Some(outbox) = header.outbox_seq {
+                let expected = fresh.outbox.len() as u64 + 1;
+                if outbox != expected {
+                    report.problem(Problem::OutboxOutOfOrder {
+                        seq,
+                        expected,
+                        found: outbox,
+                    });
+                }
+            }
+            fresh.add(seq, id, header.stream, header.version, header.outbox_seq);
         }
-        fresh.add(seq, id, header.stream, header.version, header.outbox_seq);
     }
     if expected_seq <= last {
         gaps = true;
@@ -373,11 +384,7 @@ pub(crate) fn verify(
                     seq,
                 });
             } else if seq == 0
-                || (gaps
-                    && !trees
-                        .events
-                        .contains_key(keys::event(seq))
-                        .map_err(ReadError::sled)?)
+                || (gaps && !matches!(Page::holding(&trees.events, seq), Ok(Some(_))))
             {
                 report.problem(Problem::RequestWithoutEvent {
                     tenant,

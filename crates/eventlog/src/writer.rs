@@ -53,8 +53,9 @@ use crate::{
     error::{AppendError, ReadError, StorageError},
     index::{Index, SharedIndex},
     keys,
-    layout::{AppendBatches, Trees, EVENTS, REQUESTS},
+    layout::{AppendBatches, Trees, REQUESTS},
     options::FlushObserver,
+    page::Page,
     stats::Counters,
     value,
 };
@@ -307,6 +308,9 @@ impl Writer {
             });
         }
         drop(index);
+        for (first, page) in state.pages.finish() {
+            state.batch.events.insert(&keys::event(first), page);
+        }
         Counters::add_elapsed(&self.counters.decide_micros, decide_start);
         let mut applied = Ok(());
         if state.writes {
@@ -374,7 +378,7 @@ impl Writer {
     /// undo itself succeeded. A full scan, but only after a storage failure.
     fn reload(&mut self) -> Result<(), StorageError> {
         let (index, _) = Index::build(&self.trees.events).map_err(read_to_storage)?;
-        self.last_seq = last_u64_key(&self.trees.events, EVENTS).map_err(read_to_storage)?;
+        self.last_seq = last_seq(&self.trees.events).map_err(read_to_storage)?;
         self.last_outbox = index.last_outbox;
         *self.index.write() = index;
         self.applied.store(self.last_seq, Ordering::Release);
@@ -403,13 +407,15 @@ pub(crate) fn load_request(
     }))
 }
 
-/// The number in the last key of a tree keyed by u64 (the events tree), 0 if it is empty.
-pub(crate) fn last_u64_key(tree: &sled::Tree, name: &'static str) -> Result<u64, ReadError> {
-    match tree.last().map_err(ReadError::sled)? {
+/// The seq of the last event in the events tree (the last event of its last page), 0 if empty.
+pub(crate) fn last_seq(events: &sled::Tree) -> Result<u64, ReadError> {
+    match events.last().map_err(ReadError::sled)? {
         None => Ok(0),
-        Some((key, _)) => {
-            keys::u64_from(&key).ok_or_else(|| ReadError::corrupt(name, &key, "malformed key"))
-        }
+        // A damaged last page still names its first seq; `verify` reports the damage.
+        Some((key, value)) => match Page::open(&key, value) {
+            Ok(page) => Ok(page.last()),
+            Err(e) => keys::u64_from(&key).ok_or(e),
+        },
     }
 }
 

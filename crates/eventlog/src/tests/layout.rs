@@ -138,3 +138,69 @@ fn a_layout_2_log_is_upgraded_in_place_and_keeps_everything() {
         "index trees dropped"
     );
 }
+
+#[test]
+fn a_group_of_events_is_stored_in_pages_and_read_from_anywhere_in_them() {
+    let events: Vec<NewEvent> = (1..=200u64)
+        .map(|i| {
+            let mut e = if i % 2 == 0 {
+                pub_ev(u128::from(i), "s", i)
+            } else {
+                ev(u128::from(i), "s", i)
+            };
+            e.bytes = vec![1; 200];
+            e
+        })
+        .collect();
+    let Given { log, dir } = given(vec![batch(events)]);
+    let all = read_all(&log);
+    assert_eq!(all.len(), 200);
+    assert_eq!(
+        log.read_from(150)
+            .next()
+            .expect("one")
+            .expect("decodes")
+            .seq,
+        150
+    );
+    assert_eq!(
+        log.read_outbox_from(40)
+            .next()
+            .expect("one")
+            .expect("decodes")
+            .seq,
+        80
+    );
+    assert_eq!(log.read_stream("s").count(), 200);
+    assert_eq!(log.stream_version("s").expect("reads"), 200);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut tail = log.tail(77);
+    let seqs: Vec<u64> = rt.block_on(async {
+        let mut seqs = Vec::new();
+        for _ in 0..3 {
+            seqs.push(tail.next().await.expect("one").expect("decodes").seq);
+        }
+        seqs
+    });
+    assert_eq!(seqs, vec![77, 78, 79]);
+    drop(tail);
+    // Duplicates inside a page are found and answered with their position.
+    let again = log
+        .append_blocking(batch(vec![pub_ev(100, "s", 201)]))
+        .expect("appends");
+    assert_eq!(positions(Ok(again)), vec![(100, 100, true)]);
+    drop(log);
+    let db = raw_open(dir.path());
+    let t = layout::Trees::open(&db).expect("opens the trees");
+    let pages = t.events.len();
+    assert!(
+        (2..=10).contains(&pages),
+        "200 events of ~250 bytes in {pages} pages"
+    );
+    for entry in t.events.iter() {
+        let (_, value) = entry.expect("reads");
+        assert!(value.len() <= value::PAGE_MAX_BYTES);
+    }
+}

@@ -5,8 +5,8 @@
 use super::*;
 use crate::{keys, layout::Trees, value, IndexKind, Problem};
 
-/// A log of 4 events over two streams (two published), closed; `damage` then edits its trees
-/// with raw sled, and the reopened log's problems are returned.
+/// A log of 4 events over two streams (two published), one page each, closed; `damage` then
+/// edits its trees with raw sled, and the reopened log's problems are returned.
 fn damaged(damage: impl FnOnce(&Trees)) -> Vec<Problem> {
     let Given { log, dir } = four_events();
     drop(log);
@@ -21,11 +21,10 @@ fn damaged(damage: impl FnOnce(&Trees)) -> Vec<Problem> {
 
 fn four_events() -> Given {
     let given = given(vec![
-        with_request(
-            vec![ev(1, "a", 1), pub_ev(2, "b", 1)],
-            req(7, "r1", 1, "ok"),
-        ),
-        batch(vec![ev(3, "a", 2), pub_ev(4, "b", 2)]),
+        with_request(vec![ev(1, "a", 1)], req(7, "r1", 1, "ok")),
+        batch(vec![pub_ev(2, "b", 1)]),
+        batch(vec![ev(3, "a", 2)]),
+        batch(vec![pub_ev(4, "b", 2)]),
     ]);
     given.assert_verified();
     given
@@ -207,4 +206,43 @@ fn live_indexes_that_disagree_with_the_events_are_reported() {
             "{expected:?} not in {problems:?}"
         );
     }
+}
+
+#[test]
+fn a_truncated_page_is_reported_and_its_events_are_missing() {
+    let Given { log, dir } = given(vec![batch(vec![
+        ev(1, "a", 1),
+        ev(2, "a", 2),
+        ev(3, "a", 3),
+    ])]);
+    drop(log);
+    {
+        let db = raw_open(dir.path());
+        let t = Trees::open(&db).expect("opens the trees");
+        let page = t
+            .events
+            .get(keys::event(1))
+            .expect("reads")
+            .expect("one page");
+        t.events
+            .insert(keys::event(1), &page[..page.len() - 1])
+            .expect("insert");
+        db.flush().expect("raw flush");
+    }
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    let problems = log.verify().expect("verify runs").problems;
+    assert!(
+        problems.iter().any(|p| matches!(
+            p,
+            Problem::Malformed { tree: crate::layout::EVENTS, key, .. } if key == &keys::event(1)
+        )),
+        "{problems:?}"
+    );
+    // The damaged page still names its first seq, so the log knows event 1 is gone.
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, Problem::MissingEvents { from: 1, .. })),
+        "{problems:?}"
+    );
 }

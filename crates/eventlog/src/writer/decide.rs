@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::{load_request, read_to_append, Writer};
 use crate::{
     batch::{AppendOutcome, Batch, EventPosition, RequestRecord},
-    error::{AppendError, ReadError, StorageError},
+    error::{AppendError, ReadError},
     index::Index,
     keys,
-    layout::{AppendBatches, EVENTS},
-    record::Record,
-    value,
+    layout::AppendBatches,
+    page::Page,
+    value::{self, PageBuilder},
 };
 
 /// What the requests of the group being built will write, so later requests of the same group
@@ -27,8 +27,11 @@ pub(super) struct GroupState {
     pub(super) ids: HashMap<Uuid, (u64, Option<u64>)>,
     /// Request records written by this group, by their sled key.
     pub(super) requests: HashMap<Vec<u8>, RequestRecord>,
-    /// The group's writes, one batch per tree, applied as one sled transaction.
+    /// The group's writes, one batch per tree, applied as one sled transaction; its events
+    /// are added from `pages` once the group is decided.
     pub(super) batch: AppendBatches,
+    /// The group's new events, packed into pages.
+    pub(super) pages: PageBuilder,
     pub(super) writes: bool,
     pub(super) new_events: u64,
     pub(super) duplicates: u64,
@@ -134,10 +137,7 @@ impl Writer {
                 outbox_seq,
                 &event.bytes,
             );
-            state
-                .batch
-                .events
-                .insert(&keys::event(seq), self.value_buf.as_slice());
+            state.pages.push(seq, &self.value_buf);
             state.ids.insert(event.event_id, (seq, outbox_seq));
             index.add(
                 seq,
@@ -186,20 +186,19 @@ impl Writer {
         // A duplicate is rare, so reading the original for its outbox seq costs nothing in
         // the common case. Events of the group being built are found in `GroupState::ids`
         // first, so this one was applied by an earlier group and sled has it.
-        let key = keys::event(seq);
-        let value = self
-            .trees
-            .events
-            .get(key)
-            .map_err(|e| StorageError::sled("read", e))?
-            .ok_or_else(|| {
-                read_to_append(ReadError::corrupt(
-                    EVENTS,
-                    &key,
-                    "the dedupe index names a missing event",
-                ))
-            })?;
-        let record = Record::decode(seq, value).map_err(read_to_append)?;
+        let missing = || {
+            read_to_append(ReadError::corrupt_event(
+                seq,
+                "the dedupe index names a missing event",
+            ))
+        };
+        let page = Page::holding(&self.trees.events, seq)
+            .map_err(read_to_append)?
+            .ok_or_else(missing)?;
+        let record = page
+            .record(seq)
+            .ok_or_else(missing)?
+            .map_err(read_to_append)?;
         Ok(Some((seq, record.outbox_seq)))
     }
 }
