@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::envelope::{Envelope, OutboxPosition};
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::id::{CorrelationId, EventId, TenantId};
 use crate::time::Timestamp;
 
@@ -151,6 +151,31 @@ pub fn decode_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
         return Err(DecodeError::UnknownFormat(format));
     }
     postcard::take_from_bytes::<Header>(rest).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// The record with its outbox position set, re-encoding only the header and copying the payload
+/// bytes as they are: what an outbox publisher does to every event, without decoding and
+/// re-encoding every payload. Also returns the header and the payload's kind, which name the
+/// subject. (Payload schemas only ever append variants, so a variant index means the same kind
+/// in every schema.)
+pub fn with_outbox(
+    bytes: &[u8],
+    outbox: OutboxPosition,
+) -> Result<(Vec<u8>, Header, EventKind), DecodeError> {
+    let (mut header, payload) = decode_header(bytes)?;
+    let (variant, _) = postcard::take_from_bytes::<u32>(payload)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let kind = usize::try_from(variant)
+        .ok()
+        .and_then(|i| EventKind::ALL.get(i).copied())
+        .ok_or_else(|| DecodeError::Malformed(format!("unknown event variant {variant}")))?;
+    header.outbox = Some(outbox);
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    out.push(FORMAT_V1);
+    // Serialising into a Vec cannot fail: every type here serialises infallibly.
+    let mut out = postcard::to_extend(&header, out).unwrap_or_default();
+    out.extend_from_slice(payload);
+    Ok((out, header, kind))
 }
 
 /// Decodes a record, upcasting an older payload schema to the current [`Event`].
@@ -312,6 +337,28 @@ mod tests {
             let back = decode(&bytes).unwrap();
             assert_eq!(back, env, "{}", kind.name());
         }
+    }
+
+    #[test]
+    fn setting_the_outbox_without_decoding_the_payload_equals_a_full_re_encode() {
+        for kind in crate::event::EventKind::ALL {
+            let mut env = fixtures::sample(*kind);
+            env.outbox = None;
+            let position = OutboxPosition {
+                seq: 300,
+                epoch: Uuid::from_u128(9),
+            };
+            let (bytes, header, found) = with_outbox(&encode(&env), position).unwrap();
+            env.outbox = Some(position);
+            assert_eq!(bytes, encode(&env), "{}", kind.name());
+            assert_eq!(found, *kind);
+            assert_eq!(header.event_id, env.event_id);
+        }
+        let position = OutboxPosition {
+            seq: 1,
+            epoch: Uuid::nil(),
+        };
+        assert!(with_outbox(&[FORMAT_V1, 0], position).is_err());
     }
 
     #[test]

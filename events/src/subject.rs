@@ -49,11 +49,20 @@ fn tenant_token(t: Option<TenantId>) -> String {
 
 /// `csp.evt.<service>.<event>.<partner>.<customer>` for an event.
 pub fn event(service: &str, env: &Envelope) -> String {
+    event_of(service, env.payload.name(), env.partner, env.customer)
+}
+
+/// [`event`] from its parts, for a publisher that has the header but not the decoded payload.
+pub fn event_of(
+    service: &str,
+    event: &str,
+    partner: Option<TenantId>,
+    customer: Option<TenantId>,
+) -> String {
     format!(
-        "csp.evt.{service}.{}.{}.{}",
-        env.payload.name(),
-        tenant_token(env.partner),
-        tenant_token(env.customer)
+        "csp.evt.{service}.{event}.{}.{}",
+        tenant_token(partner),
+        tenant_token(customer)
     )
 }
 

@@ -108,8 +108,9 @@ async fn publish_range<S: Service>(
             continue;
         };
         crash::point("producer_after_append");
-        let mut env = match codec::decode(record.bytes()) {
-            Ok(env) => env,
+        let position = OutboxPosition { seq, epoch };
+        let (bytes, header, kind) = match codec::with_outbox(record.bytes(), position) {
+            Ok(done) => done,
             Err(e) => {
                 // Our own log, written by this build: never expected. Skipping would leave a
                 // gap consumers wait on forever, so stop and say so.
@@ -119,15 +120,14 @@ async fn publish_range<S: Service>(
                 ));
             }
         };
-        env.outbox = Some(OutboxPosition { seq, epoch });
-        let subject = subject::event(shared.name, &env);
+        let subject = subject::event_of(shared.name, kind.name(), header.partner, header.customer);
         let ack = shared
             .bus
             .js_publish(
                 &subject,
-                &env.event_id.to_string(),
+                &header.event_id.to_string(),
                 Headers::new(),
-                Bytes::from(codec::encode(&env)),
+                Bytes::from(bytes),
             )
             .await
             .map_err(|e| (acked, e))?;

@@ -852,10 +852,10 @@ pub(crate) async fn append_with_upstream<S: Service>(
             *v += 1;
             *v
         };
-        let make = |emit: &Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
+        let make = |emit: Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
             let env = Envelope {
                 event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
-                stream: emit.stream.clone(),
+                stream: emit.stream,
                 stream_version: version,
                 recorded_at: now,
                 effective_at: emit.effective_at.unwrap_or(now),
@@ -865,32 +865,34 @@ pub(crate) async fn append_with_upstream<S: Service>(
                 partner: emit.partner,
                 customer: emit.customer,
                 schema_version: codec::SCHEMA_VERSION,
-                payload: emit.event.clone(),
+                payload: emit.event,
                 outbox: None,
             };
+            let bytes = codec::encode(&env);
             NewEvent {
                 event_id: env.event_id.as_uuid(),
-                stream: env.stream.clone(),
+                stream: env.stream,
                 version: env.stream_version,
                 publish: true,
-                bytes: codec::encode(&env),
+                bytes,
             }
         };
         // Each upstream copy precedes its reactions in log order, which is what replay folds.
-        for ingest in &ingests {
+        for ingest in ingests {
+            let version_of_copy = version(&ingest.stream);
             events.push(NewEvent {
                 event_id: ingest.event_id,
-                stream: ingest.stream.clone(),
-                version: version(&ingest.stream),
+                stream: ingest.stream,
+                version: version_of_copy,
                 publish: false,
-                bytes: ingest.bytes.clone(),
+                bytes: ingest.bytes,
             });
-            for r in &ingest.reactions {
+            for r in ingest.reactions {
                 let v = version(&r.stream);
                 events.push(make(r, v, ingest.correlation, Some(ingest.event_id)));
             }
         }
-        for emit in &emits {
+        for emit in emits {
             let v = version(&emit.stream);
             events.push(make(emit, v, correlation, causation));
         }

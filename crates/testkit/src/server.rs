@@ -193,6 +193,11 @@ impl NatsServer {
         &self.launch.log_path
     }
 
+    /// The process id while it runs, so a benchmark can read the server's CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.child().as_ref().map(Child::id)
+    }
+
     /// Whether the process is alive (not killed, stopped, or crashed).
     pub fn is_running(&self) -> bool {
         match self.child().as_mut() {

@@ -45,15 +45,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let (_server, url) = crate::bench::nats(args.nats.as_deref())?;
+    let (server, url) = crate::bench::nats(args.nats.as_deref())?;
+    let server_pid = server.as_ref().and_then(|s| s.pid());
     let dir = crate::fresh_dir("csp-bench-bus")?;
     let result = rt.block_on(async {
+        let cpu = Cpu::read(server_pid);
         let ceiling = raw_loop(&url, args.events).await?;
+        let cpu_raw = Cpu::read(server_pid).since(&cpu);
+        let cpu = Cpu::read(server_pid);
         let csp = csp_loop(&url, &dir, args.events).await?;
-        anyhow::Ok((ceiling, csp))
+        let cpu_csp = Cpu::read(server_pid).since(&cpu);
+        anyhow::Ok((ceiling, csp, cpu_raw, cpu_csp))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (ceiling, csp) = result?;
+    let (ceiling, csp, cpu_raw, cpu_csp) = result?;
     let (c, r) = (rate(args.events, csp), rate(args.events, ceiling));
     header(&format!("csp bench bus --events {}", args.events));
     println!();
@@ -64,7 +69,60 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.events,
         c / r
     );
+    println!();
+    let per = |ns: u64| ns as f64 / 1000.0 / args.events as f64;
+    println!("CPU per upstream event (µs): | | nats-server | this process |");
+    println!("|---|---:|---:|");
+    for (name, cpu) in [("ceiling", cpu_raw), ("csp", cpu_csp)] {
+        println!(
+            "| {name} | {:.1} | {:.1} |",
+            per(cpu.server_ns),
+            per(cpu.process_ns)
+        );
+    }
     Ok(())
+}
+
+/// CPU time used so far by the nats-server (if this bench started it) and by this process,
+/// from `/proc/<pid>/stat` (user + system time of every thread, also of threads that ended).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server_ns: u64,
+    process_ns: u64,
+}
+
+impl Cpu {
+    fn read(server: Option<u32>) -> Cpu {
+        Cpu {
+            server_ns: server.map_or(0, |pid| cpu_ns(&pid.to_string())),
+            process_ns: cpu_ns("self"),
+        }
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            server_ns: self.server_ns.saturating_sub(before.server_ns),
+            process_ns: self.process_ns.saturating_sub(before.process_ns),
+        }
+    }
+}
+
+/// utime + stime of `/proc/<pid>/stat`, in ns (Linux counts them in 100 Hz ticks).
+fn cpu_ns(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the ')'.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    ticks * 10_000_000
 }
 
 const PAYLOAD: usize = 200;
