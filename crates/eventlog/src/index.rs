@@ -15,7 +15,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
+    sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard},
 };
 
 use tracing::warn;
@@ -23,24 +23,57 @@ use uuid::Uuid;
 
 use crate::{error::ReadError, page::Page, value};
 
-/// The in-memory indexes of one log, behind a lock shared by the writer and the readers.
-#[derive(Default)]
-pub(crate) struct SharedIndex(RwLock<Index>);
+/// The in-memory indexes of one log, behind a lock shared by the writer and the readers, built
+/// on first use: by the writer before its first append, or by the first read that needs them
+/// (a stream or outbox read, `stream_version`, `verify`). A process that only reads the log
+/// from a seq (a replay, `csp replay`) never pays for the scan.
+pub(crate) struct SharedIndex {
+    events: sled::Tree,
+    built: OnceLock<RwLock<Index>>,
+    /// Held while building, so two first users do not both scan.
+    building: Mutex<()>,
+}
 
 impl SharedIndex {
-    pub(crate) fn new(index: Index) -> Self {
-        Self(RwLock::new(index))
+    pub(crate) fn new(events: sled::Tree) -> Self {
+        Self {
+            events,
+            built: OnceLock::new(),
+            building: Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> Result<&RwLock<Index>, ReadError> {
+        if let Some(index) = self.built.get() {
+            return Ok(index);
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = self.built.get() {
+            return Ok(index);
+        }
+        let (index, _) = Index::build(&self.events)?;
+        Ok(self.built.get_or_init(|| RwLock::new(index)))
     }
 
     /// A poisoned lock only means a thread panicked while holding it; the index it guards is
     /// still the writer's last consistent view (the writer changes it in whole steps), so
     /// readers go on rather than cascading the panic.
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Index> {
-        self.0.read().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, Index>, ReadError> {
+        Ok(self.lock()?.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Index> {
-        self.0.write().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, Index>, ReadError> {
+        Ok(self.lock()?.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces the indexes with ones rebuilt from sled (after a failed group).
+    pub(crate) fn replace(&self, index: Index) {
+        match self.built.get() {
+            Some(lock) => *lock.write().unwrap_or_else(|e| e.into_inner()) = index,
+            None => {
+                let _ = self.built.set(RwLock::new(index));
+            }
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! The log's sled trees: their names (part of the on-disk layout), [`Trees`] to open them all,
 //! and [`AppendBatches`] + [`Trees::apply`], the one atomic write of an append group.
 //!
-//! Layout 3: one key per event. The events tree holds each event under its seq, and the event's
-//! value carries its id, stream, version and outbox seq, so the dedupe, stream and outbox
-//! indexes are rebuilt in memory at open ([`crate::index`]) instead of being written as three
-//! more keys per event (sled's cost is per key: that made appends ~4x slower). Layout 2 had
-//! those three index trees; opening a layout-2 log drops them and records layout 3, which is
-//! all the upgrade takes (the events tree is the same).
+//! Layout 3: the events tree holds pages of events under the seq of each page's first event
+//! ([`crate::value`]); each event's value carries its id, stream, version and outbox seq, so
+//! the dedupe, stream and outbox indexes are rebuilt in memory at open instead of being
+//! written as three more keys per event (sled's cost is per key). Layout 2 had those three
+//! index trees and one key per event; opening a layout-2 log drops the index trees and records
+//! layout 3, which is all the upgrade takes (a one-event value is a one-event page).
 //!
 //! One tree per key family, not one tree with prefixed keys: sled 0.34's memory grows without
 //! bound when appends land at several positions of one tree (measured in layout 1: 22 GB RSS at
@@ -29,7 +29,11 @@
 //! let mut group = layout::AppendBatches::default();
 //! let mut buf = Vec::new();
 //! value::encode_event(&mut buf, id.as_bytes(), stream, version, Some(seq), b"\x01payload");
-//! group.events.insert(&keys::event(seq)[..], buf.as_slice());
+//! let mut pages = value::PageBuilder::default();
+//! pages.push(seq, &buf);
+//! for (first, page) in pages.finish() {
+//!     group.events.insert(&keys::event(first)[..], page);
+//! }
 //! trees.apply(&group)?;
 //! db.flush()?;
 //! # Ok(())

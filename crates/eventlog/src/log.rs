@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     batch::{AppendOutcome, Batch, RequestRecord},
     error::{AppendError, OpenError, ReadError, StorageError, WriteError},
-    index::{Index, SharedIndex},
+    index::SharedIndex,
     keys,
     layout::{Trees, META, RETIRED_TREES, SNAPSHOTS},
     options::LogOptions,
@@ -80,10 +80,12 @@ impl EventLog {
     /// sled's `Mode::HighThroughput` was measured against the default on the reference box
     /// (1,000-event batches) and made no difference, so the default (less space) is kept.
     ///
-    /// Open scans the events tree once (each event's header, not its payload) to rebuild the
-    /// dedupe, stream and outbox indexes in memory ([`crate::index`]). Damaged events do not
-    /// stop it (they are logged, and [`EventLog::verify`] names them), so an operator can
-    /// always open a log to inspect it. A log of layout 2 is upgraded in place first (its
+    /// Open reads only the last pages (for the last seq and the last outbox seq). The dedupe,
+    /// stream and outbox indexes (in memory, `index.rs`) are built by one scan of the events'
+    /// headers on first use: the writer's first append, or the first stream or outbox read; a
+    /// replay from a seq never needs them. Damaged events do not stop the scan (they are
+    /// logged, and [`EventLog::verify`] names them), so an operator can always open a log to
+    /// inspect it. A log of layout 2 is upgraded in place first (its
     /// index trees dropped). A new log gets a random epoch; an existing one keeps its own.
     pub fn open(path: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog, OpenError> {
         Self::open_inner(path.as_ref(), opts, false)
@@ -119,10 +121,9 @@ impl EventLog {
         // anything (such as the trees) is created in it.
         let epoch = init_meta(&db, path, new_epoch)?;
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
-        let (index, _) = Index::build(&trees.events)?;
         let last_seq = writer::last_seq(&trees.events)?;
-        let last_outbox = index.last_outbox;
-        let index = Arc::new(SharedIndex::new(index));
+        let last_outbox = writer::last_outbox_seq(&trees.events)?;
+        let index = Arc::new(SharedIndex::new(trees.events.clone()));
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
@@ -218,8 +219,13 @@ impl EventLog {
     /// The durable events of one stream, in version order: the stream's seqs from the index,
     /// each event fetched by seq.
     pub fn read_stream(&self, stream: &str) -> Records {
-        let seqs = self.inner.index.read().stream_seqs(stream, self.last_seq());
-        Records::seqs(self.inner.trees.events.clone(), seqs)
+        match self.inner.index.read() {
+            Ok(index) => Records::seqs(
+                self.inner.trees.events.clone(),
+                index.stream_seqs(stream, self.last_seq()),
+            ),
+            Err(e) => Records::failed(e),
+        }
     }
 
     /// The durable published events with outbox seq >= `from_outbox_seq`, in outbox order;
@@ -232,7 +238,11 @@ impl EventLog {
         if from > durable.outbox_seq {
             return Records::empty();
         }
-        let Some(start) = self.inner.index.read().outbox_event(from) else {
+        let start = match self.inner.index.read() {
+            Ok(index) => index.outbox_event(from),
+            Err(e) => return Records::failed(e),
+        };
+        let Some(start) = start else {
             return Records::empty();
         };
         Records::outbox(
@@ -245,7 +255,7 @@ impl EventLog {
     /// The stream's current durable version (0 if it has no events): what the next event of
     /// the stream must be decided against.
     pub fn stream_version(&self, stream: &str) -> Result<u64, ReadError> {
-        Ok(self.inner.index.read().version_at(stream, self.last_seq()))
+        Ok(self.inner.index.read()?.version_at(stream, self.last_seq()))
     }
 
     /// Waits for durable events from `from_seq` on, forever: yields what is already in the log,

@@ -13,6 +13,8 @@ pub struct Records {
 
 enum Inner {
     Empty,
+    /// The read could not start (its index could not be built): this error, then nothing.
+    Failed(Option<ReadError>),
     /// The events from some seq to the durable end.
     Log(PageScan),
     /// Published events with outbox seqs `from..=last_outbox`, found by scanning from the
@@ -34,6 +36,12 @@ impl Records {
     pub(crate) fn empty() -> Self {
         Self {
             inner: Inner::Empty,
+        }
+    }
+
+    pub(crate) fn failed(e: ReadError) -> Self {
+        Self {
+            inner: Inner::Failed(Some(e)),
         }
     }
 
@@ -70,6 +78,7 @@ impl Iterator for Records {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             Inner::Empty => None,
+            Inner::Failed(e) => e.take().map(Err),
             Inner::Log(scan) => scan.next(),
             Inner::Outbox {
                 scan,

@@ -4,7 +4,7 @@
 //! What it proves: seqs `1..=last` exist in the events tree with no gap and decode; no event id
 //! occurs twice; each stream's versions are `1..=n` in seq order; outbox seqs are contiguous in
 //! seq order and end at the durable outbox end; the in-memory indexes the log serves reads and
-//! appends from ([`crate::index`]) hold exactly what the durable events say (they are rebuilt
+//! appends from (`index.rs`) hold exactly what the durable events say (they are rebuilt
 //! from a fresh scan and compared); every request record's seqs exist; every snapshot is at or
 //! before the end; the epoch is there; the default tree holds only metadata and there is no
 //! tree the log does not use.
@@ -358,7 +358,7 @@ pub(crate) fn verify(
     }
 
     // 2. The live indexes, up to the durable end, against the fresh ones.
-    let live = index.read().up_to(last);
+    let live = index.read()?.up_to(last);
     compare_indexes(&mut report, &fresh, &live);
 
     // 3. Request records, snapshots, metadata, and any tree the log does not use.

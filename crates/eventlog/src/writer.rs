@@ -288,7 +288,35 @@ impl Writer {
         // Readers wait while a group is decided (they need the index only to find where to
         // start reading, and a group is decided in microseconds to a few milliseconds).
         let shared = Arc::clone(&self.index);
-        let mut index = shared.write();
+        let mut index = match shared.write() {
+            Ok(index) => index,
+            Err(e) => {
+                // The indexes are built on first use; if the events cannot even be read, no
+                // append can be decided: the group fails, writes nothing, and the next group
+                // tries again.
+                let e = read_to_storage(e);
+                warn!(error = %e, "building the event log's indexes failed; failing the group");
+                let decided = group
+                    .drain(..)
+                    .map(|request| Decided {
+                        reply: request.reply,
+                        answer: Err(AppendError::Storage(e.clone())),
+                        written: None,
+                    })
+                    .collect();
+                let prepared = Prepared {
+                    decided,
+                    durable: Durable {
+                        seq: self.last_seq,
+                        outbox_seq: self.last_outbox,
+                    },
+                    new_events: 0,
+                    duplicates: 0,
+                    needs_flush: self.unflushed,
+                };
+                return (prepared, Ok(()));
+            }
+        };
         for request in group.drain(..) {
             let AppendRequest { batch, reply } = request;
             let (answer, written) = match self.decide(&batch, &mut index, &mut state) {
@@ -380,7 +408,7 @@ impl Writer {
         let (index, _) = Index::build(&self.trees.events).map_err(read_to_storage)?;
         self.last_seq = last_seq(&self.trees.events).map_err(read_to_storage)?;
         self.last_outbox = index.last_outbox;
-        *self.index.write() = index;
+        self.index.replace(index);
         self.applied.store(self.last_seq, Ordering::Release);
         Ok(())
     }
@@ -417,6 +445,29 @@ pub(crate) fn last_seq(events: &sled::Tree) -> Result<u64, ReadError> {
             Err(e) => keys::u64_from(&key).ok_or(e),
         },
     }
+}
+
+/// The outbox seq of the last published event (0 if none): the newest pages are read, newest
+/// event first, until one was published. Usually that is the last event; a log whose recent
+/// events are all unpublished reads further back.
+pub(crate) fn last_outbox_seq(events: &sled::Tree) -> Result<u64, ReadError> {
+    for entry in events.iter().rev() {
+        let (key, value) = entry.map_err(ReadError::sled)?;
+        // Damaged pages are skipped here; `verify` names them.
+        let Ok(page) = Page::open(&key, value) else {
+            continue;
+        };
+        for i in (0..page.len()).rev() {
+            let seq = page.first + i as u64;
+            let header = page
+                .event_value(i)
+                .and_then(|v| value::decode_event(seq, v).ok());
+            if let Some(outbox) = header.and_then(|(h, _)| h.outbox_seq) {
+                return Ok(outbox);
+            }
+        }
+    }
+    Ok(0)
 }
 
 /// A damaged record met while deciding an append: the append fails with a storage error

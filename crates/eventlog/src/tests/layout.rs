@@ -204,3 +204,29 @@ fn a_group_of_events_is_stored_in_pages_and_read_from_anywhere_in_them() {
         assert!(value.len() <= value::PAGE_MAX_BYTES);
     }
 }
+
+#[test]
+fn a_reopened_log_finds_its_last_outbox_seq_behind_unpublished_events() {
+    let Given { log, dir } = given(vec![
+        batch(vec![pub_ev(1, "a", 1), pub_ev(2, "a", 2)]),
+        batch(vec![ev(3, "a", 3)]),
+        batch(vec![ev(4, "b", 1), ev(5, "b", 2)]),
+    ]);
+    assert_eq!(log.last_outbox_seq(), 2);
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!((log.last_seq(), log.last_outbox_seq()), (5, 2));
+    let next = log
+        .append_blocking(batch(vec![pub_ev(6, "b", 3)]))
+        .expect("appends");
+    assert_eq!(positions(Ok(next)), vec![(6, 6, false)]);
+    assert_eq!(log.last_outbox_seq(), 3);
+    assert_eq!(
+        log.read_outbox_from(3)
+            .next()
+            .expect("one")
+            .expect("decodes")
+            .seq,
+        6
+    );
+}

@@ -171,7 +171,7 @@ fn live_indexes_that_disagree_with_the_events_are_reported() {
     let given = four_events();
     {
         let shared = given.log.index_for_test();
-        let mut index = shared.write();
+        let mut index = shared.write().expect("the indexes build");
         index.ids.remove(&Uuid::from_u128(3));
         index.ids.insert(Uuid::from_u128(99), 2);
         if let Some(seqs) = index.streams.get_mut("a") {
