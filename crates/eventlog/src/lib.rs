@@ -30,13 +30,13 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `events` | seq of the page's first event | one event `[1][postcard {event_id, stream, version, outbox_seq}][payload]`, or a page `[2]([u32 len][event])*` of consecutive seqs, ≤ 16 KiB |
+//! | `events` | seq of the page's first event | one event `[1][postcard {event_id, stream, version, outbox_seq}][payload]`, or a page `[2]([u32 len][event])*` of consecutive seqs, ≤ 4 KiB |
 //! | `requests` | tenant (16) + request id | `[1][postcard {body_hash, reply, seqs}]` |
 //! | `snapshots` | name + `0xFF` + code version (u32) | `[1][postcard {at_seq, bytes}]` |
 //! | default tree | `m` + `epoch` / `layout` / `cursor/<name>` | `[1][uuid]` / `[1][3]` / `[1][u64]` |
 //!
 //! Why pages: sled's cost is per key, ~10 µs to apply one on the reference box whatever its
-//! size up to a few KB; 1,000 events in ~25 pages cost a fraction of 1,000 keys. Why the dedupe,
+//! size up to a few KB; 1,000 events in ~70 pages cost a fraction of 1,000 keys. Why the dedupe,
 //! stream and outbox indexes are in memory (see
 //! `index.rs`): every event value already carries what they hold, so keeping them on disk
 //! (layout 2) cost three more keys per event. They are rebuilt by one scan of the page headers

@@ -8,9 +8,9 @@
 //! above (format 1), or `[2]` followed by several event values of consecutive seqs, each as a
 //! u32 little-endian length and the value (format 2). sled's cost is per key (~10 µs to apply
 //! one on the reference box, whatever its size up to a few KB), so an append group of 1,000
-//! events written as ~25 pages costs a fraction of 1,000 keys. A page holds at most
-//! [`PAGE_MAX_BYTES`], well below the size at which sled moves a value out of its log into a
-//! blob file of its own. Logs of layouts 2 and 3 hold only format-1 values, which are one-event
+//! events written as ~70 pages costs a fraction of 1,000 keys. A page holds at most
+//! [`PAGE_MAX_BYTES`], small enough that sled never moves the tree nodes holding pages out of
+//! its log into blob files of their own. Logs of layouts 2 and 3 hold only format-1 values, which are one-event
 //! pages, so they read unchanged.
 //!
 //! Public so that a benchmark's raw-sled baseline, or an offline tool, can write byte-identical
@@ -39,9 +39,11 @@ pub const UPGRADABLE_LAYOUT: u8 = 2;
 pub const PAGE_FORMAT: u8 = 2;
 
 /// The most bytes a multi-event page holds. An event value larger than this is a page of its
-/// own (format 1). 16 KiB measured best on the reference box among 4–64 KiB, and stays far
-/// below sled's blob threshold (a quarter of its 512 KiB segment).
-pub const PAGE_MAX_BYTES: usize = 16 * 1024;
+/// own (format 1). Why 4 KiB: sled writes a tree node whose serialised form exceeds a quarter of
+/// its 512 KiB segment as a blob file of its own, and a node holds several values; measured on
+/// the reference box (200,000 events in batches of 1,000), 16 KiB pages made 297 blob files and
+/// ran at half the speed of 4 KiB pages, which made none (8 KiB: 6).
+pub const PAGE_MAX_BYTES: usize = 4 * 1024;
 
 /// Packs the event values of consecutive seqs into pages, as the writer stores them; public so
 /// a raw-sled baseline writes byte-identical pages.

@@ -196,7 +196,7 @@ fn a_group_of_events_is_stored_in_pages_and_read_from_anywhere_in_them() {
     let t = layout::Trees::open(&db).expect("opens the trees");
     let pages = t.events.len();
     assert!(
-        (2..=10).contains(&pages),
+        (5..=40).contains(&pages),
         "200 events of ~250 bytes in {pages} pages"
     );
     for entry in t.events.iter() {
