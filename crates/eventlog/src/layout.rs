@@ -3,7 +3,7 @@
 //!
 //! Layout 3: the events tree holds pages of events under the seq of each page's first event
 //! ([`crate::value`]); each event's value carries its id, stream, version and outbox seq, so
-//! the dedupe, stream and outbox indexes are rebuilt in memory at open instead of being
+//! the dedupe, stream and outbox indexes are rebuilt in memory (on first use) instead of being
 //! written as three more keys per event (sled's cost is per key). Layout 2 had those three
 //! index trees and one key per event; opening a layout-2 log drops the index trees and records
 //! layout 3, which is all the upgrade takes (a one-event value is a one-event page).

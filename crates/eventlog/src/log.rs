@@ -511,9 +511,9 @@ fn new_epoch_if(db: &sled::Db, epoch: Uuid, new_epoch: bool) -> Result<Uuid, Ope
     Ok(epoch)
 }
 
-/// Layout 2 -> 3: the events, request records, snapshots and metadata are the same; layout 3
-/// only stops keeping the dedupe, stream and outbox indexes on disk. So the upgrade drops those
-/// trees, then records layout 3. A crash in between leaves layout 2 recorded, and the next open
+/// Layout 2 -> 3: the request records, snapshots and metadata are the same, and layout 2's
+/// one-key events are one-event pages of layout 3; layout 3 only stops keeping the dedupe,
+/// stream and outbox indexes on disk. So the upgrade drops those trees, then records layout 3. A crash in between leaves layout 2 recorded, and the next open
 /// simply drops what is left (dropping a missing tree is a no-op).
 fn upgrade_from_layout_2(db: &sled::Db, path: &Path) -> Result<(), OpenError> {
     for tree in RETIRED_TREES {

@@ -143,7 +143,7 @@ fn sequences_continue_after_reopen() {
 
 #[test]
 fn the_first_append_after_reopen_dedupes_against_every_stored_id() {
-    // The writer builds its id filter lazily, before its first group: that very first group
+    // The indexes are built lazily, before the writer's first group: that very first group
     // must already see the ids written before the close, also ones read by a replay first.
     let g = given(vec![
         batch(vec![ev(1, "a", 1), pub_ev(2, "a", 2)]),
