@@ -51,7 +51,7 @@ impl SharedIndex {
         if let Some(index) = self.built.get() {
             return Ok(index);
         }
-        let (index, _) = Index::build(&self.events)?;
+        let index = Index::build(&self.events)?;
         Ok(self.built.get_or_init(|| RwLock::new(index)))
     }
 
@@ -93,30 +93,21 @@ pub(crate) struct Index {
     pub(crate) last_outbox: u64,
 }
 
-/// What an index build met that a sound log never holds. The build goes on past each one (so
-/// that an operator can still open the log and run `verify`, which names them) and `open`
-/// warns once with the count.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BuildAnomalies {
-    /// Events whose key or value did not decode: not indexed.
-    pub(crate) malformed: u64,
-    /// Events out of order for their index: a seq gap, a version or outbox seq that does not
-    /// continue, an id seen before. Indexed as well as possible.
-    pub(crate) inconsistent: u64,
-}
-
 impl Index {
     /// Scans the events tree up to its end and indexes every event (each page's event headers,
-    /// not their payloads).
-    pub(crate) fn build(events: &sled::Tree) -> Result<(Index, BuildAnomalies), ReadError> {
+    /// not their payloads). Damaged or inconsistent events do not stop it (so an operator can still open the log
+    /// and run `verify`, which names them): they are counted and logged once.
+    pub(crate) fn build(events: &sled::Tree) -> Result<Index, ReadError> {
         let mut index = Index::default();
-        let mut anomalies = BuildAnomalies::default();
+        // Events that did not decode (not indexed), and events out of order for their index
+        // (a seq gap, a version or outbox seq that does not continue, an id seen before).
+        let (mut malformed, mut inconsistent) = (0u64, 0u64);
         for entry in events.iter() {
             let (key, value) = entry.map_err(ReadError::sled)?;
             let page = match Page::open(&key, value) {
                 Ok(page) => page,
                 Err(_) => {
-                    anomalies.malformed += 1;
+                    malformed += 1;
                     continue;
                 }
             };
@@ -126,23 +117,23 @@ impl Index {
                     .event_value(i)
                     .and_then(|v| value::decode_event(seq, v).ok());
                 let Some((header, _)) = header else {
-                    anomalies.malformed += 1;
+                    malformed += 1;
                     continue;
                 };
                 let id = Uuid::from_bytes(header.event_id);
                 if !index.add(seq, id, header.stream, header.version, header.outbox_seq) {
-                    anomalies.inconsistent += 1;
+                    inconsistent += 1;
                 }
             }
         }
-        if anomalies != BuildAnomalies::default() {
+        if malformed + inconsistent > 0 {
             warn!(
-                malformed = anomalies.malformed,
-                inconsistent = anomalies.inconsistent,
+                malformed,
+                inconsistent,
                 "the event log holds damaged or inconsistent events; run its verify for details"
             );
         }
-        Ok((index, anomalies))
+        Ok(index)
     }
 
     /// Adds one event (seq above every seq added so far). Returns false if it does not continue

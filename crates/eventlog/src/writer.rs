@@ -405,7 +405,7 @@ impl Writer {
     /// Rebuilds the indexes and counters from sled: the truth after an undo, whether or not the
     /// undo itself succeeded. A full scan, but only after a storage failure.
     fn reload(&mut self) -> Result<(), StorageError> {
-        let (index, _) = Index::build(&self.trees.events).map_err(read_to_storage)?;
+        let index = Index::build(&self.trees.events).map_err(read_to_storage)?;
         self.last_seq = last_seq(&self.trees.events).map_err(read_to_storage)?;
         self.last_outbox = index.last_outbox;
         self.index.replace(index);
