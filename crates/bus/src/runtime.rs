@@ -235,11 +235,6 @@ pub async fn start<S: Service>(
         config.outbox_in_flight,
         background_rx.clone(),
     ));
-    background.spawn(crate::outbox::heartbeat(
-        Arc::clone(&shared),
-        config.heartbeat_interval,
-        background_rx.clone(),
-    ));
 
     let mut subjects: Vec<String> = shared.table.iter().map(|e| e.subject.clone()).collect();
     subjects.push(admin_subject(S::NAME, "clock"));
@@ -263,6 +258,13 @@ pub async fn start<S: Service>(
         ));
     }
     let served = config.bus.serve(&info, &subjects).await?;
+    // Announced only once `events_from` answers: a consumer that sees the announcement ahead of
+    // it may ask at once.
+    background.spawn(crate::outbox::heartbeat(
+        Arc::clone(&shared),
+        config.heartbeat_interval,
+        background_rx.clone(),
+    ));
     let (stop_serving, serving_rx) = watch::channel(false);
     let serving = tokio::spawn(serve_loop(
         Arc::clone(&shared),
@@ -873,7 +875,7 @@ pub(crate) async fn append_with_upstream<S: Service>(
                 event_id: env.event_id.as_uuid(),
                 stream: env.stream,
                 version: env.stream_version,
-                publish: true,
+                publish: S::publishes(&env.payload),
                 bytes,
             }
         };

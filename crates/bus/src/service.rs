@@ -59,6 +59,17 @@ pub trait Service: Send + Sync + 'static {
         &[]
     }
 
+    /// Whether an event of this service goes out on the bus (`CSP_EVENTS`, with an outbox
+    /// sequence) or stays in its own log. A service publishes its contract: the events other
+    /// services consume. One that nobody consumes (the service's own bookkeeping) costs the bus
+    /// a stored message, a dedupe entry and a delivery per event for nothing, so a service may
+    /// keep it. Decided per event kind, never per occurrence: the outbox sequence of what is
+    /// published stays contiguous either way, and a kind can be published from some release on
+    /// (its earlier occurrences are then simply not in the stream).
+    fn publishes(_event: &Event) -> bool {
+        true
+    }
+
     /// The reactions to one upstream event, a pure function of the state, the event, and the
     /// upstream events `pending` ahead of it in the same batch (appended together with it, so
     /// not yet folded into `state`: a reaction that depends on an earlier upstream event looks

@@ -13,5 +13,5 @@ pub mod domain;
 pub mod observer;
 pub mod service;
 
-pub use observer::CounterObserver;
+pub use observer::{CounterObserver, Kept, Published, Reactions};
 pub use service::CounterService;

@@ -2,15 +2,41 @@
 //! reacts to each `CounterIncremented` with one `CounterObserved` of its own, so end-to-end
 //! tests and `csp bench bus` can check exactly-once effect: every upstream event once in its
 //! log, and exactly one reaction for each.
+//!
+//! Nobody consumes `CounterObserved`, so by default the observer keeps its reactions in its log
+//! ([`Kept`]), as a real service keeps its bookkeeping; [`Published`] sends them on the bus as
+//! well, like a consumer whose reactions others consume, so `csp bench bus` can show what that
+//! second publish costs.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use csp_bus::{Emit, Endpoints, Service};
 use csp_events::counter::{self, CounterObserved};
 use csp_events::{Envelope, Event, TenantId};
 
-/// The service.
-pub struct CounterObserver;
+/// The service. `R` says whether its reactions go on the bus.
+pub struct CounterObserver<R: Reactions = Kept>(PhantomData<R>);
+
+/// Where the observer's reactions go.
+pub trait Reactions: Send + Sync + 'static {
+    /// Whether `CounterObserved` is published.
+    const PUBLISHED: bool;
+}
+
+/// Reactions stay in the observer's log: nobody consumes them.
+pub struct Kept;
+
+impl Reactions for Kept {
+    const PUBLISHED: bool = false;
+}
+
+/// Reactions are published too, as if another service consumed them.
+pub struct Published;
+
+impl Reactions for Published {
+    const PUBLISHED: bool = true;
+}
 
 /// The service name.
 pub const SERVICE: &str = "counter-observer";
@@ -22,7 +48,7 @@ pub struct State {
     pub observed: HashMap<TenantId, u64>,
 }
 
-impl Service for CounterObserver {
+impl<R: Reactions> Service for CounterObserver<R> {
     const NAME: &'static str = SERVICE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "csp runtime test consumer: reacts to each counter increment";
@@ -46,6 +72,10 @@ impl Service for CounterObserver {
 
     fn consumes() -> &'static [&'static str] {
         &[counter::SERVICE, "counter-b"]
+    }
+
+    fn publishes(event: &Event) -> bool {
+        R::PUBLISHED || !matches!(event, Event::CounterObserved(_))
     }
 
     fn react(_state: &State, _pending: &[Envelope], upstream: &Envelope) -> Vec<Emit> {

@@ -1,28 +1,35 @@
 //! The in-process bus gives the embedded default the same guarantee as NATS: a consumer
 //! restarted inside one process resumes from its own position and ends complete, recovering
-//! through heartbeats and `events_from` whatever was published while it was down.
+//! through heartbeats and `events_from` whatever was published while it was down. And what a
+//! service publishes is its choice per event kind: the observer's reactions stay in its log
+//! unless it says otherwise.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
-use csp_bus::runtime::{self, RuntimeConfig};
-use csp_bus::{Bus, Clock, Headers};
-use csp_counter::{CounterObserver, CounterService};
+use csp_bus::runtime::{self, Running, RuntimeConfig};
+use csp_bus::{Bus, Clock, Headers, Service};
+use csp_counter::{CounterObserver, CounterService, Kept, Published};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{ActorKind, Role, TenantId};
 use csp_testkit::TempDir;
 
 const CUSTOMER: &str = "0190d7a1-0000-7000-8000-00000000cc01";
 
-fn now() -> i64 {
-    csp_bus::clock::wall_seconds()
+/// Services on one in-process bus, each on its own log in one temporary directory, and a
+/// partner agent's token to send them commands.
+struct Harness {
+    dir: TempDir,
+    bus: Bus,
+    verifier: Arc<Verifier>,
+    internal: Arc<InternalIssuer>,
+    token: String,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
-    csp_testkit::within(std::time::Duration::from_secs(300), async {
+impl Harness {
+    fn new() -> Harness {
         let dir = TempDir::new("csp-in-process").unwrap();
         let dev = DevIssuer::generate().unwrap();
         let internal = Arc::new(InternalIssuer::generate().unwrap());
@@ -32,21 +39,6 @@ async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
             })
             .unwrap(),
         );
-        let bus = Bus::local();
-        let config = |name: &str| {
-            let log = EventLog::open(dir.path().join(name), LogOptions::default()).unwrap();
-            let mut c = RuntimeConfig::new(bus.clone(), log, Clock::System, Arc::clone(&verifier));
-            c.internal = Some(Arc::clone(&internal));
-            c.heartbeat_interval = Duration::from_millis(200);
-            c
-        };
-        let counter = runtime::start::<CounterService>(config("counter"), ())
-            .await
-            .unwrap();
-        let mut observer = runtime::start::<CounterObserver>(config("observer"), ())
-            .await
-            .unwrap();
-
         let partner = TenantId(uuid::Uuid::from_u128(0xaa01));
         let token = dev.mint_for(
             ActorKind::Partner,
@@ -54,72 +46,144 @@ async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
             "agent",
             &[Role::AdminAgent],
             600,
-            now(),
+            csp_bus::clock::wall_seconds(),
         );
-        let send = |subject: &'static str, body: String| {
-            let (bus, token) = (bus.clone(), token.clone());
-            async move {
-                let r = bus
-                    .request(
-                        subject,
-                        Headers::new().with("Authorization", format!("Bearer {token}")),
-                        Bytes::from(body),
-                        Duration::from_secs(5),
-                    )
-                    .await
-                    .unwrap();
-                let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
-                assert_eq!(v["ok"], true, "{v}");
-            }
-        };
-        send(
+        Harness {
+            dir,
+            bus: Bus::local(),
+            verifier,
+            internal,
+            token,
+        }
+    }
+
+    /// The log of service `name` (the same one on every call: sled allows one opener).
+    fn log(&self, name: &str) -> EventLog {
+        EventLog::open(self.dir.path().join(name), LogOptions::default()).unwrap()
+    }
+
+    async fn start<S: Service<Config = ()>>(&self, log: EventLog) -> Running<S> {
+        let mut c = RuntimeConfig::new(
+            self.bus.clone(),
+            log,
+            Clock::System,
+            Arc::clone(&self.verifier),
+        );
+        c.internal = Some(Arc::clone(&self.internal));
+        c.heartbeat_interval = Duration::from_millis(200);
+        runtime::start::<S>(c, ()).await.unwrap()
+    }
+
+    async fn send(&self, subject: &str, body: String) {
+        let r = self
+            .bus
+            .request(
+                subject,
+                Headers::new().with("Authorization", format!("Bearer {}", self.token)),
+                Bytes::from(body),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        assert_eq!(v["ok"], true, "{v}");
+    }
+
+    async fn open_counter(&self) {
+        self.send(
             "csp.cmd.counter.open_counter",
             format!(
                 r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
             ),
         )
         .await;
+    }
+
+    async fn increment(&self, request_id: &str) {
+        self.send(
+            "csp.cmd.counter.increment",
+            format!(r#"{{"request_id":"{request_id}","customer":"{CUSTOMER}","by":1}}"#),
+        )
+        .await;
+    }
+}
+
+async fn wait_applied<S: Service>(service: &Running<S>, seq: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while service.applied_seq() < seq {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {}",
+            service.applied_seq()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
+    csp_testkit::within(Duration::from_secs(300), async {
+        let h = Harness::new();
+        let counter = h.start::<CounterService>(h.log("counter")).await;
+        let observer_log = h.log("observer");
+        let mut observer = h.start::<CounterObserver>(observer_log.clone()).await;
+
+        h.open_counter().await;
         for i in 0..20 {
-            send(
-                "csp.cmd.counter.increment",
-                format!(r#"{{"request_id":"a{i}","customer":"{CUSTOMER}","by":1}}"#),
-            )
-            .await;
+            h.increment(&format!("a{i}")).await;
         }
         // Stop the consumer; the producer goes on publishing to nobody.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while observer.applied_seq() < 41 {
-            assert!(
-                Instant::now() < deadline,
-                "first catch-up: {}",
-                observer.applied_seq()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_applied(&observer, 41, "first catch-up").await;
         observer.shutdown().await;
         for i in 0..30 {
-            send(
-                "csp.cmd.counter.increment",
-                format!(r#"{{"request_id":"b{i}","customer":"{CUSTOMER}","by":1}}"#),
-            )
-            .await;
+            h.increment(&format!("b{i}")).await;
         }
         // Restarted on its own log: it resumes and recovers the 30 it missed.
-        observer = runtime::start::<CounterObserver>(config("observer"), ())
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while observer.applied_seq() < 101 {
-            assert!(
-                Instant::now() < deadline,
-                "after restart: {}",
-                observer.applied_seq()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        observer = h.start::<CounterObserver>(observer_log).await;
+        wait_applied(&observer, 101, "after restart").await;
         let observed = observer.with_state(|a| a.state.observed.values().sum::<u64>());
         assert_eq!(observed, 50, "one reaction per increment");
         observer.shutdown().await;
+        counter.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_publishes_only_the_event_kinds_it_says_it_publishes() {
+    csp_testkit::within(Duration::from_secs(120), async {
+        let h = Harness::new();
+        let counter_log = h.log("counter");
+        let counter = h.start::<CounterService>(counter_log.clone()).await;
+        let kept_log = h.log("kept");
+        let kept = h.start::<CounterObserver<Kept>>(kept_log.clone()).await;
+        h.open_counter().await;
+        for i in 0..5 {
+            h.increment(&format!("k{i}")).await;
+        }
+        // 6 upstream copies and 5 reactions, none of them published.
+        wait_applied(&kept, 11, "kept").await;
+        assert_eq!(
+            kept.with_state(|a| a.state.observed.values().sum::<u64>()),
+            5
+        );
+        assert_eq!(
+            kept_log.last_outbox_seq(),
+            0,
+            "kept reactions take no outbox seq"
+        );
+        kept.shutdown().await;
+
+        // The same consumer declaring its reactions published: each gets an outbox seq, in
+        // order, and goes out (the counter's own events always did).
+        let published_log = h.log("published");
+        let published = h
+            .start::<CounterObserver<Published>>(published_log.clone())
+            .await;
+        wait_applied(&published, 11, "published").await;
+        assert_eq!(published_log.last_outbox_seq(), 5);
+        assert_eq!(counter_log.last_outbox_seq(), 6);
+        published.shutdown().await;
         counter.shutdown().await;
     })
     .await

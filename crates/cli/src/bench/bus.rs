@@ -4,7 +4,9 @@
 //! - csp: the counter's log is filled with `--events` increments before it starts; then the
 //!   counter (producer: outbox → `CSP_EVENTS`) and the counter observer (consumer: upstream
 //!   event + one reaction, appended and flushed, then acked) run in this process; the figure is
-//!   upstream events per second until the consumer has folded the last one.
+//!   upstream events per second until the consumer has folded the last one. It runs twice: the
+//!   observer keeping its reactions in its log (nobody consumes them: the figure with the
+//!   target), then publishing them too, which shows what a second publish per event costs.
 //! - ceiling: the same number of messages of the same size published pipelined (up to 1,000
 //!   acknowledgements in flight) to a stream of its own while a durable pull consumer fetches
 //!   batches of 1,000 and acks each message with a plain ack; no sled.
@@ -17,7 +19,7 @@ use anyhow::{ensure, Context as _};
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
 use csp_bus::runtime::{self, RuntimeConfig};
 use csp_bus::{Bus, Clock};
-use csp_counter::{CounterObserver, CounterService};
+use csp_counter::{CounterObserver, CounterService, Kept, Published, Reactions};
 use csp_eventlog::{Batch, EventLog, LogOptions, NewEvent};
 use csp_events::actor::{Actor, ActorKind, Role};
 use csp_events::counter::{self, CounterIncremented, CounterOpened};
@@ -52,28 +54,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let cpu = Cpu::read(server_pid);
         let ceiling = raw_loop(&url, args.events).await?;
         let cpu_raw = Cpu::read(server_pid).since(&cpu);
-        let cpu = Cpu::read(server_pid);
-        let csp = csp_loop(&url, &dir, args.events).await?;
-        let cpu_csp = Cpu::read(server_pid).since(&cpu);
-        anyhow::Ok((ceiling, csp, cpu_raw, cpu_csp))
+        let kept = csp_loop::<Kept>(&url, &dir.join("kept"), args.events, server_pid).await?;
+        let published =
+            csp_loop::<Published>(&url, &dir.join("published"), args.events, server_pid).await?;
+        anyhow::Ok((ceiling, cpu_raw, kept, published))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (ceiling, csp, cpu_raw, cpu_csp) = result?;
-    let (c, r) = (rate(args.events, csp), rate(args.events, ceiling));
+    let (ceiling, cpu_raw, kept, published) = result?;
+    let r = rate(args.events, ceiling);
     header(&format!("csp bench bus --events {}", args.events));
     println!();
     println!("| figure | events | csp (ev/s) | ceiling (ev/s) | ratio | target |");
     println!("|---|---:|---:|---:|---:|---|");
-    println!(
-        "| producer log -> consumer log, durable at both ends | {} | {c:.0} | {r:.0} (raw JetStream: pipelined publish, fetch 1,000, ack each) | {:.2} | >= 0.50 |",
-        args.events,
-        c / r
-    );
+    for (figure, (elapsed, _), target) in [
+        (
+            "producer log -> consumer log, durable at both ends",
+            kept,
+            ">= 0.50",
+        ),
+        (
+            "the same, the consumer's reactions also published",
+            published,
+            "-",
+        ),
+    ] {
+        let c = rate(args.events, elapsed);
+        println!(
+            "| {figure} | {} | {c:.0} | {r:.0} (raw JetStream: pipelined publish, fetch 1,000, ack each) | {:.2} | {target} |",
+            args.events,
+            c / r
+        );
+    }
     println!();
     let per = |ns: u64| ns as f64 / 1000.0 / args.events as f64;
     println!("CPU per upstream event (µs): | | nats-server | this process |");
     println!("|---|---:|---:|");
-    for (name, cpu) in [("ceiling", cpu_raw), ("csp", cpu_csp)] {
+    for (name, cpu) in [
+        ("ceiling", cpu_raw),
+        ("csp", kept.1),
+        ("csp, reactions published", published.1),
+    ] {
         println!(
             "| {name} | {:.1} | {:.1} |",
             per(cpu.server_ns),
@@ -262,7 +282,14 @@ fn fill(log: &EventLog, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn csp_loop(url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<Duration> {
+/// One csp run: upstream events per second from the producer's log to the consumer's, and the
+/// CPU the run used (from the start of the services, not counting the filling of the log).
+async fn csp_loop<R: Reactions>(
+    url: &str,
+    dir: &std::path::Path,
+    n: u64,
+    server_pid: Option<u32>,
+) -> anyhow::Result<(Duration, Cpu)> {
     let dev = DevIssuer::generate()?;
     let internal = Arc::new(InternalIssuer::generate()?);
     let verifier = Arc::new(Verifier::new(AuthConfig {
@@ -280,7 +307,8 @@ async fn csp_loop(url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<Du
     };
     let consumer_log = EventLog::open(dir.join("observer"), LogOptions::default())?;
     // The consumer first, so the measurement starts when the producer starts publishing.
-    let observer = runtime::start::<CounterObserver>(config(consumer_log), ()).await?;
+    let cpu = Cpu::read(server_pid);
+    let observer = runtime::start::<CounterObserver<R>>(config(consumer_log), ()).await?;
     let start = Instant::now();
     let counter = runtime::start::<CounterService>(config(log), ()).await?;
     let target = 2 * n + 1;
@@ -294,7 +322,11 @@ async fn csp_loop(url: &str, dir: &std::path::Path, n: u64) -> anyhow::Result<Du
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
+    let cpu = Cpu::read(server_pid).since(&cpu);
     counter.shutdown().await;
     observer.shutdown().await;
-    Ok(elapsed)
+    // The next run starts from an empty stream, as this one did.
+    let js = async_nats::jetstream::new(async_nats::connect(url).await?);
+    js.delete_stream(csp_events::subject::EVENTS_STREAM).await?;
+    Ok((elapsed, cpu))
 }
