@@ -246,11 +246,7 @@ impl<S: Service> Consumer<S> {
             .ok()
             .flatten()
             .unwrap_or(0);
-        let folded = read_lock(&self.shared.applied)
-            .inbox
-            .get(&(self.producer.to_string(), epoch))
-            .copied()
-            .unwrap_or(0);
+        let folded = read_lock(&self.shared.applied).inbox_position(self.producer, epoch);
         let p = cursor.max(folded);
         self.positions.insert(epoch, p);
         p
@@ -265,12 +261,7 @@ impl<S: Service> Consumer<S> {
             let applied = read_lock(&self.shared.applied);
             self.dirty
                 .drain()
-                .filter(|&(epoch, seq)| {
-                    applied
-                        .inbox
-                        .get(&(self.producer.to_string(), epoch))
-                        .is_none_or(|&folded| folded < seq)
-                })
+                .filter(|&(epoch, seq)| applied.inbox_position(self.producer, epoch) < seq)
                 .collect()
         };
         for (epoch, seq) in dirty {

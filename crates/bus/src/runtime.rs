@@ -110,9 +110,9 @@ pub struct Applied<St> {
     pub state: St,
     /// Each stream's last folded version.
     pub versions: HashMap<String, u64>,
-    /// Per (producer, epoch), the highest outbox sequence of the upstream copies in this log:
+    /// Per producer and epoch, the highest outbox sequence of the upstream copies in this log:
     /// where each consumer stands, as a fold of the log (so never behind it).
-    pub inbox: HashMap<(String, Uuid), u64>,
+    pub inbox: HashMap<String, HashMap<Uuid, u64>>,
     /// The last folded sequence number.
     pub seq: u64,
 }
@@ -166,14 +166,32 @@ fn fold<S: Service>(
     if let (Some(producer), Some(pos)) =
         (stream.strip_prefix(crate::inbox::INBOX_PREFIX), env.outbox)
     {
-        let p = applied
-            .inbox
-            .entry((producer.to_string(), pos.epoch))
-            .or_insert(0);
+        let epochs = match applied.inbox.get_mut(producer) {
+            Some(epochs) => epochs,
+            None => applied.inbox.entry(producer.to_string()).or_default(),
+        };
+        let p = epochs.entry(pos.epoch).or_insert(0);
         *p = (*p).max(pos.seq);
     }
-    applied.versions.insert(stream.to_string(), record.version);
+    // Most events extend a stream already folded: no new key to allocate.
+    match applied.versions.get_mut(stream) {
+        Some(v) => *v = record.version,
+        None => {
+            applied.versions.insert(stream.to_string(), record.version);
+        }
+    }
     applied.seq = record.seq;
+}
+
+impl<St> Applied<St> {
+    /// Where the upstream copies in this log put the consumer of `producer` for `epoch` (0: none).
+    pub fn inbox_position(&self, producer: &str, epoch: Uuid) -> u64 {
+        self.inbox
+            .get(producer)
+            .and_then(|epochs| epochs.get(&epoch))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 /// Folds the whole log into a fresh state: what start-up and `csp replay` do.
@@ -329,38 +347,65 @@ impl<S: Service> Running<S> {
 async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiver<bool>) {
     let from = read_lock(&shared.applied).seq + 1;
     let mut tail = shared.log.tail(from);
+    let mut decoded = Vec::with_capacity(APPLY_BATCH);
     loop {
         let next = tokio::select! {
             r = tail.next() => r,
             _ = shutdown.changed() => None,
         };
-        let Some(record) = next else { return };
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                error!(service = shared.name, "reading the log tail: {e}");
-                return;
+        let Some(mut record) = next else { return };
+        // What else is already durable is folded with it: one lock and one wake-up of the
+        // waiters per group rather than per event.
+        let mut stop = false;
+        loop {
+            match record {
+                Ok(r) => match codec::decode(r.bytes()) {
+                    Ok(env) => decoded.push((r, env)),
+                    Err(e) => {
+                        // Only this build writes this log, so this is corruption or a
+                        // downgrade: stop folding rather than serve a state that skipped an
+                        // event.
+                        error!(
+                            service = shared.name,
+                            seq = r.seq,
+                            "undecodable event in own log: {e}"
+                        );
+                        stop = true;
+                        break;
+                    }
+                },
+                Err(e) => {
+                    error!(service = shared.name, "reading the log tail: {e}");
+                    stop = true;
+                    break;
+                }
             }
-        };
-        match codec::decode(record.bytes()) {
-            Ok(env) => {
-                let mut applied = write_lock(&shared.applied);
-                fold::<S>(&mut applied, &record, &env);
+            if decoded.len() >= APPLY_BATCH {
+                break;
             }
-            Err(e) => {
-                // Only this build writes this log, so this is corruption or a downgrade: stop
-                // folding rather than serve a state that skipped an event.
-                error!(
-                    service = shared.name,
-                    seq = record.seq,
-                    "undecodable event in own log: {e}"
-                );
-                return;
+            match tail.ready() {
+                Some(r) => record = r,
+                None => break,
             }
         }
-        shared.applied_tx.send_replace(record.seq);
+        if let Some(last) = decoded.last().map(|(r, _)| r.seq) {
+            {
+                let mut applied = write_lock(&shared.applied);
+                for (record, env) in &decoded {
+                    fold::<S>(&mut applied, record, env);
+                }
+            }
+            decoded.clear();
+            shared.applied_tx.send_replace(last);
+        }
+        if stop {
+            return;
+        }
     }
 }
+
+/// The most events the applier folds under one lock: queries wait at most that long.
+const APPLY_BATCH: usize = 256;
 
 /// Waits until the applier has folded `seq` (or shutdown).
 pub(crate) async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {

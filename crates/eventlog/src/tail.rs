@@ -40,25 +40,7 @@ impl Tail {
     /// an error the position does not move, so the caller may retry or give up.
     pub async fn next(&mut self) -> Option<Result<Record, ReadError>> {
         loop {
-            let last = self.durable.borrow_and_update().seq;
-            if self.next_seq <= last {
-                let seq = self.next_seq;
-                if !self.page.as_ref().is_some_and(|p| p.contains(seq)) {
-                    self.page = match Page::holding(&self.events, seq) {
-                        Ok(page) => page,
-                        Err(e) => return Some(Err(e)),
-                    };
-                }
-                let record = self
-                    .page
-                    .as_ref()
-                    .and_then(|p| p.record(seq))
-                    .unwrap_or_else(|| {
-                        Err(ReadError::corrupt_event(seq, "durable event is missing"))
-                    });
-                if record.is_ok() {
-                    self.next_seq += 1;
-                }
+            if let Some(record) = self.ready() {
                 return Some(record);
             }
             if self.durable.changed().await.is_err() {
@@ -69,5 +51,30 @@ impl Tail {
                 return None;
             }
         }
+    }
+
+    /// The next event if it is already durable, without waiting: a reader that got one event
+    /// from [`Tail::next`] takes the rest of a group with this and handles them together.
+    pub fn ready(&mut self) -> Option<Result<Record, ReadError>> {
+        let last = self.durable.borrow_and_update().seq;
+        if self.next_seq > last {
+            return None;
+        }
+        let seq = self.next_seq;
+        if !self.page.as_ref().is_some_and(|p| p.contains(seq)) {
+            self.page = match Page::holding(&self.events, seq) {
+                Ok(page) => page,
+                Err(e) => return Some(Err(e)),
+            };
+        }
+        let record = self
+            .page
+            .as_ref()
+            .and_then(|p| p.record(seq))
+            .unwrap_or_else(|| Err(ReadError::corrupt_event(seq, "durable event is missing")));
+        if record.is_ok() {
+            self.next_seq += 1;
+        }
+        Some(record)
     }
 }

@@ -52,3 +52,27 @@ fn tail_from_0_starts_at_the_first_event_and_ends_when_the_log_closes() {
         assert!(tail.next().await.is_none(), "a closed log's tail ends");
     });
 }
+
+#[test]
+fn ready_takes_what_is_durable_without_waiting() {
+    let g = given(vec![
+        batch(vec![ev(1, "a", 1), ev(2, "a", 2)]),
+        batch(vec![ev(3, "b", 1)]),
+    ]);
+    let mut tail = g.log.tail(1);
+    let seqs: Vec<u64> = std::iter::from_fn(|| tail.ready())
+        .map(|r| r.expect("decodes").seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        [1, 2, 3],
+        "every durable event, across groups, in order"
+    );
+    assert!(tail.ready().is_none(), "nothing past the durable end");
+
+    g.log
+        .append_blocking(batch(vec![ev(4, "a", 3)]))
+        .expect("appends");
+    let next = tail.ready().expect("durable now").expect("decodes");
+    assert_eq!((next.seq, next.event_id.as_u128()), (4, 4));
+}
