@@ -80,14 +80,37 @@ fn cursor_name(producer: &str, epoch: Uuid) -> String {
 /// message is quarantined once.
 const QUARANTINE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0005);
 
+/// Upstream events to append together, in order: the envelopes (which `react` reads, each
+/// after the ones before it) and their bytes as published (what the log stores).
+#[derive(Default)]
+struct Pending {
+    envs: Vec<Envelope>,
+    bytes: Vec<Bytes>,
+}
+
+impl Pending {
+    fn push(&mut self, env: Envelope, bytes: Bytes) {
+        self.envs.push(env);
+        self.bytes.push(bytes);
+    }
+
+    fn len(&self) -> usize {
+        self.envs.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.envs.is_empty()
+    }
+}
+
 /// What a fetched message is.
 enum Class {
     /// Already held: acknowledge.
     Duplicate,
     /// The next event: queue it.
-    Next(Box<Envelope>, Vec<u8>),
+    Next(Box<Envelope>, Bytes),
     /// Beyond the next: fetch `from..=to` from the producer first.
-    Gap(Box<Envelope>, Vec<u8>, u64, u64),
+    Gap(Box<Envelope>, Bytes, u64, u64),
     /// Not an event: quarantine.
     Garbage(String),
     /// Hold the producer here; NAK with this delay.
@@ -280,7 +303,7 @@ impl<S: Service> Consumer<S> {
     /// producer is held (the rest of the batch was NAKed, to come again in order).
     async fn run_batch(&mut self, batch: &[JsMsg], backoff: Duration) -> bool {
         let half = batch.len() / 2;
-        let mut pending: Vec<(Envelope, Vec<u8>)> = Vec::new();
+        let mut pending = Pending::default();
         let mut to_ack: Vec<&JsMsg> = Vec::new();
         let mut held = false;
         for (i, m) in batch.iter().enumerate() {
@@ -294,7 +317,7 @@ impl<S: Service> Consumer<S> {
             match self.classify(m).await {
                 Class::Duplicate => to_ack.push(m),
                 Class::Next(env, bytes) => {
-                    pending.push((*env, bytes));
+                    pending.push(*env, bytes);
                     to_ack.push(m);
                 }
                 Class::Gap(env, bytes, from, to) => {
@@ -308,7 +331,7 @@ impl<S: Service> Consumer<S> {
                     match done {
                         Ok(()) => {
                             self.queue(&env);
-                            pending.push((*env, bytes));
+                            pending.push(*env, bytes);
                             to_ack.push(m);
                         }
                         Err(Hold::Retry(delay)) => {
@@ -391,7 +414,7 @@ impl<S: Service> Consumer<S> {
                 .fetch_add(1, Ordering::Relaxed);
             return Class::Duplicate;
         }
-        let bytes = m.msg.payload.to_vec();
+        let bytes = m.msg.payload.clone();
         if pos.seq > last + 1 {
             return Class::Gap(Box::new(env), bytes, last + 1, pos.seq - 1);
         }
@@ -417,15 +440,11 @@ impl<S: Service> Consumer<S> {
     /// Appends `pending` (upstream copies and reactions) in one batch and acknowledges
     /// `to_ack`; on a conflict it catches up and decides again, and after repeated conflicts
     /// goes one event at a time (which also tolerates events the log already holds).
-    async fn commit(
-        &mut self,
-        pending: Vec<(Envelope, Vec<u8>)>,
-        to_ack: &mut Vec<&JsMsg>,
-    ) -> Result<(), Hold> {
+    async fn commit(&mut self, pending: Pending, to_ack: &mut Vec<&JsMsg>) -> Result<(), Hold> {
         if !pending.is_empty() {
             let mut done = false;
             for _ in 0..3 {
-                match self.append(&pending).await {
+                match self.append(&pending.envs, &pending.bytes).await {
                     Ok(()) => {
                         done = true;
                         break;
@@ -445,10 +464,14 @@ impl<S: Service> Consumer<S> {
                 }
             }
             if !done {
-                for one in pending.chunks(1) {
+                for i in 0..pending.len() {
                     let mut ok = false;
                     for _ in 0..8 {
-                        match self.append(one).await {
+                        let one = i..i + 1;
+                        match self
+                            .append(&pending.envs[one.clone()], &pending.bytes[one])
+                            .await
+                        {
                             Ok(()) => {
                                 ok = true;
                                 break;
@@ -483,13 +506,14 @@ impl<S: Service> Consumer<S> {
         Ok(())
     }
 
-    /// One append: every upstream copy of `items`, each followed by its reactions.
-    async fn append(&self, items: &[(Envelope, Vec<u8>)]) -> Result<(), AppendFailure> {
+    /// One append: every upstream copy of `envs` (published as `bytes`), each followed by its
+    /// reactions.
+    async fn append(&self, envs: &[Envelope], bytes: &[Bytes]) -> Result<(), AppendFailure> {
+        let stream = format!("{INBOX_PREFIX}{}", self.producer);
         let ingests: Vec<Ingest> = {
             let applied = read_lock(&self.shared.applied);
-            let envs: Vec<Envelope> = items.iter().map(|(e, _)| e.clone()).collect();
-            items
-                .iter()
+            envs.iter()
+                .zip(bytes)
                 .enumerate()
                 .map(|(i, (env, bytes))| {
                     let reactions = S::react(&applied.state, &envs[..i], env)
@@ -503,9 +527,9 @@ impl<S: Service> Consumer<S> {
                         })
                         .collect();
                     Ingest {
-                        stream: format!("{INBOX_PREFIX}{}", self.producer),
+                        stream: stream.clone(),
                         event_id: env.event_id.as_uuid(),
-                        bytes: bytes.clone(),
+                        bytes: bytes.to_vec(),
                         correlation: env.correlation_id.as_uuid(),
                         reactions,
                     }
@@ -537,7 +561,7 @@ impl<S: Service> Consumer<S> {
                 );
                 return Err(Hold::Retry(Duration::from_secs(1)));
             }
-            let mut items = Vec::with_capacity(page.events.len());
+            let mut items = Pending::default();
             for b64 in &page.events {
                 let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
                     return Err(Hold::Retry(Duration::from_secs(1)));
@@ -550,7 +574,7 @@ impl<S: Service> Consumer<S> {
                     continue;
                 }
                 self.queue(&env);
-                items.push((env, bytes));
+                items.push(env, Bytes::from(bytes));
                 next = pos.seq + 1;
             }
             if items.is_empty() {

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 
 use crate::bus::{Bus, BusError, Headers, Msg, Subscription};
-use crate::nats::{from_nats, to_nats};
+use crate::nats::{headers_from_nats, to_nats};
 
 /// How long a batch waits for one more message once it has some: long enough for the
 /// connection to parse the next read of a burst, short enough to add little latency.
@@ -97,13 +97,21 @@ impl JsMsg {
     }
 }
 
-fn nats_msg(m: jetstream::Message) -> JsMsg {
+fn nats_msg(mut m: jetstream::Message) -> JsMsg {
     let (stream_seq, delivered) = m
         .info()
         .map(|i| (i.stream_sequence, i.delivered))
         .unwrap_or((0, 1));
+    // The body and headers move out; acknowledging needs only the reply subject, which stays.
+    let message = &mut m.message;
+    let msg = Msg {
+        subject: message.subject.to_string(),
+        reply: None,
+        headers: headers_from_nats(message.headers.take()),
+        payload: std::mem::take(&mut message.payload),
+    };
     JsMsg {
-        msg: from_nats(m.message.clone()),
+        msg,
         stream_seq,
         delivered,
         inner: Some(m),

@@ -31,8 +31,16 @@ pub(crate) fn to_nats(headers: &Headers) -> async_nats::HeaderMap {
 }
 
 pub(crate) fn from_nats(m: async_nats::Message) -> Msg {
-    let headers = m
-        .headers
+    Msg {
+        subject: m.subject.to_string(),
+        reply: m.reply.map(|r| r.to_string()),
+        headers: headers_from_nats(m.headers),
+        payload: m.payload,
+    }
+}
+
+pub(crate) fn headers_from_nats(headers: Option<async_nats::HeaderMap>) -> Headers {
+    headers
         .map(|h| {
             Headers(
                 h.iter()
@@ -43,13 +51,7 @@ pub(crate) fn from_nats(m: async_nats::Message) -> Msg {
                     .collect(),
             )
         })
-        .unwrap_or_default();
-    Msg {
-        subject: m.subject.to_string(),
-        reply: m.reply.map(|r| r.to_string()),
-        headers,
-        payload: m.payload,
-    }
+        .unwrap_or_default()
 }
 
 fn transport(e: impl std::fmt::Display) -> BusError {
