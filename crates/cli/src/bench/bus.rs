@@ -32,8 +32,8 @@ use crate::bench::{header, rate};
 /// Arguments of `csp bench bus`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Upstream events.
-    #[arg(long, default_value_t = 20_000)]
+    /// Upstream events (fewer than ~100,000 run too briefly here for a stable figure).
+    #[arg(long, default_value_t = 100_000)]
     events: u64,
     /// A running nats-server to use (default: start one on a free port with a temporary
     /// JetStream directory).
