@@ -140,9 +140,14 @@ pub struct Running<S: Service> {
     /// Stops the request loop first: handlers in hand still need the applier to finish.
     stop_serving: watch::Sender<bool>,
     serving: tokio::task::JoinHandle<()>,
-    /// Then stops the applier and the scheduler.
+    /// Then stops the background tasks (scheduler, outbox, heartbeats, consumers), which may
+    /// also be waiting for the applier to fold what they appended.
     stop_background: watch::Sender<bool>,
     background: JoinSet<()>,
+    /// The applier stops last. (A set of one: dropped, it aborts its task, as when start-up
+    /// fails half-way.)
+    stop_applier: watch::Sender<bool>,
+    applier: JoinSet<()>,
 }
 
 pub(crate) fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -242,7 +247,9 @@ pub async fn start<S: Service>(
     });
     let (stop_background, background_rx) = watch::channel(false);
     let mut background = JoinSet::new();
-    background.spawn(applier(Arc::clone(&shared), background_rx.clone()));
+    let (stop_applier, applier_rx) = watch::channel(false);
+    let mut applier_task = JoinSet::new();
+    applier_task.spawn(applier(Arc::clone(&shared), applier_rx));
     background.spawn(scheduler(
         Arc::clone(&shared),
         config.scheduler_interval,
@@ -297,6 +304,8 @@ pub async fn start<S: Service>(
         serving,
         stop_background,
         background,
+        stop_applier,
+        applier: applier_task,
     })
 }
 
@@ -338,6 +347,15 @@ impl<S: Service> Running<S> {
         while let Some(r) = self.background.join_next().await {
             if let Err(e) = r {
                 error!(service = self.shared.name, "task failed at shutdown: {e}");
+            }
+        }
+        let _ = self.stop_applier.send(true);
+        while let Some(r) = self.applier.join_next().await {
+            if let Err(e) = r {
+                error!(
+                    service = self.shared.name,
+                    "applier failed at shutdown: {e}"
+                );
             }
         }
         info!(service = self.shared.name, "stopped");
@@ -920,7 +938,7 @@ pub(crate) async fn append_with_upstream<S: Service>(
                 event_id: env.event_id.as_uuid(),
                 stream: env.stream,
                 version: env.stream_version,
-                publish: S::publishes(&env.payload),
+                publish: S::publishes(env.payload.kind()),
                 bytes,
             }
         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use csp_events::api::{decode_json, CommandBody, QueryBody};
 use csp_events::kernel::{Context, Rejection};
-use csp_events::{ApiError, Envelope, Event, EventId, RequestId, TenantId, Timestamp};
+use csp_events::{ApiError, Envelope, Event, EventId, EventKind, RequestId, TenantId, Timestamp};
 use serde_json::Value;
 
 /// A csp service, as the runtime runs it.
@@ -63,10 +63,10 @@ pub trait Service: Send + Sync + 'static {
     /// sequence) or stays in its own log. A service publishes its contract: the events other
     /// services consume. One that nobody consumes (the service's own bookkeeping) costs the bus
     /// a stored message, a dedupe entry and a delivery per event for nothing, so a service may
-    /// keep it. Decided per event kind, never per occurrence: the outbox sequence of what is
-    /// published stays contiguous either way, and a kind can be published from some release on
-    /// (its earlier occurrences are then simply not in the stream).
-    fn publishes(_event: &Event) -> bool {
+    /// keep it. Decided per event kind, so a consumer gets every event of a kind or none; the
+    /// log numbers only what is published, so the outbox sequence stays contiguous, and a kind
+    /// can be published from some release on (its earlier events are then not in the stream).
+    fn publishes(_kind: EventKind) -> bool {
         true
     }
 

@@ -25,8 +25,9 @@ use crate::{error::ReadError, page::Page, value};
 
 /// The in-memory indexes of one log, behind a lock shared by the writer and the readers, built
 /// on first use: by the writer before its first append, or by the first read that needs them
-/// (a stream or outbox read, `stream_version`, `verify`). A process that only reads the log
-/// from a seq (a replay, `csp replay`) never pays for the scan.
+/// (a stream or outbox read, `stream_version`, `verify`), or at open when the newest pages hold
+/// no published event (the index then tells the last outbox seq). A process that only reads
+/// the log from a seq (a replay, `csp replay`) of a log that publishes never pays for the scan.
 pub(crate) struct SharedIndex {
     events: sled::Tree,
     built: OnceLock<RwLock<Index>>,

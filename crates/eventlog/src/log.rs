@@ -71,6 +71,10 @@ impl Drop for Inner {
     }
 }
 
+/// How many of the newest pages open reads to find the last outbox seq before it builds the
+/// indexes instead.
+const RECENT_PAGES: usize = 16;
+
 impl EventLog {
     /// Opens (or creates) the log in the directory `path`.
     ///
@@ -122,8 +126,14 @@ impl EventLog {
         let epoch = init_meta(&db, path, new_epoch)?;
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
         let last_seq = writer::last_seq(&trees.events)?;
-        let last_outbox = writer::last_outbox_seq(&trees.events)?;
         let index = Arc::new(SharedIndex::new(trees.events.clone()));
+        let last_outbox = match writer::recent_outbox_seq(&trees.events, RECENT_PAGES)? {
+            Some(seq) => seq,
+            // Nothing published lately: finding the last published event means reading the
+            // headers further back, which is what building the indexes does (and the first
+            // append needs them anyway), so they are built now rather than scanned for twice.
+            None => index.read()?.last_outbox,
+        };
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));

@@ -30,7 +30,7 @@ impl Tail {
         }
     }
 
-    /// The seq the next call to [`Tail::next`] yields.
+    /// The seq the next call to [`Tail::next`] or [`Tail::ready`] yields.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }

@@ -447,11 +447,16 @@ pub(crate) fn last_seq(events: &sled::Tree) -> Result<u64, ReadError> {
     }
 }
 
-/// The outbox seq of the last published event (0 if none): the newest pages are read, newest
-/// event first, until one was published. Usually that is the last event; a log whose recent
-/// events are all unpublished reads further back.
-pub(crate) fn last_outbox_seq(events: &sled::Tree) -> Result<u64, ReadError> {
-    for entry in events.iter().rev() {
+/// The outbox seq of the last published event, if the newest `pages` pages tell: `Some(0)` when
+/// they are the whole log and hold no published event, `None` when older pages would have to
+/// be read. Usually the last event was published; a service that keeps some event kinds in its
+/// log (`Service::publishes`) may have none published lately, or ever.
+pub(crate) fn recent_outbox_seq(
+    events: &sled::Tree,
+    pages: usize,
+) -> Result<Option<u64>, ReadError> {
+    let mut newest = events.iter().rev();
+    for entry in newest.by_ref().take(pages) {
         let (key, value) = entry.map_err(ReadError::sled)?;
         // Damaged pages are skipped here; `verify` names them.
         let Ok(page) = Page::open(&key, value) else {
@@ -463,11 +468,14 @@ pub(crate) fn last_outbox_seq(events: &sled::Tree) -> Result<u64, ReadError> {
                 .event_value(i)
                 .and_then(|v| value::decode_event(seq, v).ok());
             if let Some(outbox) = header.and_then(|(h, _)| h.outbox_seq) {
-                return Ok(outbox);
+                return Ok(Some(outbox));
             }
         }
     }
-    Ok(0)
+    Ok(match newest.next() {
+        None => Some(0),
+        Some(_) => None,
+    })
 }
 
 /// A damaged record met while deciding an append: the append fails with a storage error

@@ -325,8 +325,11 @@ async fn csp_loop<R: Reactions>(
     let cpu = Cpu::read(server_pid).since(&cpu);
     counter.shutdown().await;
     observer.shutdown().await;
-    // The next run starts from an empty stream, as this one did.
-    let js = async_nats::jetstream::new(async_nats::connect(url).await?);
-    js.delete_stream(csp_events::subject::EVENTS_STREAM).await?;
+    // On the bench's own server the next run starts from an empty stream, as this one did. A
+    // server given with `--nats` keeps its `CSP_EVENTS`: it may hold what others rely on.
+    if server_pid.is_some() {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await?);
+        js.delete_stream(csp_events::subject::EVENTS_STREAM).await?;
+    }
     Ok((elapsed, cpu))
 }

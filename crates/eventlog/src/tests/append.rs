@@ -142,6 +142,39 @@ fn sequences_continue_after_reopen() {
 }
 
 #[test]
+fn outbox_seqs_continue_after_reopen_behind_many_unpublished_pages() {
+    // Each batch is a page of its own: 40 pages of kept events after the published ones, more
+    // than open reads before it falls back to the indexes.
+    let mut batches = vec![batch(vec![pub_ev(1, "a", 1), pub_ev(2, "a", 2)])];
+    batches.extend((3..43).map(|id| batch(vec![ev(id, "kept", id as u64 - 2)])));
+    let Given { log, dir } = given(batches);
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!((log.last_seq(), log.last_outbox_seq()), (42, 2));
+    match log.append_blocking(batch(vec![pub_ev(43, "a", 3)])) {
+        Ok(AppendOutcome::Appended { positions }) => {
+            assert_eq!((positions[0].seq, positions[0].outbox_seq), (43, Some(3)));
+        }
+        other => panic!("expected Appended, got {other:?}"),
+    }
+
+    // A log that never published anything starts its outbox at 1.
+    let batches = (1..41)
+        .map(|id| batch(vec![ev(id, "kept", id as u64)]))
+        .collect();
+    let Given { log, dir } = given(batches);
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    assert_eq!((log.last_seq(), log.last_outbox_seq()), (40, 0));
+    match log.append_blocking(batch(vec![pub_ev(41, "a", 1)])) {
+        Ok(AppendOutcome::Appended { positions }) => {
+            assert_eq!(positions[0].outbox_seq, Some(1));
+        }
+        other => panic!("expected Appended, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_first_append_after_reopen_dedupes_against_every_stored_id() {
     // The indexes are built lazily, before the writer's first group: that very first group
     // must already see the ids written before the close, also ones read by a replay first.
