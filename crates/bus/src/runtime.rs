@@ -125,6 +125,9 @@ pub(crate) struct Shared<S: Service> {
     pub(crate) max_body_bytes: usize,
     pub(crate) applied: RwLock<Applied<S::State>>,
     pub(crate) applied_tx: watch::Sender<u64>,
+    /// Set when the applier stopped (at shutdown, or at an event it cannot fold): whoever
+    /// waits for a fold then stops waiting instead of hanging.
+    pub(crate) applier_stopped: watch::Sender<bool>,
     pub(crate) table: Table<S::State>,
     pub(crate) bus: Bus,
     pub(crate) internal: Option<Arc<InternalIssuer>>,
@@ -239,6 +242,7 @@ pub async fn start<S: Service>(
         max_body_bytes: config.max_body_bytes,
         applied: RwLock::new(applied),
         applied_tx,
+        applier_stopped: watch::channel(false).0,
         table: Arc::new(endpoints.list),
         bus: config.bus.clone(),
         internal: config.internal.clone(),
@@ -362,7 +366,14 @@ impl<S: Service> Running<S> {
     }
 }
 
-async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiver<bool>) {
+async fn applier<S: Service>(shared: Arc<Shared<S>>, shutdown: watch::Receiver<bool>) {
+    fold_tail(&shared, shutdown).await;
+    shared.applier_stopped.send_replace(true);
+}
+
+/// Folds the log's durable tail into the state, in order, until shutdown or an event it cannot
+/// fold.
+async fn fold_tail<S: Service>(shared: &Shared<S>, mut shutdown: watch::Receiver<bool>) {
     let from = read_lock(&shared.applied).seq + 1;
     let mut tail = shared.log.tail(from);
     let mut decoded = Vec::with_capacity(APPLY_BATCH);
@@ -425,11 +436,15 @@ async fn applier<S: Service>(shared: Arc<Shared<S>>, mut shutdown: watch::Receiv
 /// The most events the applier folds under one lock: queries wait at most that long.
 const APPLY_BATCH: usize = 256;
 
-/// Waits until the applier has folded `seq` (or shutdown).
+/// Waits until the applier has folded `seq`; false if it stopped short of it (the events are
+/// durable all the same: the state just does not show them).
 pub(crate) async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {
-    let mut rx = shared.applied_tx.subscribe();
-    let result = rx.wait_for(|applied| *applied >= seq).await;
-    result.is_ok()
+    let mut applied = shared.applied_tx.subscribe();
+    let mut stopped = shared.applier_stopped.subscribe();
+    tokio::select! {
+        r = applied.wait_for(|applied| *applied >= seq) => r.is_ok(),
+        _ = stopped.wait_for(|stopped| *stopped) => *shared.applied_tx.borrow() >= seq,
+    }
 }
 
 /// How long the scheduler lets new events accumulate before it looks at what they made due.

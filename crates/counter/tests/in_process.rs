@@ -188,3 +188,36 @@ async fn a_service_publishes_only_the_event_kinds_it_says_it_publishes() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_whose_applier_stopped_still_answers_instead_of_hanging() {
+    csp_testkit::within(Duration::from_secs(60), async {
+        let h = Harness::new();
+        let log = h.log("counter");
+        let counter = h.start::<CounterService>(log.clone()).await;
+        h.open_counter().await;
+        // Bytes no build of csp wrote: the applier stops at them rather than skip an event.
+        let damaged = csp_eventlog::NewEvent {
+            event_id: uuid::Uuid::from_u128(0xbad),
+            stream: "damaged".into(),
+            version: 1,
+            publish: false,
+            bytes: vec![0xff, 0xff],
+        };
+        log.append(csp_eventlog::Batch {
+            events: vec![damaged],
+            request: None,
+        })
+        .await
+        .unwrap();
+        // The increment is durable; its reply comes although the state cannot show it.
+        h.increment("after-damage").await;
+        assert_eq!(
+            counter.applied_seq(),
+            1,
+            "folded up to the damaged event only"
+        );
+        counter.shutdown().await;
+    })
+    .await
+}
