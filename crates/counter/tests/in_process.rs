@@ -11,7 +11,7 @@ use bytes::Bytes;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
 use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Headers, Service};
-use csp_counter::{CounterObserver, CounterService, Kept, Published};
+use csp_counter::{CounterObserver, CounterService, Kept, Published, Reactions};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{ActorKind, Role, TenantId};
 use csp_testkit::TempDir;
@@ -108,6 +108,11 @@ impl Harness {
     }
 }
 
+/// How many increments `observer` reacted to.
+fn observed<R: Reactions>(observer: &Running<CounterObserver<R>>) -> u64 {
+    observer.with_state(|a| a.state.observed.values().sum())
+}
+
 async fn wait_applied<S: Service>(service: &Running<S>, seq: u64, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while service.applied_seq() < seq {
@@ -141,8 +146,7 @@ async fn a_consumer_restarted_in_process_resumes_and_ends_complete() {
         // Restarted on its own log: it resumes and recovers the 30 it missed.
         observer = h.start::<CounterObserver>(observer_log).await;
         wait_applied(&observer, 101, "after restart").await;
-        let observed = observer.with_state(|a| a.state.observed.values().sum::<u64>());
-        assert_eq!(observed, 50, "one reaction per increment");
+        assert_eq!(observed(&observer), 50, "one reaction per increment");
         observer.shutdown().await;
         counter.shutdown().await;
     })
@@ -163,10 +167,7 @@ async fn a_service_publishes_only_the_event_kinds_it_says_it_publishes() {
         }
         // 6 upstream copies and 5 reactions, none of them published.
         wait_applied(&kept, 11, "kept").await;
-        assert_eq!(
-            kept.with_state(|a| a.state.observed.values().sum::<u64>()),
-            5
-        );
+        assert_eq!(observed(&kept), 5);
         assert_eq!(
             kept_log.last_outbox_seq(),
             0,

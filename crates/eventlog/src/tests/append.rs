@@ -122,18 +122,12 @@ fn an_invalid_batch_is_refused_and_counted() {
 
 #[test]
 fn sequences_continue_after_reopen() {
-    let g = given(vec![batch(vec![ev(1, "a", 1), pub_ev(2, "a", 2)])]);
-    let Given { log, dir } = g;
-    drop(log);
-    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    let (log, _dir) = reopened(given(vec![batch(vec![ev(1, "a", 1), pub_ev(2, "a", 2)])]));
     assert_eq!((log.last_seq(), log.last_outbox_seq()), (2, 1));
-    let outcome = log.append_blocking(batch(vec![pub_ev(3, "a", 3)]));
-    match outcome {
-        Ok(AppendOutcome::Appended { positions }) => {
-            assert_eq!((positions[0].seq, positions[0].outbox_seq), (3, Some(2)));
-        }
-        other => panic!("expected Appended, got {other:?}"),
-    }
+    assert_eq!(
+        outbox_positions(log.append_blocking(batch(vec![pub_ev(3, "a", 3)]))),
+        [(3, Some(2))]
+    );
     // The dedupe index survives the reopen too.
     assert_eq!(
         positions(log.append_blocking(batch(vec![ev(1, "a", 1)]))),
@@ -147,31 +141,23 @@ fn outbox_seqs_continue_after_reopen_behind_many_unpublished_pages() {
     // than open reads before it falls back to the indexes.
     let mut batches = vec![batch(vec![pub_ev(1, "a", 1), pub_ev(2, "a", 2)])];
     batches.extend((3..43).map(|id| batch(vec![ev(id, "kept", id as u64 - 2)])));
-    let Given { log, dir } = given(batches);
-    drop(log);
-    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    let (log, _dir) = reopened(given(batches));
     assert_eq!((log.last_seq(), log.last_outbox_seq()), (42, 2));
-    match log.append_blocking(batch(vec![pub_ev(43, "a", 3)])) {
-        Ok(AppendOutcome::Appended { positions }) => {
-            assert_eq!((positions[0].seq, positions[0].outbox_seq), (43, Some(3)));
-        }
-        other => panic!("expected Appended, got {other:?}"),
-    }
+    assert_eq!(
+        outbox_positions(log.append_blocking(batch(vec![pub_ev(43, "a", 3)]))),
+        [(43, Some(3))]
+    );
 
     // A log that never published anything starts its outbox at 1.
     let batches = (1..41)
         .map(|id| batch(vec![ev(id, "kept", id as u64)]))
         .collect();
-    let Given { log, dir } = given(batches);
-    drop(log);
-    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    let (log, _dir) = reopened(given(batches));
     assert_eq!((log.last_seq(), log.last_outbox_seq()), (40, 0));
-    match log.append_blocking(batch(vec![pub_ev(41, "a", 1)])) {
-        Ok(AppendOutcome::Appended { positions }) => {
-            assert_eq!(positions[0].outbox_seq, Some(1));
-        }
-        other => panic!("expected Appended, got {other:?}"),
-    }
+    assert_eq!(
+        outbox_positions(log.append_blocking(batch(vec![pub_ev(41, "a", 1)]))),
+        [(41, Some(1))]
+    );
 }
 
 #[test]

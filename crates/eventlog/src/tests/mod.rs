@@ -164,6 +164,26 @@ pub(crate) fn positions(outcome: Result<AppendOutcome, AppendError>) -> Vec<(u64
     }
 }
 
+/// (seq, outbox seq) of each event an append placed; panics unless it appended.
+pub(crate) fn outbox_positions(
+    outcome: Result<AppendOutcome, AppendError>,
+) -> Vec<(u64, Option<u64>)> {
+    match outcome {
+        Ok(AppendOutcome::Appended { positions }) => {
+            positions.iter().map(|p| (p.seq, p.outbox_seq)).collect()
+        }
+        other => panic!("expected Appended, got {other:?}"),
+    }
+}
+
+/// The log of `g`, closed and opened again.
+pub(crate) fn reopened(g: Given) -> (EventLog, TempDir) {
+    let Given { log, dir } = g;
+    drop(log);
+    let log = EventLog::open(dir.path(), LogOptions::default()).expect("reopens");
+    (log, dir)
+}
+
 /// A flush observer that holds the writer in `before_flush` until opened, so a test can queue
 /// several requests and have them land in one group, deterministically.
 #[derive(Default)]
