@@ -449,6 +449,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                         manual_clock: Some(args.start),
                         max_body: 256 * 1024,
                         cache_mib: 16,
+                        durability: csp_eventlog::Durability::Synced,
                     };
                     let node = Node::new(Bus::local(), &node_args)?;
                     let system = System::start(&node).await?;

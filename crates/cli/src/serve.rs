@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
 use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Service};
-use csp_eventlog::{EventLog, LogOptions};
+use csp_eventlog::{Durability, EventLog, LogOptions};
 use csp_events::Timestamp;
 use csp_ordering::service::OrderingService;
 use tracing::{info, warn};
@@ -50,6 +50,10 @@ pub struct NodeArgs {
     /// sled cache size per service, in MiB.
     #[arg(long, default_value_t = 64)]
     pub cache_mib: u64,
+    /// What an acknowledged append survives: always stable storage for a service; benchmarks
+    /// that show the sync's cost set `UnsafeNoFsync` (their `--unsafe-no-fsync`).
+    #[arg(skip)]
+    pub durability: Durability,
 }
 
 /// Arguments of `csp serve`.
@@ -164,6 +168,7 @@ impl Node {
             log_dir,
             LogOptions {
                 cache_capacity_bytes: self.args.cache_mib * 1024 * 1024,
+                durability: self.args.durability,
                 ..LogOptions::default()
             },
         )

@@ -14,8 +14,9 @@
 //! - **Gap-free seqs** from the writer's own counter (the last event of the last page at
 //!   open), not sled's `generate_id`, which skips after a crash. Outbox seqs likewise.
 //! - **Durable before acknowledged**: group commit (one writer thread decides and applies
-//!   groups of appends, a flusher thread flushes each group once) answers only after the flush
-//!   covering a batch returned; readers only see flushed events; a group whose apply or flush
+//!   groups of appends, a flusher thread flushes each group once, then syncs it to stable
+//!   storage, [`stable`]) answers only after the flush and the sync covering a batch
+//!   returned; readers only see flushed events; a group whose apply or flush
 //!   failed is undone (one transaction removing its keys), the indexes are rebuilt from sled,
 //!   and every request in it fails.
 //! - **Checks, in order**: the batch's shape ([`InvalidBatch`]); its request record (same body:
@@ -23,8 +24,8 @@
 //!   [`AppendError::IdempotencyConflict`]); then each event: an id already in the log (or
 //!   earlier in the same group) is a duplicate, skipped and reported with its original seq; the
 //!   others must continue their stream's version ([`AppendError::Conflict`]).
-//! - **Snapshots and cursors** are written outside group commit, each flushed before its call
-//!   returns.
+//! - **Snapshots and cursors** are written outside group commit, each flushed and synced before
+//!   its call returns.
 //!
 //! ## Layout 3: pages of events, indexes in memory (see [`layout`], [`keys`], [`value`])
 //!
@@ -72,6 +73,7 @@ mod options;
 mod page;
 mod read;
 mod record;
+pub mod stable;
 mod stats;
 mod tail;
 pub mod value;
@@ -87,6 +89,7 @@ pub use log::EventLog;
 pub use options::{FlushObserver, LogOptions};
 pub use read::Records;
 pub use record::{Record, Snapshot};
+pub use stable::{Durability, Synced};
 pub use stats::LogStats;
 pub use tail::Tail;
 pub use verify::{IndexKind, Problem, VerifyReport};

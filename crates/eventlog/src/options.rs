@@ -2,6 +2,8 @@
 
 use std::{fmt, sync::Arc};
 
+use crate::stable::{Durability, Synced};
+
 /// Options for [`crate::EventLog::open`]; `LogOptions::default()` suits a service.
 #[derive(Clone)]
 pub struct LogOptions {
@@ -22,6 +24,9 @@ pub struct LogOptions {
     /// close-then-reopen would otherwise fail. Default 2 s; a lock held longer belongs to a live
     /// holder and `open` reports [`crate::OpenError::Locked`].
     pub lock_wait: std::time::Duration,
+    /// What an acknowledged append survives. Default [`Durability::Synced`]: stable storage,
+    /// which a service always uses; [`Durability::UnsafeNoFsync`] is for benchmarks only.
+    pub durability: Durability,
 }
 
 impl Default for LogOptions {
@@ -31,6 +36,7 @@ impl Default for LogOptions {
             max_group_appends: 256,
             flush_observer: None,
             lock_wait: std::time::Duration::from_secs(2),
+            durability: Durability::Synced,
         }
     }
 }
@@ -42,6 +48,7 @@ impl fmt::Debug for LogOptions {
             .field("max_group_appends", &self.max_group_appends)
             .field("flush_observer", &self.flush_observer.is_some())
             .field("lock_wait", &self.lock_wait)
+            .field("durability", &self.durability)
             .finish()
     }
 }
@@ -54,6 +61,11 @@ pub trait FlushObserver: Send + Sync {
     /// seq the flush will cover. Returning an error fails the whole group exactly as a failed
     /// flush would: every request of the group gets a storage error and the group is undone.
     fn before_flush(&self, up_to_seq: u64) -> std::io::Result<()>;
-    /// Called after `flush` returned successfully, before any request of the group is answered.
+    /// Called after `flush` returned successfully, before the sync to stable storage and before
+    /// any request of the group is answered.
     fn after_flush(&self, up_to_seq: u64);
+    /// Called after the flushed data reached stable storage (see [`crate::stable`]), before any
+    /// request of the group is answered; also after each snapshot or cursor write's sync. It
+    /// lets a test prove that every acknowledged group was synced first.
+    fn after_sync(&self, _up_to_seq: u64, _synced: &Synced) {}
 }

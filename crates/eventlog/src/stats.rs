@@ -28,6 +28,10 @@ pub struct LogStats {
     /// Microseconds the flusher spent in sled's flush (which runs beside the next group's
     /// decide and apply).
     pub flush_micros: u64,
+    /// Syncs to stable storage after a flush (one per flushed group, see [`crate::stable`]).
+    pub syncs: u64,
+    /// Microseconds the flusher spent making flushed groups stable (`fdatasync` and friends).
+    pub sync_micros: u64,
 }
 
 impl LogStats {
@@ -45,6 +49,8 @@ impl LogStats {
             decide_micros: self.decide_micros - before.decide_micros,
             apply_micros: self.apply_micros - before.apply_micros,
             flush_micros: self.flush_micros - before.flush_micros,
+            syncs: self.syncs - before.syncs,
+            sync_micros: self.sync_micros - before.sync_micros,
         }
     }
 }
@@ -62,6 +68,8 @@ pub(crate) struct Counters {
     pub(crate) decide_micros: AtomicU64,
     pub(crate) apply_micros: AtomicU64,
     pub(crate) flush_micros: AtomicU64,
+    pub(crate) syncs: AtomicU64,
+    pub(crate) sync_micros: AtomicU64,
 }
 
 impl Counters {
@@ -77,6 +85,8 @@ impl Counters {
             decide_micros: self.decide_micros.load(Relaxed),
             apply_micros: self.apply_micros.load(Relaxed),
             flush_micros: self.flush_micros.load(Relaxed),
+            syncs: self.syncs.load(Relaxed),
+            sync_micros: self.sync_micros.load(Relaxed),
         }
     }
 

@@ -56,6 +56,7 @@ use crate::{
     layout::{AppendBatches, Trees, REQUESTS},
     options::FlushObserver,
     page::Page,
+    stable::StableStorage,
     stats::Counters,
     value,
 };
@@ -85,6 +86,7 @@ pub(crate) struct WriterSetup {
     pub(crate) rx: mpsc::Receiver<AppendRequest>,
     pub(crate) durable: watch::Sender<Durable>,
     pub(crate) observer: Option<Arc<dyn FlushObserver>>,
+    pub(crate) stable: Arc<StableStorage>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) max_group: usize,
     /// The highest seq that may be in sled; see `Writer::applied`.
@@ -125,6 +127,7 @@ impl Writer {
         let durable = Arc::new(setup.durable);
         let flusher = Flusher {
             db: setup.trees.db.clone(),
+            stable: setup.stable,
             observer: setup.observer,
             counters: Arc::clone(&setup.counters),
             durable: Arc::clone(&durable),

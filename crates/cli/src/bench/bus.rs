@@ -39,6 +39,11 @@ pub struct Args {
     /// JetStream directory).
     #[arg(long)]
     nats: Option<String>,
+    /// Skip the sync to stable storage (`fdatasync`) after each flush of every log (the
+    /// service's and the ceiling's alike): acknowledged appends then survive a killed process
+    /// but not a power cut. Only to show what the sync costs; never how a service runs.
+    #[arg(long)]
+    unsafe_no_fsync: bool,
 }
 
 /// Runs the benchmark.
@@ -54,15 +59,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let cpu = Cpu::read(server_pid);
         let ceiling = raw_loop(&url, args.events).await?;
         let cpu_raw = Cpu::read(server_pid).since(&cpu);
-        let kept = csp_loop::<Kept>(&url, &dir.join("kept"), args.events, server_pid).await?;
+        let opts = LogOptions {
+            durability: crate::bench::durability(args.unsafe_no_fsync),
+            ..LogOptions::default()
+        };
+        let kept =
+            csp_loop::<Kept>(&url, &dir.join("kept"), args.events, server_pid, &opts).await?;
         let published =
-            csp_loop::<Published>(&url, &dir.join("published"), args.events, server_pid).await?;
+            csp_loop::<Published>(&url, &dir.join("published"), args.events, server_pid, &opts)
+                .await?;
         anyhow::Ok((ceiling, cpu_raw, kept, published))
     });
     let _ = std::fs::remove_dir_all(&dir);
     let (ceiling, cpu_raw, kept, published) = result?;
     let r = rate(args.events, ceiling);
-    header(&format!("csp bench bus --events {}", args.events));
+    header(&format!(
+        "csp bench bus --events {}{}",
+        args.events,
+        crate::bench::durability_flag(args.unsafe_no_fsync)
+    ));
     println!();
     println!("| figure | events | csp (ev/s) | ceiling (ev/s) | ratio | target |");
     println!("|---|---:|---:|---:|---:|---|");
@@ -289,6 +304,7 @@ async fn csp_loop<R: Reactions>(
     dir: &std::path::Path,
     n: u64,
     server_pid: Option<u32>,
+    opts: &LogOptions,
 ) -> anyhow::Result<(Duration, Cpu)> {
     let dev = DevIssuer::generate()?;
     let internal = Arc::new(InternalIssuer::generate()?);
@@ -296,7 +312,7 @@ async fn csp_loop<R: Reactions>(
         issuers: vec![dev.issuer_config(), internal.issuer_config()],
     })?);
     let producer_dir: PathBuf = dir.join("counter");
-    let log = EventLog::open(&producer_dir, LogOptions::default())?;
+    let log = EventLog::open(&producer_dir, opts.clone())?;
     let filler = log.clone();
     tokio::task::spawn_blocking(move || fill(&filler, n)).await??;
     let bus = Bus::connect(url).await?;
@@ -305,7 +321,7 @@ async fn csp_loop<R: Reactions>(
         c.internal = Some(Arc::clone(&internal));
         c
     };
-    let consumer_log = EventLog::open(dir.join("observer"), LogOptions::default())?;
+    let consumer_log = EventLog::open(dir.join("observer"), opts.clone())?;
     // The consumer first, so the measurement starts when the producer starts publishing.
     let cpu = Cpu::read(server_pid);
     let observer = runtime::start::<CounterObserver<R>>(config(consumer_log), ()).await?;

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
 use csp_eventlog::layout::{AppendBatches, Trees};
-use csp_eventlog::{keys, value, Batch, EventLog, LogOptions, NewEvent};
+use csp_eventlog::{
+    keys, stable::StableStorage, value, Batch, Durability, EventLog, LogOptions, NewEvent,
+};
 use csp_events::actor::{Actor, ActorKind, Role};
 use csp_events::event::{AccessRefused, EventKind};
 use csp_events::{codec, CorrelationId, Envelope, Event, EventId, TenantId, Timestamp};
@@ -48,6 +50,11 @@ pub struct Args {
     /// Keep the databases afterwards.
     #[arg(long)]
     keep: bool,
+    /// Skip the sync to stable storage (`fdatasync`) after each flush, in the log and in the
+    /// raw-sled ceilings alike: acknowledged appends then survive a killed process but not a
+    /// power cut. Only to show what the sync costs; never how a service runs.
+    #[arg(long)]
+    unsafe_no_fsync: bool,
     /// Internal: replay one database in this (fresh) process and print the figures.
     #[arg(long, hide = true)]
     replay_child: Option<String>,
@@ -130,6 +137,44 @@ impl Events {
     }
 }
 
+impl Args {
+    fn durability(&self) -> Durability {
+        if self.unsafe_no_fsync {
+            Durability::UnsafeNoFsync
+        } else {
+            Durability::Synced
+        }
+    }
+
+    fn log_options(&self) -> LogOptions {
+        LogOptions {
+            durability: self.durability(),
+            ..LogOptions::default()
+        }
+    }
+}
+
+/// A raw sled database for a ceiling, with the same stable-storage sync the log pays per flush.
+struct Raw {
+    trees: Trees,
+    stable: StableStorage,
+}
+
+impl Raw {
+    fn open(path: &Path, durability: Durability) -> anyhow::Result<Raw> {
+        let trees = Trees::open(&sled_config(path).open().context("opening a ceiling db")?)?;
+        let stable = StableStorage::open(path, durability, None)?;
+        Ok(Raw { trees, stable })
+    }
+
+    /// What the log does after applying a group: sled's flush, then the sync.
+    fn flush(&self) -> anyhow::Result<()> {
+        self.trees.db.flush()?;
+        self.stable.sync(0)?;
+        Ok(())
+    }
+}
+
 fn sled_config(path: &Path) -> sled::Config {
     // The same cache and flushing the log itself uses, so the ceiling is a fair one.
     sled::Config::new()
@@ -139,11 +184,12 @@ fn sled_config(path: &Path) -> sled::Config {
 }
 
 /// The ceiling loop: the same pages (the events' values packed as the log packs them) under the
-/// same keys in the same tree, applied with the same transaction and one flush per batch —
+/// same keys in the same tree, applied with the same transaction and one flush (and sync) per
+/// batch —
 /// everything the log does to make a batch atomic and durable, and nothing else (no checks, no
 /// indexes, no writer thread).
 fn raw_batch(
-    trees: &Trees,
+    raw: &Raw,
     events: &[NewEvent],
     first_seq: u64,
     buf: &mut Vec<u8>,
@@ -166,9 +212,8 @@ fn raw_batch(
     for (first, page) in pages.finish() {
         b.events.insert(&keys::event(first)[..], page);
     }
-    trees.apply(&b)?;
-    trees.db.flush()?;
-    Ok(())
+    raw.trees.apply(&b)?;
+    raw.flush()
 }
 
 struct Figures {
@@ -220,12 +265,8 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
     );
     let log_dir = root.join("log");
     let raw_dir = root.join("raw");
-    let log = EventLog::open(&log_dir, LogOptions::default()).context("opening the bench log")?;
-    let raw = Trees::open(
-        &sled_config(&raw_dir)
-            .open()
-            .context("opening the ceiling db")?,
-    )?;
+    let log = EventLog::open(&log_dir, args.log_options()).context("opening the bench log")?;
+    let raw = Raw::open(&raw_dir, args.durability())?;
 
     // 1. Batch append vs the same-keys raw loop, alternating in rounds.
     let batches = args.events / args.batch;
@@ -268,10 +309,9 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
         .build()
         .context("starting the runtime")?;
     let conc_dir = root.join("concurrent");
-    let conc =
-        EventLog::open(&conc_dir, LogOptions::default()).context("opening the 64-task log")?;
+    let conc = EventLog::open(&conc_dir, args.log_options()).context("opening the 64-task log")?;
     let single_dir = root.join("single-flush");
-    let single = Trees::open(&sled_config(&single_dir).open()?)?;
+    let single = Raw::open(&single_dir, args.durability())?;
     let (mut t_conc, mut t_single) = (Duration::ZERO, Duration::ZERO);
     let (mut n_conc, mut n_single) = (0u64, 0u64);
     let stats_before = conc.stats();
@@ -327,9 +367,10 @@ fn measure(args: &Args, root: &Path) -> anyhow::Result<Figures> {
                 &ev.bytes,
             );
             single
+                .trees
                 .events
                 .insert(&keys::event(i + 1)[..], raw_buf.as_slice())?;
-            single.db.flush()?;
+            single.flush()?;
         }
         t_single += start.elapsed();
         n_single += args.single_flush_events / 2;
@@ -459,18 +500,31 @@ fn report(args: &Args, f: &Figures) {
     let replay = rate(f.replay_log.0, f.replay_log.1);
     let scan = rate(f.replay_raw.0, f.replay_raw.1);
     header(&format!(
-        "csp bench eventlog --events {} --batch {} --per-task {} --streams {}",
-        args.events, args.batch, args.per_task, args.streams
+        "csp bench eventlog --events {} --batch {} --per-task {} --streams {}{}",
+        args.events,
+        args.batch,
+        args.per_task,
+        args.streams,
+        if args.unsafe_no_fsync {
+            " --unsafe-no-fsync"
+        } else {
+            ""
+        }
     ));
+    let sync = match args.durability() {
+        Durability::Synced => "flush + fdatasync",
+        Durability::UnsafeNoFsync => "flush only (UNSAFE: no fdatasync)",
+    };
+    println!("durability: {sync} per group, in the log and in the ceilings alike");
     println!();
     println!("| figure | events | csp-eventlog (ev/s) | ceiling (ev/s) | ratio | target |");
     println!("|---|---:|---:|---:|---:|---|");
     println!(
-        "| durable append, batches of {} | {} | {:.0} | {:.0} (same pages, raw sled, flush per batch) | {:.2} | >= 0.90 |",
+        "| durable append, batches of {} | {} | {:.0} | {:.0} (same pages, raw sled, {sync} per batch) | {:.2} | >= 0.90 |",
         args.batch, f.batch_log.0, batch_log, batch_raw, batch_log / batch_raw
     );
     println!(
-        "| durable single appends, 64 tasks | {} | {:.0} | {:.0} (one insert, one flush) | {:.1}x | >= 5x |",
+        "| durable single appends, 64 tasks | {} | {:.0} | {:.0} (one insert, {sync}) | {:.1}x | >= 5x |",
         f.concurrent_log.0, conc, single, conc / single
     );
     println!(
@@ -488,15 +542,16 @@ fn report(args: &Args, f: &Figures) {
     let groups = st.groups.max(1) as f64;
     println!(
         "64-task groups: {} groups, {:.1} appends per group; writer per group: decide {:.0} us, \
-         apply (sled transaction, pages of events) {:.0} us; flusher per flush: {:.0} us; \
-         busy share of the wall time: writer {:.0} %, flusher {:.0} %",
+         apply (sled transaction, pages of events) {:.0} us; flusher per flush: sled's flush {:.0} us, \
+         sync to stable storage {:.0} us; busy share of the wall time: writer {:.0} %, flusher {:.0} %",
         st.groups,
         st.appends as f64 / groups,
         st.decide_micros as f64 / groups,
         st.apply_micros as f64 / groups,
         st.flush_micros as f64 / st.flushes.max(1) as f64,
+        st.sync_micros as f64 / st.syncs.max(1) as f64,
         (st.decide_micros + st.apply_micros) as f64 / 1e4 / f.concurrent_log.1.as_secs_f64(),
-        st.flush_micros as f64 / 1e4 / f.concurrent_log.1.as_secs_f64(),
+        (st.flush_micros + st.sync_micros) as f64 / 1e4 / f.concurrent_log.1.as_secs_f64(),
     );
     match f.replay_peak_rss {
         Some(peak) => println!(

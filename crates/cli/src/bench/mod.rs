@@ -21,6 +21,25 @@ pub(crate) fn nats(url: Option<&str>) -> anyhow::Result<(Option<csp_testkit::Nat
     }
 }
 
+/// The durability a benchmark runs with: stable storage, unless `--unsafe-no-fsync` asks to
+/// show what the sync costs.
+pub(crate) fn durability(unsafe_no_fsync: bool) -> csp_eventlog::Durability {
+    if unsafe_no_fsync {
+        csp_eventlog::Durability::UnsafeNoFsync
+    } else {
+        csp_eventlog::Durability::Synced
+    }
+}
+
+/// The flag as it goes into a figure's command line.
+pub(crate) fn durability_flag(unsafe_no_fsync: bool) -> &'static str {
+    if unsafe_no_fsync {
+        " --unsafe-no-fsync"
+    } else {
+        ""
+    }
+}
+
 /// Events per second.
 pub(crate) fn rate(n: u64, d: Duration) -> f64 {
     if d.is_zero() {

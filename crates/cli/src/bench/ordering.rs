@@ -43,6 +43,11 @@ pub struct Args {
     /// service's.
     #[arg(long)]
     orders_only: bool,
+    /// Skip the sync to stable storage (`fdatasync`) after each flush of every log (the
+    /// service's and the ceiling's alike): acknowledged appends then survive a killed process
+    /// but not a power cut. Only to show what the sync costs; never how a service runs.
+    #[arg(long)]
+    unsafe_no_fsync: bool,
     /// A running nats-server to use (default: start one on a free port with a temporary
     /// JetStream directory).
     #[arg(long)]
@@ -116,6 +121,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         manual_clock: None,
         max_body: 256 * 1024,
         cache_mib: 64,
+        durability: crate::bench::durability(args.unsafe_no_fsync),
     };
     let bus = csp_bus::Bus::connect(url)
         .await
@@ -277,7 +283,11 @@ async fn bare_log(
     args: &Args,
     (event_bytes, reply_bytes): (usize, usize),
 ) -> anyhow::Result<Load> {
-    let log = EventLog::open(dir, LogOptions::default()).context("opening the ceiling's log")?;
+    let opts = LogOptions {
+        durability: crate::bench::durability(args.unsafe_no_fsync),
+        ..LogOptions::default()
+    };
+    let log = EventLog::open(dir, opts).context("opening the ceiling's log")?;
     let n = args.clients;
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -336,8 +346,11 @@ fn report(
         rate(ceiling.done, ceiling.elapsed),
     );
     header(&format!(
-        "csp bench ordering --orders {} --clients {} --connections {}",
-        args.orders, args.clients, args.connections
+        "csp bench ordering --orders {} --clients {} --connections {}{}",
+        args.orders,
+        args.clients,
+        args.connections,
+        crate::bench::durability_flag(args.unsafe_no_fsync)
     ));
     println!();
     println!(
@@ -383,8 +396,8 @@ fn report_log(st: &LogStats, orders: &Load) {
     let secs = orders.elapsed.as_secs_f64();
     println!(
         "the service's log during the orders: {} appends in {} groups ({:.1} per group), {} flushes; \
-         writer per group: decide {:.0} us, sled transaction {:.0} us; flusher per flush {:.0} us; \
-         busy share of the wall time: writer {:.0} %, flusher {:.0} %",
+         writer per group: decide {:.0} us, sled transaction {:.0} us; flusher per flush: sled's flush {:.0} us, \
+         sync to stable storage {:.0} us; busy share of the wall time: writer {:.0} %, flusher {:.0} %",
         st.appends,
         st.groups,
         st.appends as f64 / groups,
@@ -392,7 +405,8 @@ fn report_log(st: &LogStats, orders: &Load) {
         st.decide_micros as f64 / groups,
         st.apply_micros as f64 / groups,
         st.flush_micros as f64 / st.flushes.max(1) as f64,
+        st.sync_micros as f64 / st.syncs.max(1) as f64,
         (st.decide_micros + st.apply_micros) as f64 / 1e4 / secs,
-        st.flush_micros as f64 / 1e4 / secs,
+        (st.flush_micros + st.sync_micros) as f64 / 1e4 / secs,
     );
 }

@@ -1,4 +1,5 @@
-//! The flusher thread: flushes sled for the writer and answers the flushed group.
+//! The flusher thread: flushes sled for the writer, makes the flush stable (`stable.rs`) and
+//! answers the flushed group.
 //!
 //! Why answering happens here: waking an appender's task costs microseconds (a futex wake per
 //! reply), and the writer thread is the bottleneck under load, so it hands the whole decided
@@ -17,6 +18,7 @@ use crate::{
     batch::{AppendOutcome, Batch},
     error::{AppendError, StorageError},
     options::FlushObserver,
+    stable::StableStorage,
     stats::Counters,
 };
 
@@ -67,9 +69,11 @@ pub(super) fn answer(prepared: Prepared, durable: &watch::Sender<Durable>, count
     }
 }
 
-/// Flushes sled around the flush observer, one group at a time, in the writer's order.
+/// Flushes sled around the flush observer, then makes the flush stable, one group at a time, in
+/// the writer's order.
 pub(super) struct Flusher {
     pub(super) db: sled::Db,
+    pub(super) stable: Arc<StableStorage>,
     pub(super) observer: Option<Arc<dyn FlushObserver>>,
     pub(super) counters: Arc<Counters>,
     pub(super) durable: Arc<watch::Sender<Durable>>,
@@ -109,6 +113,13 @@ impl Flusher {
         if let Some(observer) = &self.observer {
             observer.after_flush(up_to_seq);
         }
+        // sled's flush survives a killed process only; an acknowledgement must also survive
+        // an OS crash or a power cut.
+        let start = std::time::Instant::now();
+        let synced = self.stable.sync(up_to_seq);
+        Counters::add(&self.counters.syncs, 1);
+        Counters::add_elapsed(&self.counters.sync_micros, start);
+        synced.map_err(|e| StorageError::from_io("sync to stable storage", e))?;
         Ok(())
     }
 }
