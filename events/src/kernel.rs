@@ -3,11 +3,13 @@
 //! that and hands the results in through [`Context`], so a decider is a pure function that tests
 //! can run in microseconds and replay can trust.
 
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::api::ApiError;
-use crate::id::EventId;
+use crate::event::Event;
+use crate::id::{EventId, TenantId};
 use crate::time::Timestamp;
 
 /// A refused command: a stable [`crate::api::ErrorCode`], a message that says what to do
@@ -49,6 +51,76 @@ impl Context {
         b[8] = 0x80 | (hashed[8] & 0x3f);
         Uuid::from_bytes(b)
     }
+}
+
+/// An event a handler wants recorded: what the domain returns, and all the runtime needs to
+/// envelope it (id unless given, stream version, times, actor, correlation). It lives in the
+/// kernel so a domain returns it directly, with no mirror type and no adapter in its service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emit {
+    /// The stream it belongs to.
+    pub stream: String,
+    /// The event.
+    pub event: Event,
+    /// Business time; `None` means the command's `now`, or for a reaction its upstream event's
+    /// `effective_at` (never the consumer's clock).
+    pub effective_at: Option<Timestamp>,
+    /// A deterministic id for derived events (transitions, reactions); `None` draws a UUID v7
+    /// (a reaction without one gets `EventId::reaction(upstream, index)`).
+    pub id: Option<EventId>,
+    /// Partner tenant (subject token).
+    pub partner: Option<TenantId>,
+    /// Customer tenant (subject token, partition key).
+    pub customer: Option<TenantId>,
+}
+
+impl Emit {
+    /// An event on `stream`, effective now, with a fresh id.
+    pub fn new(stream: impl Into<String>, event: impl Into<Event>) -> Emit {
+        Emit {
+            stream: stream.into(),
+            event: event.into(),
+            effective_at: None,
+            id: None,
+            partner: None,
+            customer: None,
+        }
+    }
+
+    /// Sets the tenants the event concerns.
+    pub fn tenants(mut self, partner: Option<TenantId>, customer: Option<TenantId>) -> Emit {
+        self.partner = partner;
+        self.customer = customer;
+        self
+    }
+
+    /// Sets its business time (a backfilled order's, say).
+    pub fn effective(mut self, at: Option<Timestamp>) -> Emit {
+        self.effective_at = at;
+        self
+    }
+
+    /// Makes it a derived event: deterministic id, its own business time.
+    pub fn derived(mut self, id: EventId, effective_at: Timestamp) -> Emit {
+        self.id = Some(id);
+        self.effective_at = Some(effective_at);
+        self
+    }
+
+    /// A due transition as an emit: its derived id and its true business time.
+    pub fn transition(t: Transition<Event>) -> Emit {
+        Emit::new(t.stream, t.event).derived(t.id, t.effective_at)
+    }
+}
+
+/// What a command handler decided: the events to record and the result to reply with once they
+/// are durable and folded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// Events, in order (due transitions first, then the command's own).
+    pub events: Vec<Emit>,
+    /// The `result` of the `{"ok":true,"result":...}` reply.
+    pub reply: Value,
 }
 
 /// A transition a state schedules for itself (a term end becoming a renewal or an expiry).

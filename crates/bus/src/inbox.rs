@@ -41,7 +41,7 @@ use crate::js::{JsConsumer, JsMsg};
 use crate::runtime::{
     append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared,
 };
-use crate::service::{Emit, Service};
+use crate::service::{Emit, Service, Upstream};
 
 /// What the consumers did, for `csp.admin.<service>.status` and tests.
 #[derive(Default)]
@@ -512,27 +512,40 @@ impl<S: Service> Consumer<S> {
         let stream = format!("{INBOX_PREFIX}{}", self.producer);
         let ingests: Vec<Ingest> = {
             let applied = read_lock(&self.shared.applied);
+            let mut decided: Vec<Vec<Emit>> = Vec::with_capacity(envs.len());
+            for (i, env) in envs.iter().enumerate() {
+                let upstream = Upstream {
+                    producer: self.producer,
+                    event: env,
+                    earlier: &envs[..i],
+                    earlier_reactions: &decided,
+                };
+                let reactions = S::react(&applied.state, &self.shared.config, &upstream)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, mut e)| {
+                        if e.id.is_none() {
+                            e.id = Some(EventId::reaction(env.event_id, k as u32));
+                        }
+                        // Business time is the upstream event's, never this consumer's clock:
+                        // one that was down for weeks still files a March event in March.
+                        if e.effective_at.is_none() {
+                            e.effective_at = Some(env.effective_at);
+                        }
+                        e
+                    })
+                    .collect();
+                decided.push(reactions);
+            }
             envs.iter()
                 .zip(bytes)
-                .enumerate()
-                .map(|(i, (env, bytes))| {
-                    let reactions = S::react(&applied.state, &envs[..i], env)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(k, mut e)| {
-                            if e.id.is_none() {
-                                e.id = Some(EventId::reaction(env.event_id, k as u32));
-                            }
-                            e
-                        })
-                        .collect();
-                    Ingest {
-                        stream: stream.clone(),
-                        event_id: env.event_id.as_uuid(),
-                        bytes: bytes.to_vec(),
-                        correlation: env.correlation_id.as_uuid(),
-                        reactions,
-                    }
+                .zip(decided)
+                .map(|((env, bytes), reactions)| Ingest {
+                    stream: stream.clone(),
+                    event_id: env.event_id.as_uuid(),
+                    bytes: bytes.to_vec(),
+                    correlation: env.correlation_id.as_uuid(),
+                    reactions,
                 })
                 .collect()
         };

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use crate::bus::{Bus, BusError, Incoming, ServiceInfo};
 use crate::clock::{wall_seconds, Clock};
-use crate::service::{Access, Emit, Endpoints, Handler, Service, Table};
+use crate::service::{Access, Emit, Endpoints, Handler, Origin, Service, Table};
 
 /// The header carrying the token: `Authorization: Bearer <jwt>`.
 pub const AUTHORIZATION: &str = "Authorization";
@@ -128,7 +128,9 @@ pub(crate) struct Shared<S: Service> {
     /// Set when the applier stopped (at shutdown, or at an event it cannot fold): whoever
     /// waits for a fold then stops waiting instead of hanging.
     pub(crate) applier_stopped: watch::Sender<bool>,
-    pub(crate) table: Table<S::State>,
+    pub(crate) table: Table<S>,
+    /// The configuration the service was started with (reference data its handlers read).
+    pub(crate) config: S::Config,
     pub(crate) bus: Bus,
     pub(crate) internal: Option<Arc<InternalIssuer>>,
     pub(crate) counters: crate::inbox::Counters,
@@ -169,11 +171,14 @@ fn fold<S: Service>(
     record: &csp_eventlog::Record,
     env: &Envelope,
 ) {
-    S::apply(&mut applied.state, env);
     let stream = record.stream();
-    if let (Some(producer), Some(pos)) =
-        (stream.strip_prefix(crate::inbox::INBOX_PREFIX), env.outbox)
-    {
+    let producer = stream.strip_prefix(crate::inbox::INBOX_PREFIX);
+    let origin = match producer {
+        Some(producer) => Origin::Upstream { producer },
+        None => Origin::Own,
+    };
+    S::apply(&mut applied.state, env, origin);
+    if let (Some(producer), Some(pos)) = (producer, env.outbox) {
         let epochs = match applied.inbox.get_mut(producer) {
             Some(epochs) => epochs,
             None => applied.inbox.entry(producer.to_string()).or_default(),
@@ -203,12 +208,9 @@ impl<St> Applied<St> {
 }
 
 /// Folds the whole log into a fresh state: what start-up and `csp replay` do.
-pub fn replay<S: Service>(
-    log: &EventLog,
-    init: &S::Config,
-) -> Result<Applied<S::State>, StartError> {
+pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
     let mut applied = Applied {
-        state: S::init(init),
+        state: S::State::default(),
         versions: HashMap::new(),
         inbox: HashMap::new(),
         seq: 0,
@@ -228,12 +230,12 @@ pub fn replay<S: Service>(
 /// its scheduler until [`Running::shutdown`].
 pub async fn start<S: Service>(
     config: RuntimeConfig,
-    init: S::Config,
+    service_config: S::Config,
 ) -> Result<Running<S>, StartError> {
-    let applied = replay::<S>(&config.log, &init)?;
+    let applied = replay::<S>(&config.log)?;
     info!(service = S::NAME, events = applied.seq, "log replayed");
     let (applied_tx, _) = watch::channel(applied.seq);
-    let endpoints: Endpoints<S::State> = S::endpoints();
+    let endpoints: Endpoints<S> = S::endpoints();
     let shared = Arc::new(Shared::<S> {
         name: S::NAME,
         log: config.log.clone(),
@@ -244,6 +246,7 @@ pub async fn start<S: Service>(
         applied_tx,
         applier_stopped: watch::channel(false).0,
         table: Arc::new(endpoints.list),
+        config: service_config,
         bus: config.bus.clone(),
         internal: config.internal.clone(),
         counters: crate::inbox::Counters::default(),
@@ -461,7 +464,7 @@ async fn scheduler<S: Service>(
         shared.scheduler_looks.fetch_add(1, Ordering::Relaxed);
         let due = {
             let applied = read_lock(&shared.applied);
-            S::due(&applied.state, shared.clock.now())
+            S::due(&applied.state, &shared.config, shared.clock.now())
         };
         if !due.is_empty() {
             let n = due.len();
@@ -664,9 +667,13 @@ pub(crate) async fn handle_request<S: Service>(
     }
     match &endpoint.handler {
         Handler::Query(run) => {
+            let ctx = match context(shared, &verified) {
+                Ok(ctx) => ctx,
+                Err(e) => return error_reply(e),
+            };
             let result = {
                 let applied = read_lock(&shared.applied);
-                run(&applied.state, &msg.payload, &context(shared, &verified))
+                run(&applied.state, &shared.config, &msg.payload, &ctx)
             };
             match result {
                 Ok(v) => Bytes::from(Reply::Ok(v).to_bytes()),
@@ -697,10 +704,13 @@ pub(crate) async fn handle_request<S: Service>(
                 reply: reply.to_vec(),
             };
             for _attempt in 0..MAX_ATTEMPTS {
-                let ctx = context(shared, &verified);
+                let ctx = match context(shared, &verified) {
+                    Ok(ctx) => ctx,
+                    Err(e) => return error_reply(e),
+                };
                 let decided = {
                     let applied = read_lock(&shared.applied);
-                    prepared.decide(&applied.state, &ctx)
+                    prepared.decide(&applied.state, &shared.config, &ctx)
                 };
                 let (emits, reply) = match decided {
                     Ok(d) => (d.events, Bytes::from(Reply::Ok(d.reply).to_bytes())),
@@ -780,16 +790,27 @@ pub(crate) fn body_hash(command: &str, body: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn context<S: Service>(shared: &Shared<S>, verified: &Verified) -> Context {
+/// The context a handler decides in. Its entropy (key material) comes from the OS, not from
+/// UUIDs; if the OS cannot give any, the request is `unavailable` rather than decided with
+/// weak randomness.
+fn context<S: Service>(shared: &Shared<S>, verified: &Verified) -> Result<Context, ApiError> {
     let mut entropy = [0u8; 32];
-    entropy[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    entropy[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-    Context {
+    getrandom::fill(&mut entropy).map_err(|e| {
+        error!(
+            service = shared.name,
+            "the operating system gave no randomness: {e}"
+        );
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the service cannot draw randomness right now; retry with the same request_id",
+        )
+    })?;
+    Ok(Context {
         now: shared.clock.now(),
         actor: verified.actor.clone(),
         seed: Uuid::now_v7(),
         entropy,
-    }
+    })
 }
 
 /// A forbidden rejection may name, in `details.customer`, the customer the actor tried to reach:
@@ -834,7 +855,14 @@ pub(crate) async fn refuse<S: Service>(
 ) -> Bytes {
     let (named, r) = take_customer(r);
     let emit = access_refused::<S>(action, &r, verified, customer.or(named));
-    let ctx = context(shared, verified);
+    // A refusal decides nothing and needs no key material: it is recorded even when the OS
+    // has no randomness to give.
+    let ctx = Context {
+        now: shared.clock.now(),
+        actor: verified.actor.clone(),
+        seed: Uuid::now_v7(),
+        entropy: [0; 32],
+    };
     for _ in 0..MAX_ATTEMPTS {
         match append_emits(
             shared,
@@ -1052,7 +1080,7 @@ fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
     // Read together, so the summary is of exactly `applied_seq` events.
     let (applied_seq, summary) = {
         let applied = read_lock(&shared.applied);
-        (applied.seq, S::summary(&applied.state, req.digest))
+        (applied.seq, summary::<S>(&applied.state, req.digest))
     };
     let status = serde_json::json!({
         "service": shared.name,
@@ -1074,4 +1102,52 @@ fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
         },
     });
     Bytes::from(Reply::ok(&status).to_bytes())
+}
+
+/// SHA-256 of the state's canonical serialisation (postcard; every service state serialises
+/// deterministically: ordered maps, no hashing order), in lower-case hex: equal for equal
+/// folds, so the live state can be compared with a replay from scratch, byte for byte, and a
+/// service never writes a digest of its own.
+pub fn digest<St: serde::Serialize>(state: &St) -> String {
+    use std::fmt::Write as _;
+    let mut hasher = Sha256::new();
+    // postcard writes into the hasher as it serialises: no copy of a large state. A state
+    // that fails to serialise (a map key that is not a string is fine for postcard) yields the
+    // digest of what was written so far, never a panic.
+    let _ = postcard::to_io(state, HashWriter(&mut hasher));
+    hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the status endpoint and `csp replay` show of a state: the service's counts, and with
+/// `with_digest` the state digest beside them (`state.digest`).
+pub fn summary<S: Service>(state: &S::State, with_digest: bool) -> Value {
+    let mut summary = S::summary(state);
+    if with_digest {
+        let d = Value::String(digest(state));
+        match &mut summary {
+            Value::Object(fields) => {
+                fields.insert("digest".into(), d);
+            }
+            other => *other = serde_json::json!({ "digest": d }),
+        }
+    }
+    summary
 }

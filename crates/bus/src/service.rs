@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use csp_events::api::{decode_json, CommandBody, QueryBody};
 use csp_events::kernel::{Context, Rejection};
-use csp_events::{ApiError, Envelope, Event, EventId, EventKind, RequestId, TenantId, Timestamp};
+pub use csp_events::kernel::{Decided, Emit};
+use csp_events::{ApiError, Envelope, EventKind, RequestId, Timestamp};
+use serde::Serialize;
 use serde_json::Value;
 
 /// A csp service, as the runtime runs it.
@@ -22,35 +24,36 @@ pub trait Service: Send + Sync + 'static {
     const DESCRIPTION: &'static str;
 
     /// What the service is started with besides its log: reference data its handlers decide
-    /// with (ordering's catalog), never anything that changes what happened. `()` for none.
+    /// with (ordering's catalog), never anything that changes what happened. Handlers receive
+    /// it beside the state; it is never folded, never digested. `()` for none.
     type Config: Send + Sync + 'static;
 
-    /// Everything the service knows: a fold of its log (plus the configuration it was given).
-    type State: Send + Sync + 'static;
+    /// Everything the service knows: a fold of its log, from `Default` (nothing happened yet).
+    /// It serialises deterministically (ordered maps, no hashing order), so the runtime
+    /// digests any state the same way live and in replay ([`crate::runtime::digest`]).
+    type State: Default + Serialize + Send + Sync + 'static;
 
-    /// The state before the first event.
-    fn init(config: &Self::Config) -> Self::State;
-
-    /// Folds one recorded event. Replay and live serving both call only this, in log order, so
-    /// live state always equals replayed state.
-    fn apply(state: &mut Self::State, event: &Envelope);
+    /// Folds one recorded event: the service's own, or a copy of an upstream event (`origin`
+    /// names its producer). Replay and live serving both call only this, in log order, so live
+    /// state always equals replayed state.
+    fn apply(state: &mut Self::State, event: &Envelope, origin: Origin<'_>);
 
     /// The endpoint table.
-    fn endpoints() -> Endpoints<Self::State>;
+    fn endpoints() -> Endpoints<Self>
+    where
+        Self: Sized;
 
     /// Transitions due at or before `now`, as events with deterministic ids (see
     /// `EventId::scheduled`) and their true `effective_at`. The scheduler appends them; a
     /// transition already in the log is deduplicated by its id.
-    fn due(_state: &Self::State, _now: Timestamp) -> Vec<Emit> {
+    fn due(_state: &Self::State, _config: &Self::Config, _now: Timestamp) -> Vec<Emit> {
         Vec::new()
     }
 
-    /// What an operator checks first about the state — counts, and with `digest` a digest of
-    /// the whole state — shown by `csp.admin.<service>.status` from the live state and printed
-    /// by `csp replay` from a fold of the log, so the two can be compared. The counts must be
-    /// cheap (they are read under the state's lock); the digest is asked for explicitly.
-    /// `null` for a service that has none.
-    fn summary(_state: &Self::State, _digest: bool) -> Value {
+    /// What an operator checks first about the state — cheap counts, read under the state's
+    /// lock — shown by `csp.admin.<service>.status` and printed by `csp replay`, beside the
+    /// state digest the runtime adds when asked. `null` for a service that has none.
+    fn summary(_state: &Self::State) -> Value {
         Value::Null
     }
 
@@ -70,70 +73,51 @@ pub trait Service: Send + Sync + 'static {
         true
     }
 
-    /// The reactions to one upstream event, a pure function of the state, the event, and the
-    /// upstream events `pending` ahead of it in the same batch (appended together with it, so
-    /// not yet folded into `state`: a reaction that depends on an earlier upstream event looks
-    /// there first). The runtime gives each reaction without an id
-    /// `EventId::reaction(upstream, index)`, so a redelivered event decided again yields events
-    /// the log already holds. Replay never calls this: the reactions are in the log.
-    fn react(_state: &Self::State, _pending: &[Envelope], _upstream: &Envelope) -> Vec<Emit> {
+    /// The reactions to one upstream event: a pure function of the state, the configuration
+    /// and [`Upstream`] (the event, its producer, and what came before it in the same batch:
+    /// appended together with it, so not yet folded into `state`). The runtime gives each
+    /// reaction without an id `EventId::reaction(upstream, index)` and without a business time
+    /// the upstream event's `effective_at`, so a redelivered event decided again yields events
+    /// the log already holds, and a consumer that was down files a March event in March.
+    /// Replay never calls this: the reactions are in the log.
+    fn react(_state: &Self::State, _config: &Self::Config, _upstream: &Upstream<'_>) -> Vec<Emit> {
         Vec::new()
     }
 }
 
-/// An event a handler wants recorded. The runtime wraps it in an envelope: id (unless given),
-/// stream version, times, actor, correlation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Emit {
-    /// The stream it belongs to.
-    pub stream: String,
+/// Where a folded event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// The service recorded it (a command's event, a transition, a reaction).
+    Own,
+    /// A copy of an event `producer` published, kept in this log ahead of its reactions.
+    Upstream {
+        /// The producing service's name.
+        producer: &'a str,
+    },
+}
+
+/// One upstream event being reacted to, with what a reaction may need to see that the state
+/// does not show yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream<'a> {
+    /// The producing service (audit, consuming several, attributes every event by it).
+    pub producer: &'a str,
     /// The event.
-    pub event: Event,
-    /// Business time; `None` means the command's `now`.
-    pub effective_at: Option<Timestamp>,
-    /// A deterministic id for derived events (transitions, reactions); `None` draws a UUID v7.
-    pub id: Option<EventId>,
-    /// Partner tenant (subject token).
-    pub partner: Option<TenantId>,
-    /// Customer tenant (subject token).
-    pub customer: Option<TenantId>,
+    pub event: &'a Envelope,
+    /// The upstream events ahead of it in the same batch, in order.
+    pub earlier: &'a [Envelope],
+    /// The reactions already decided for each of `earlier` (same index).
+    pub earlier_reactions: &'a [Vec<Emit>],
 }
 
-impl Emit {
-    /// An event on `stream`, effective now, with a fresh id.
-    pub fn new(stream: impl Into<String>, event: impl Into<Event>) -> Emit {
-        Emit {
-            stream: stream.into(),
-            event: event.into(),
-            effective_at: None,
-            id: None,
-            partner: None,
-            customer: None,
-        }
+impl<'a> Upstream<'a> {
+    /// The earlier upstream events of the batch, each with its reactions, in order.
+    pub fn earlier(&self) -> impl Iterator<Item = (&'a Envelope, &'a [Emit])> {
+        self.earlier
+            .iter()
+            .zip(self.earlier_reactions.iter().map(Vec::as_slice))
     }
-
-    /// Sets the tenants the event concerns.
-    pub fn tenants(mut self, partner: Option<TenantId>, customer: Option<TenantId>) -> Emit {
-        self.partner = partner;
-        self.customer = customer;
-        self
-    }
-
-    /// Makes it a derived event: deterministic id, its own business time.
-    pub fn derived(mut self, id: EventId, effective_at: Timestamp) -> Emit {
-        self.id = Some(id);
-        self.effective_at = Some(effective_at);
-        self
-    }
-}
-
-/// What a command handler decided: the events to record and the result to reply with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decided {
-    /// Events, in order.
-    pub events: Vec<Emit>,
-    /// The `result` of the `{"ok":true,"result":...}` reply.
-    pub reply: Value,
 }
 
 /// Who may call an endpoint, checked by the runtime before the handler runs.
@@ -145,55 +129,85 @@ pub enum Access {
     Internal,
 }
 
+/// A command handler: a pure function of the state, the configuration, the decoded body and
+/// the context. A domain function of this shape is bound in the table as it is.
+pub type CommandFn<S, C> =
+    fn(&<S as Service>::State, &<S as Service>::Config, &C, &Context) -> Result<Decided, Rejection>;
+
+/// A query handler: like [`CommandFn`], answering a value and recording nothing.
+pub type QueryFn<S, Q> =
+    fn(&<S as Service>::State, &<S as Service>::Config, &Q, &Context) -> Result<Value, Rejection>;
+
 /// A decoded command, ready to be decided (possibly several times, on a version conflict).
-pub(crate) trait Prepared<St>: Send + Sync {
+pub(crate) trait Prepared<S: Service>: Send + Sync {
     fn request_id(&self) -> &RequestId;
-    fn decide(&self, state: &St, ctx: &Context) -> Result<Decided, Rejection>;
+    fn decide(
+        &self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<Decided, Rejection>;
 }
 
-struct PreparedCommand<C, St> {
+struct PreparedCommand<S: Service, C> {
     body: C,
-    handler: fn(&St, &C, &Context) -> Result<Decided, Rejection>,
+    handler: CommandFn<S, C>,
 }
 
-impl<C: CommandBody + Send + Sync, St> Prepared<St> for PreparedCommand<C, St> {
+impl<S: Service, C: CommandBody + Send + Sync> Prepared<S> for PreparedCommand<S, C> {
     fn request_id(&self) -> &RequestId {
         self.body.request_id()
     }
-    fn decide(&self, state: &St, ctx: &Context) -> Result<Decided, Rejection> {
-        (self.handler)(state, &self.body, ctx)
+    fn decide(
+        &self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<Decided, Rejection> {
+        (self.handler)(state, config, &self.body, ctx)
     }
 }
 
-type DecodeCommand<St> =
-    Box<dyn Fn(&[u8]) -> Result<Box<dyn Prepared<St>>, ApiError> + Send + Sync>;
-type RunQuery<St> = Box<dyn Fn(&St, &[u8], &Context) -> Result<Value, Rejection> + Send + Sync>;
+type DecodeCommand<S> = Box<dyn Fn(&[u8]) -> Result<Box<dyn Prepared<S>>, ApiError> + Send + Sync>;
+type RunQuery<S> = Box<
+    dyn Fn(
+            &<S as Service>::State,
+            &<S as Service>::Config,
+            &[u8],
+            &Context,
+        ) -> Result<Value, Rejection>
+        + Send
+        + Sync,
+>;
 
-pub(crate) enum Handler<St> {
-    Command(DecodeCommand<St>),
-    Query(RunQuery<St>),
+pub(crate) enum Handler<S: Service> {
+    Command(DecodeCommand<S>),
+    Query(RunQuery<S>),
 }
 
-pub(crate) struct Endpoint<St> {
+pub(crate) struct Endpoint<S: Service> {
     pub(crate) name: &'static str,
     pub(crate) subject: String,
     pub(crate) access: Access,
-    pub(crate) handler: Handler<St>,
+    pub(crate) handler: Handler<S>,
 }
 
-/// A service's endpoint table: `csp.cmd.<service>.<command>` and `csp.qry.<service>.<query>`.
-pub struct Endpoints<St> {
-    service: &'static str,
-    pub(crate) list: Vec<Endpoint<St>>,
+/// A service's endpoint table: `csp.cmd.<service>.<command>` and `csp.qry.<service>.<query>`,
+/// each bound to its pure function.
+pub struct Endpoints<S: Service> {
+    pub(crate) list: Vec<Endpoint<S>>,
 }
 
-impl<St: Send + Sync + 'static> Endpoints<St> {
-    /// An empty table for `service`.
-    pub fn new(service: &'static str) -> Endpoints<St> {
-        Endpoints {
-            service,
-            list: Vec::new(),
-        }
+impl<S: Service> Default for Endpoints<S> {
+    fn default() -> Self {
+        Endpoints::new()
+    }
+}
+
+impl<S: Service> Endpoints<S> {
+    /// An empty table for `S`.
+    pub fn new() -> Endpoints<S> {
+        Endpoints { list: Vec::new() }
     }
 
     /// The subject of the command or query `name`, for tools that address endpoints by name
@@ -212,20 +226,17 @@ impl<St: Send + Sync + 'static> Endpoints<St> {
 
     /// A command: decoded strictly from JSON, decided against the state, its events appended
     /// with its request record in one atomic batch.
-    pub fn command<C>(
-        mut self,
-        handler: fn(&St, &C, &Context) -> Result<Decided, Rejection>,
-    ) -> Self
+    pub fn command<C>(mut self, handler: CommandFn<S, C>) -> Self
     where
         C: CommandBody + Send + Sync + 'static,
     {
-        let decode: DecodeCommand<St> = Box::new(move |body| {
+        let decode: DecodeCommand<S> = Box::new(move |body| {
             let body: C = decode_json(body)?;
-            Ok(Box::new(PreparedCommand { body, handler }) as Box<dyn Prepared<St>>)
+            Ok(Box::new(PreparedCommand::<S, C> { body, handler }) as Box<dyn Prepared<S>>)
         });
         self.list.push(Endpoint {
             name: C::NAME,
-            subject: csp_events::subject::command(self.service, C::NAME),
+            subject: csp_events::subject::command(S::NAME, C::NAME),
             access: Access::Public,
             handler: Handler::Command(decode),
         });
@@ -233,7 +244,7 @@ impl<St: Send + Sync + 'static> Endpoints<St> {
     }
 
     /// A query: answered from the state, recording nothing (but a `forbidden`).
-    pub fn query<Q>(self, handler: fn(&St, &Q, &Context) -> Result<Value, Rejection>) -> Self
+    pub fn query<Q>(self, handler: QueryFn<S, Q>) -> Self
     where
         Q: QueryBody + Send + Sync + 'static,
     {
@@ -241,31 +252,24 @@ impl<St: Send + Sync + 'static> Endpoints<St> {
     }
 
     /// A query only other csp services may call (e.g. `events_from`).
-    pub fn internal_query<Q>(
-        self,
-        handler: fn(&St, &Q, &Context) -> Result<Value, Rejection>,
-    ) -> Self
+    pub fn internal_query<Q>(self, handler: QueryFn<S, Q>) -> Self
     where
         Q: QueryBody + Send + Sync + 'static,
     {
         self.query_with(Access::Internal, handler)
     }
 
-    fn query_with<Q>(
-        mut self,
-        access: Access,
-        handler: fn(&St, &Q, &Context) -> Result<Value, Rejection>,
-    ) -> Self
+    fn query_with<Q>(mut self, access: Access, handler: QueryFn<S, Q>) -> Self
     where
         Q: QueryBody + Send + Sync + 'static,
     {
-        let run: RunQuery<St> = Box::new(move |state, body, ctx| {
+        let run: RunQuery<S> = Box::new(move |state, config, body, ctx| {
             let q: Q = decode_json(body)?;
-            handler(state, &q, ctx)
+            handler(state, config, &q, ctx)
         });
         self.list.push(Endpoint {
             name: Q::NAME,
-            subject: csp_events::subject::query(self.service, Q::NAME),
+            subject: csp_events::subject::query(S::NAME, Q::NAME),
             access,
             handler: Handler::Query(run),
         });
@@ -274,4 +278,4 @@ impl<St: Send + Sync + 'static> Endpoints<St> {
 }
 
 /// Shared, read-only view of the endpoint table.
-pub(crate) type Table<St> = Arc<Vec<Endpoint<St>>>;
+pub(crate) type Table<S> = Arc<Vec<Endpoint<S>>>;

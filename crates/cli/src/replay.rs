@@ -20,9 +20,6 @@ pub struct ReplayArgs {
     /// `<data>/<service>/log`). The service must be stopped: sled locks its log.
     #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
     data: PathBuf,
-    /// The catalog the service runs with (default: the sample compiled in).
-    #[arg(long, env = "CSP_CATALOG")]
-    catalog: Option<PathBuf>,
     /// Print the summary as one JSON object instead of lines.
     #[arg(long)]
     json: bool,
@@ -45,9 +42,11 @@ pub fn find_log(data: &Path, service: &str) -> anyhow::Result<PathBuf> {
         })
 }
 
-fn summary<S: Service>(log: &EventLog, init: S::Config) -> anyhow::Result<(u64, Value)> {
-    let applied = runtime::replay::<S>(log, &init).context("replaying the log")?;
-    Ok((applied.seq, S::summary(&applied.state, true)))
+/// The state a service's log folds to (configuration plays no part: it is never folded), as
+/// its summary with the digest.
+fn summary<S: Service>(log: &EventLog) -> anyhow::Result<(u64, Value)> {
+    let applied = runtime::replay::<S>(log).context("replaying the log")?;
+    Ok((applied.seq, runtime::summary::<S>(&applied.state, true)))
 }
 
 /// Runs `csp replay`.
@@ -57,9 +56,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the log at {}", dir.display()))?;
     let started = std::time::Instant::now();
     let (seq, summary) = match args.service.as_str() {
-        csp_ordering::service::SERVICE => {
-            summary::<OrderingService>(&log, crate::serve::catalog(args.catalog.as_deref())?)?
-        }
+        csp_ordering::service::SERVICE => summary::<OrderingService>(&log)?,
         other => anyhow::bail!("unknown service {other:?}; this build replays: ordering"),
     };
     let elapsed = started.elapsed();

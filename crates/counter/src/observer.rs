@@ -8,10 +8,10 @@
 //! well, like a consumer whose reactions others consume, so `csp bench bus` can show what that
 //! second publish costs.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-use csp_bus::{Emit, Endpoints, Service};
+use csp_bus::{Emit, Endpoints, Origin, Service, Upstream};
 use csp_events::counter::{self, CounterObserved};
 use csp_events::{Envelope, Event, EventKind, TenantId};
 
@@ -41,11 +41,14 @@ impl Reactions for Published {
 /// The service name.
 pub const SERVICE: &str = "counter-observer";
 
-/// How many increments were observed per customer (a fold of the log).
-#[derive(Default)]
+/// How many increments were observed per customer, and how many upstream events each producer
+/// delivered (a fold of the log).
+#[derive(Default, serde::Serialize)]
 pub struct State {
     /// Observations per customer.
-    pub observed: HashMap<TenantId, u64>,
+    pub observed: BTreeMap<TenantId, u64>,
+    /// Upstream copies folded, per producer: what `apply` is told about where each came from.
+    pub upstream: BTreeMap<String, u64>,
 }
 
 impl<R: Reactions> Service for CounterObserver<R> {
@@ -56,18 +59,17 @@ impl<R: Reactions> Service for CounterObserver<R> {
     type Config = ();
     type State = State;
 
-    fn init(_: &()) -> State {
-        State::default()
-    }
-
-    fn apply(state: &mut State, env: &Envelope) {
+    fn apply(state: &mut State, env: &Envelope, origin: Origin<'_>) {
+        if let Origin::Upstream { producer } = origin {
+            *state.upstream.entry(producer.to_string()).or_default() += 1;
+        }
         if let Event::CounterObserved(o) = &env.payload {
             *state.observed.entry(o.customer).or_default() += 1;
         }
     }
 
-    fn endpoints() -> Endpoints<State> {
-        Endpoints::new(SERVICE)
+    fn endpoints() -> Endpoints<Self> {
+        Endpoints::new()
     }
 
     fn consumes() -> &'static [&'static str] {
@@ -78,17 +80,23 @@ impl<R: Reactions> Service for CounterObserver<R> {
         R::PUBLISHED || kind != EventKind::CounterObserved
     }
 
-    fn react(_state: &State, _pending: &[Envelope], upstream: &Envelope) -> Vec<Emit> {
-        let Event::CounterIncremented(i) = &upstream.payload else {
+    fn react(_state: &State, _: &(), upstream: &Upstream<'_>) -> Vec<Emit> {
+        let event = upstream.event;
+        let Event::CounterIncremented(i) = &event.payload else {
             return Vec::new();
         };
         let observed = CounterObserved {
-            upstream: upstream.event_id,
-            upstream_outbox_seq: upstream.outbox.map_or(0, |o| o.seq),
+            upstream: event.event_id,
+            upstream_outbox_seq: event.outbox.map_or(0, |o| o.seq),
             customer: i.customer,
             total: i.total,
         };
-        vec![Emit::new(format!("observed/{}", i.customer), observed)
-            .tenants(upstream.partner, upstream.customer)]
+        // One stream per producer and customer: which counter an observation came from is
+        // the runtime's to say (`upstream.producer`), not the event's.
+        vec![Emit::new(
+            format!("observed/{}/{}", upstream.producer, i.customer),
+            observed,
+        )
+        .tenants(event.partner, event.customer)]
     }
 }

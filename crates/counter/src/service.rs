@@ -2,9 +2,9 @@
 //! transitions. Everything else — decoding, tokens, idempotency, append, reply — is the
 //! runtime's.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use csp_bus::{Decided, Emit, Endpoints, Service};
+use csp_bus::{Decided, Emit, Endpoints, Origin, Service};
 use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
 use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection};
 use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
@@ -36,10 +36,11 @@ impl Instance for Second {
     const NAME: &'static str = "counter-b";
 }
 
-/// Every counter, and when each next needs the scheduler.
-#[derive(Default)]
+/// Every counter, and when each next needs the scheduler. Ordered maps, so the runtime's digest
+/// depends only on the events folded.
+#[derive(Default, serde::Serialize)]
 pub struct State {
-    counters: HashMap<TenantId, CounterState>,
+    counters: BTreeMap<TenantId, CounterState>,
     /// (due time, customer) of every pending transition: the scheduler reads only the front.
     due: BTreeSet<(Timestamp, TenantId)>,
 }
@@ -90,7 +91,7 @@ fn decide(
     Ok(Decided { events, reply })
 }
 
-fn open(state: &State, c: &OpenCounter, ctx: &Context) -> Result<Decided, Rejection> {
+fn open(state: &State, _: &(), c: &OpenCounter, ctx: &Context) -> Result<Decided, Rejection> {
     let command = CounterCommand::Open {
         customer: c.customer,
         limit: c.limit,
@@ -105,7 +106,7 @@ fn open(state: &State, c: &OpenCounter, ctx: &Context) -> Result<Decided, Reject
     )
 }
 
-fn increment(state: &State, c: &Increment, ctx: &Context) -> Result<Decided, Rejection> {
+fn increment(state: &State, _: &(), c: &Increment, ctx: &Context) -> Result<Decided, Rejection> {
     let command = CounterCommand::Increment {
         customer: c.customer,
         by: c.by,
@@ -120,7 +121,7 @@ fn increment(state: &State, c: &Increment, ctx: &Context) -> Result<Decided, Rej
     )
 }
 
-fn get(state: &State, q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
+fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
     check_admin_agent(ctx, q.customer)?;
     let Some(s) = state.counters.get(&q.customer) else {
         return Err(Rejection::new(
@@ -158,11 +159,7 @@ impl<I: Instance> Service for CounterService<I> {
     type Config = ();
     type State = State;
 
-    fn init(_: &()) -> State {
-        State::default()
-    }
-
-    fn apply(state: &mut State, env: &Envelope) {
+    fn apply(state: &mut State, env: &Envelope, _origin: Origin<'_>) {
         let Some(customer) = customer_of(env) else {
             return;
         };
@@ -176,14 +173,11 @@ impl<I: Instance> Service for CounterService<I> {
         }
     }
 
-    fn endpoints() -> Endpoints<State> {
-        Endpoints::new(I::NAME)
-            .command(open)
-            .command(increment)
-            .query(get)
+    fn endpoints() -> Endpoints<Self> {
+        Endpoints::new().command(open).command(increment).query(get)
     }
 
-    fn due(state: &State, now: Timestamp) -> Vec<Emit> {
+    fn due(state: &State, _: &(), now: Timestamp) -> Vec<Emit> {
         let mut out = Vec::new();
         for (_, customer) in state.due.iter().take_while(|(at, _)| *at <= now) {
             let mut s = state.counter(*customer);

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
 use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Headers, Service};
+use csp_counter::service::Second;
 use csp_counter::{CounterObserver, CounterService, Kept, Published, Reactions};
 use csp_eventlog::{EventLog, LogOptions};
-use csp_events::{ActorKind, Role, TenantId};
+use csp_events::{codec, ActorKind, Envelope, Event, Role, TenantId, Timestamp};
 use csp_testkit::TempDir;
 
 const CUSTOMER: &str = "0190d7a1-0000-7000-8000-00000000cc01";
@@ -63,12 +64,12 @@ impl Harness {
     }
 
     async fn start<S: Service<Config = ()>>(&self, log: EventLog) -> Running<S> {
-        let mut c = RuntimeConfig::new(
-            self.bus.clone(),
-            log,
-            Clock::System,
-            Arc::clone(&self.verifier),
-        );
+        self.start_on::<S>(log, Clock::System).await
+    }
+
+    /// Starts `S` on its own clock (each process of a real deployment has its own).
+    async fn start_on<S: Service<Config = ()>>(&self, log: EventLog, clock: Clock) -> Running<S> {
+        let mut c = RuntimeConfig::new(self.bus.clone(), log, clock, Arc::clone(&self.verifier));
         c.internal = Some(Arc::clone(&self.internal));
         c.heartbeat_interval = Duration::from_millis(200);
         runtime::start::<S>(c, ()).await.unwrap()
@@ -90,8 +91,12 @@ impl Harness {
     }
 
     async fn open_counter(&self) {
+        self.open_counter_of("counter").await;
+    }
+
+    async fn open_counter_of(&self, service: &str) {
         self.send(
-            "csp.cmd.counter.open_counter",
+            &format!("csp.cmd.{service}.open_counter"),
             format!(
                 r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":48}}"#
             ),
@@ -100,12 +105,23 @@ impl Harness {
     }
 
     async fn increment(&self, request_id: &str) {
+        self.increment_of("counter", request_id).await;
+    }
+
+    async fn increment_of(&self, service: &str, request_id: &str) {
         self.send(
-            "csp.cmd.counter.increment",
+            &format!("csp.cmd.{service}.increment"),
             format!(r#"{{"request_id":"{request_id}","customer":"{CUSTOMER}","by":1}}"#),
         )
         .await;
     }
+}
+
+/// Every event of `log`, decoded.
+fn events(log: &EventLog) -> Vec<Envelope> {
+    log.read_from(1)
+        .map(|r| codec::decode(r.unwrap().bytes()).unwrap())
+        .collect()
 }
 
 /// How many increments `observer` reacted to.
@@ -219,6 +235,106 @@ async fn a_service_whose_applier_stopped_still_answers_instead_of_hanging() {
             "folded up to the damaged event only"
         );
         counter.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_down_for_40_days_records_its_reaction_at_the_upstream_events_time() {
+    csp_testkit::within(Duration::from_secs(120), async {
+        let h = Harness::new();
+        let t0 = Timestamp::ymd_hms(2027, 3, 10, 9, 0, 0).unwrap();
+        let producer_clock = Clock::manual(t0);
+        let consumer_clock = Clock::manual(t0);
+        let counter = h
+            .start_on::<CounterService>(h.log("counter"), producer_clock.clone())
+            .await;
+        let observer_log = h.log("observer");
+        let observer = h
+            .start_on::<CounterObserver>(observer_log.clone(), consumer_clock.clone())
+            .await;
+        h.open_counter().await;
+        wait_applied(&observer, 1, "the opening").await;
+        observer.shutdown().await;
+
+        // The producer records an increment at T while the consumer is down...
+        let Clock::Manual(producer_time) = &producer_clock else {
+            panic!("a manual clock")
+        };
+        let t = producer_time.advance_micros(3_600_000_000);
+        h.increment("in-march").await;
+        // ...which comes back 40 days later, on its own clock.
+        let later = Timestamp::from_micros(t0.as_micros() + 40 * 86_400 * 1_000_000);
+        let Clock::Manual(consumer_time) = &consumer_clock else {
+            panic!("a manual clock")
+        };
+        consumer_time.set(later).unwrap();
+        let observer = h
+            .start_on::<CounterObserver>(observer_log.clone(), consumer_clock)
+            .await;
+        wait_applied(&observer, 3, "after 40 days").await;
+
+        let reaction = events(&observer_log)
+            .into_iter()
+            .find(|e| matches!(e.payload, Event::CounterObserved(_)))
+            .expect("the increment got its reaction");
+        assert_eq!(
+            reaction.effective_at, t,
+            "a reaction takes effect when its upstream event did, not when it was ingested"
+        );
+        assert_eq!(reaction.recorded_at, later, "it was recorded 40 days later");
+        observer.shutdown().await;
+        counter.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_of_two_producers_attributes_each_upstream_event() {
+    csp_testkit::within(Duration::from_secs(120), async {
+        let h = Harness::new();
+        let first = h.start::<CounterService>(h.log("counter")).await;
+        let second = h.start::<CounterService<Second>>(h.log("counter-b")).await;
+        let observer_log = h.log("observer");
+        let observer = h.start::<CounterObserver>(observer_log.clone()).await;
+        h.open_counter_of("counter").await;
+        h.open_counter_of("counter-b").await;
+        for i in 0..3 {
+            h.increment_of("counter", &format!("a{i}")).await;
+        }
+        for i in 0..2 {
+            h.increment_of("counter-b", &format!("b{i}")).await;
+        }
+        // 4 + 3 upstream copies and 3 + 2 reactions.
+        wait_applied(&observer, 12, "both producers").await;
+
+        let upstream = observer.with_state(|a| a.state.upstream.clone());
+        assert_eq!(
+            upstream.get("counter"),
+            Some(&4),
+            "apply knows each copy's producer"
+        );
+        assert_eq!(upstream.get("counter-b"), Some(&3));
+        let reactions: Vec<String> = events(&observer_log)
+            .into_iter()
+            .filter(|e| matches!(e.payload, Event::CounterObserved(_)))
+            .map(|e| e.stream)
+            .collect();
+        let of = |producer: &str| {
+            reactions
+                .iter()
+                .filter(|s| s.starts_with(&format!("observed/{producer}/")))
+                .count()
+        };
+        assert_eq!(
+            of("counter"),
+            3,
+            "react knows each event's producer: {reactions:?}"
+        );
+        assert_eq!(of("counter-b"), 2, "{reactions:?}");
+        observer.shutdown().await;
+        second.shutdown().await;
+        first.shutdown().await;
     })
     .await
 }

@@ -1,8 +1,8 @@
 //! The JSON edge of the domain: each JSON command of the contract (`csp_events::ordering`) mapped
 //! to domain commands — the customer resolved by tenant id or domain through the customer list,
-//! due transitions applied first — and the decision turned into [`Planned`] events plus the
-//! reply. Pure like the domain: the service (next step) only wraps a [`Planned`] into the
-//! runtime's `Emit` (same fields) and sends the reply.
+//! due transitions applied first — and the decision turned into the kernel's [`Decided`]: the
+//! events to record plus the reply. Pure like the domain, and each command has the runtime's
+//! handler shape `(state, catalog, command, context)`, so the endpoint table binds it as it is.
 //!
 //! Commands that name several independent things — `import_orders` (several orders) and
 //! `cancel_perpetual` (several order ids) — judge each on its own (rule O10: "each with its own
@@ -14,9 +14,11 @@
 use std::collections::BTreeSet;
 
 use csp_catalog::Catalog;
-use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection, Transition};
+use csp_events::kernel::{
+    apply_due, decide_at, Context, Decided, Decider, Emit, Rejection, Transition,
+};
 use csp_events::ordering::{self as contract, LineItem, RefundSubject};
-use csp_events::{ErrorCode, Event, EventId, Role, TenantId, Timestamp};
+use csp_events::{ErrorCode, Event, Role, TenantId, Timestamp};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -30,61 +32,24 @@ use crate::domain::subscription::{Subscription, SubscriptionCommand};
 use crate::domain::{customer_of, stream_of};
 use crate::state::State;
 
-/// An event to record, with what the runtime needs to envelope it. Mirrors `csp_bus::Emit`
-/// field for field, so the domain does not depend on the runtime.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    /// The stream it belongs to.
-    pub stream: String,
-    /// The event.
-    pub event: Event,
-    /// Business time; `None` means the command's `now`.
-    pub effective_at: Option<Timestamp>,
-    /// A deterministic id (a due transition); `None` lets the runtime draw one.
-    pub id: Option<EventId>,
-    /// Partner tenant (subject token).
-    pub partner: Option<TenantId>,
-    /// Customer tenant (subject token, partition).
-    pub customer: Option<TenantId>,
+/// A command's own event, as the runtime records it: its stream and customer from the event,
+/// effective now (or at `effective_at`, for a backfill).
+pub(crate) fn emit(
+    event: Event,
+    partner: Option<TenantId>,
+    effective_at: Option<Timestamp>,
+) -> Emit {
+    let stream = stream_of(&event).unwrap_or_default();
+    let customer = customer_of(&event);
+    Emit::new(stream, event)
+        .tenants(partner, customer)
+        .effective(effective_at)
 }
 
-impl Planned {
-    /// A command's own event, effective now (or at `effective_at`, for a backfill).
-    pub fn event(
-        event: Event,
-        partner: Option<TenantId>,
-        effective_at: Option<Timestamp>,
-    ) -> Planned {
-        Planned {
-            stream: stream_of(&event).unwrap_or_default(),
-            customer: customer_of(&event),
-            partner,
-            effective_at,
-            id: None,
-            event,
-        }
-    }
-
-    /// A due transition: its derived id and its true business time.
-    pub fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Planned {
-        Planned {
-            customer: customer_of(&t.event),
-            stream: t.stream,
-            effective_at: Some(t.effective_at),
-            id: Some(t.id),
-            partner,
-            event: t.event,
-        }
-    }
-}
-
-/// What a command produced: events to record and the reply to send once they are durable.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// In order: due transitions first, then the command's events.
-    pub emits: Vec<Planned>,
-    /// The `result` of the reply.
-    pub reply: Value,
+/// A due transition, as the runtime records it: its derived id and its true business time.
+pub(crate) fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
+    let customer = customer_of(&t.event);
+    Emit::transition(t).tenants(partner, customer)
 }
 
 /// The most items one `import_orders` or `cancel_perpetual` may carry: a bound on one command's
@@ -97,7 +62,7 @@ fn partner_of(state: &State, customer: Option<TenantId>) -> Option<TenantId> {
         .map(|c| c.partner)
 }
 
-fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp>) -> Vec<Planned> {
+fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp>) -> Vec<Emit> {
     events
         .into_iter()
         .map(|e| {
@@ -105,7 +70,7 @@ fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp
                 Event::CustomerAdded(a) => Some(a.partner),
                 other => partner_of(state, customer_of(other)),
             };
-            Planned::event(e, partner, effective_at)
+            emit(e, partner, effective_at)
         })
         .collect()
 }
@@ -116,7 +81,7 @@ pub fn add_customer(
     catalog: &Arc<Catalog>,
     c: &contract::AddCustomer,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let cmd = AddCustomer {
         tenant_id: c.tenant_id,
         domain: c.domain.clone(),
@@ -130,22 +95,22 @@ pub fn add_customer(
         Some(Event::CustomerAdded(a)) => json!({ "tenant_id": a.customer, "domain": a.domain }),
         _ => Value::Null,
     };
-    Ok(Outcome {
-        emits: plan_events(state, events, None),
+    Ok(Decided {
+        events: plan_events(state, events, None),
         reply,
     })
 }
 
 /// Due transitions of the subscriptions an order just started: a backfilled subscription whose
 /// terms ended long ago is renewed or expired at once, each with its true `effective_at`.
-fn catch_up(events: &[Event], now: Timestamp) -> Vec<Planned> {
+fn catch_up(events: &[Event], now: Timestamp) -> Vec<Emit> {
     let mut out = Vec::new();
     for e in events {
         if let Event::SubscriptionStarted(s) = e {
             let mut st = None;
             Subscription::evolve(&mut st, e);
             for t in apply_due::<Subscription>(&mut st, now) {
-                out.push(Planned::transition(t, Some(s.partner)));
+                out.push(transition(t, Some(s.partner)));
             }
         }
     }
@@ -174,7 +139,7 @@ pub fn place_order(
     catalog: &Arc<Catalog>,
     c: &contract::PlaceOrder,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let cmd = PlaceOrder {
         target: state.target(&c.customer),
         lines: c.lines.clone(),
@@ -184,8 +149,8 @@ pub fn place_order(
     };
     let events = Order::decide(&None, &cmd, ctx)?;
     let reply = order_reply(&events);
-    Ok(Outcome {
-        emits: plan_events(state, events, None),
+    Ok(Decided {
+        events: plan_events(state, events, None),
         reply,
     })
 }
@@ -205,17 +170,17 @@ fn under(prefix: &str, mut r: Rejection) -> Rejection {
 
 /// The reply of a batch: every item's outcome; refused as a whole only when nothing was accepted.
 fn batch(
-    emits: Vec<Planned>,
+    emits: Vec<Emit>,
     results: Vec<Value>,
     first_error: Option<Rejection>,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     if emits.is_empty() {
         if let Some(e) = first_error {
             return Err(e.with("results", Value::Array(results)));
         }
     }
-    Ok(Outcome {
-        emits,
+    Ok(Decided {
+        events: emits,
         reply: json!({ "results": results }),
     })
 }
@@ -229,7 +194,7 @@ pub fn import_orders(
     catalog: &Arc<Catalog>,
     c: &contract::ImportOrders,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     // The role first, as everywhere (`domain::access`): an actor that may not backfill is
     // refused, and so recorded, whatever its batch holds — an empty one included. The refusal
     // names the first order's customer, as the per-order check below would.
@@ -286,36 +251,33 @@ fn on_subscription(
     id: csp_events::SubscriptionId,
     cmd: &SubscriptionCommand,
     ctx: &Context,
-) -> Result<Vec<Planned>, Rejection> {
+) -> Result<Vec<Emit>, Rejection> {
     let s = state.subscription(id);
     let partner = s.as_ref().map(|s| s.started.partner);
     let d = decide_at::<Subscription>(&s, cmd, ctx)?;
-    let mut out: Vec<Planned> = d
+    let mut out: Vec<Emit> = d
         .transitions
         .into_iter()
-        .map(|t| Planned::transition(t, partner))
+        .map(|t| transition(t, partner))
         .collect();
-    out.extend(
-        d.events
-            .into_iter()
-            .map(|e| Planned::event(e, partner, None)),
-    );
+    out.extend(d.events.into_iter().map(|e| emit(e, partner, None)));
     Ok(out)
 }
 
 /// `set_auto_renew` (rules O6, O7).
 pub fn set_auto_renew(
     state: &State,
+    _catalog: &Arc<Catalog>,
     c: &contract::SetAutoRenew,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let cmd = SubscriptionCommand::SetAutoRenew {
         target: state.target(&c.customer),
         subscription: c.subscription_id,
         auto_renew: c.auto_renew,
     };
-    Ok(Outcome {
-        emits: on_subscription(state, c.subscription_id, &cmd, ctx)?,
+    Ok(Decided {
+        events: on_subscription(state, c.subscription_id, &cmd, ctx)?,
         reply: json!({ "subscription_id": c.subscription_id, "auto_renew": c.auto_renew }),
     })
 }
@@ -323,9 +285,10 @@ pub fn set_auto_renew(
 /// `cancel_subscription` (rules O8, O9).
 pub fn cancel_subscription(
     state: &State,
+    _catalog: &Arc<Catalog>,
     c: &contract::CancelSubscription,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let cmd = SubscriptionCommand::Cancel {
         target: state.target(&c.customer),
         subscription: c.subscription_id,
@@ -343,15 +306,19 @@ pub fn cancel_subscription(
             _ => None,
         })
         .unwrap_or(Value::Null);
-    Ok(Outcome { emits, reply })
+    Ok(Decided {
+        events: emits,
+        reply,
+    })
 }
 
 /// `cancel_perpetual` (rule O10): each order cancelled on its own, each with its own answer.
 pub fn cancel_perpetual(
     state: &State,
+    _catalog: &Arc<Catalog>,
     c: &contract::CancelPerpetual,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let target = state.target(&c.customer);
     partner_for(ctx, &target, ADMIN_AGENT, "cancel a purchase")?;
     if c.order_ids.is_empty() {
@@ -420,9 +387,10 @@ pub fn cancel_perpetual(
 /// `file_refund_request` (rule O12).
 pub fn file_refund_request(
     state: &State,
+    _catalog: &Arc<Catalog>,
     c: &contract::FileRefundRequest,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let target = state.target(&c.customer);
     // Roles before body checks, so a refused actor is recorded whatever it sent.
     partner_for(
@@ -466,8 +434,8 @@ pub fn file_refund_request(
         Some(Event::RefundRequestFiled(f)) => json!({ "refund_request_id": f.refund_request }),
         _ => Value::Null,
     };
-    Ok(Outcome {
-        emits: plan_events(state, events, None),
+    Ok(Decided {
+        events: plan_events(state, events, None),
         reply,
     })
 }
@@ -475,9 +443,10 @@ pub fn file_refund_request(
 /// `decide_refund_request` (rule O12, `support`).
 pub fn decide_refund_request(
     state: &State,
+    _catalog: &Arc<Catalog>,
     c: &contract::DecideRefundRequest,
     ctx: &Context,
-) -> Result<Outcome, Rejection> {
+) -> Result<Decided, Rejection> {
     let s = state.refunds.get(&c.refund_request_id).cloned().flatten();
     let cmd = RefundCommand::Decide {
         request: c.refund_request_id,
@@ -487,8 +456,8 @@ pub fn decide_refund_request(
     };
     let events = Refund::decide(&s, &cmd, ctx)?;
     let reply = json!({ "refund_request_id": c.refund_request_id, "decision": c.decision });
-    Ok(Outcome {
-        emits: plan_events(state, events, None),
+    Ok(Decided {
+        events: plan_events(state, events, None),
         reply,
     })
 }

@@ -9,6 +9,8 @@
 //! Who may read is [`reader_for`]: the customer itself, its partner of record (any role), the
 //! platform's `importer` and `support`. Reviews and windows keep their own rules (the domain's).
 
+use std::sync::Arc;
+
 use csp_catalog::Catalog;
 use csp_events::kernel::{Context, Rejection};
 use csp_events::ordering::{self as contract, LineItem};
@@ -79,6 +81,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, Rejection> {
 /// platform's `support` and `importer` see every customer.
 pub fn get_customers(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::GetCustomers,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -109,6 +112,7 @@ pub fn get_customers(
 /// `get_orders`: every order of a customer, whatever its date (rule O5), oldest first.
 pub fn get_orders(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::GetOrders,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -124,7 +128,12 @@ pub fn get_orders(
 }
 
 /// `get_order`: one order, with each line's status.
-pub fn get_order(state: &State, q: &contract::GetOrder, ctx: &Context) -> Result<Value, Rejection> {
+pub fn get_order(
+    state: &State,
+    _catalog: &Arc<Catalog>,
+    q: &contract::GetOrder,
+    ctx: &Context,
+) -> Result<Value, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.orders.get(q.order_id) {
         Some(o) if o.customer == customer => to_json(o),
@@ -141,6 +150,7 @@ pub fn get_order(state: &State, q: &contract::GetOrder, ctx: &Context) -> Result
 /// `get_subscriptions`: a customer's subscriptions bought on or after the cut-over (rule O4).
 pub fn get_subscriptions(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::GetSubscriptions,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -159,6 +169,7 @@ pub fn get_subscriptions(
 /// O4: it is in `get_orders` and `get_purchases`).
 pub fn get_subscription(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::GetSubscription,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -178,6 +189,7 @@ pub fn get_subscription(
 /// `get_purchases`: every purchase of a customer, whatever its date or status (rule O4).
 pub fn get_purchases(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::GetPurchases,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -198,7 +210,7 @@ pub fn get_purchases(
 /// `review_order` (rule O2): priced, each line's plans listed, nothing recorded.
 pub fn review_order(
     state: &State,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     q: &contract::ReviewOrder,
     ctx: &Context,
 ) -> Result<Value, Rejection> {
@@ -209,6 +221,7 @@ pub fn review_order(
 /// `now` (a term end not yet recorded by the scheduler is applied first).
 pub fn cancellation_info(
     state: &State,
+    _catalog: &Arc<Catalog>,
     q: &contract::CancellationInfo,
     ctx: &Context,
 ) -> Result<Value, Rejection> {

@@ -1,21 +1,20 @@
 //! Everything the ordering service knows, as one fold of its log: every aggregate's decider state
 //! and every read model. The service (`service.rs`) holds one [`State`], folds each recorded event
 //! with [`State::apply`] — live and in replay alike — and asks [`State::due`] what the scheduler
-//! must record. [`State::digest`] lets an operator (and the property tests) check that live
-//! state equals a replay from scratch, byte for byte.
+//! must record. The runtime digests it (`csp_bus::runtime::digest`) so an operator (and the
+//! property tests) can check that live state equals a replay from scratch, byte for byte.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use csp_events::api::CustomerRef;
-use csp_events::kernel::{apply_due, Decider};
+use csp_events::kernel::{apply_due, Decider, Emit};
 use csp_events::ordering::OrderPlaced;
 use csp_events::{
     Envelope, Event, OrderId, PurchaseId, RefundRequestId, SubscriptionId, Timestamp,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::api::Planned;
+use crate::api::transition;
 use crate::domain::access::Target;
 use crate::domain::customer::{Customers, Directory};
 use crate::domain::order::{Order, OrderState};
@@ -118,30 +117,22 @@ impl State {
     /// Every term end due at or before `now`, as the events the scheduler records: renewals and
     /// expiries with their deterministic ids and true `effective_at`, in due order per
     /// subscription (a subscription down for years catches up term by term).
-    pub fn due(&self, now: Timestamp) -> Vec<Planned> {
+    pub fn due(&self, now: Timestamp) -> Vec<Emit> {
         let mut out = Vec::new();
         for (_, id) in self.due.iter().take_while(|(at, _)| *at <= now) {
             let mut s = self.subscription(*id);
             let partner = s.as_ref().map(|s| s.started.partner);
             for t in apply_due::<Subscription>(&mut s, now) {
-                out.push(Planned::transition(t, partner));
+                out.push(transition(t, partner));
             }
         }
         out
     }
 
-    /// SHA-256 of the state's canonical serialisation (postcard over ordered maps): equal for
-    /// equal folds, so live state can be compared with a replay from scratch.
-    pub fn digest(&self) -> [u8; 32] {
-        // Serialising ordered maps, strings and integers into a Vec cannot fail.
-        let bytes = postcard::to_stdvec(self).unwrap_or_default();
-        Sha256::digest(&bytes).into()
-    }
-
     /// What an operator checks first, the same from the running service (`csp.admin.ordering.status`)
-    /// and from a replay of its log (`csp replay ordering`): counts, and with `digest` the
-    /// digest (a serialisation of the whole state: asked for, not computed by default).
-    pub fn summary(&self, digest: bool) -> Summary {
+    /// and from a replay of its log (`csp replay ordering`): counts, cheap enough to read under
+    /// the state's lock (the runtime adds the digest when asked).
+    pub fn summary(&self) -> Summary {
         use crate::domain::subscription::Status;
         let mut subscriptions = Counts::default();
         for s in self.subscriptions.values().flatten() {
@@ -165,13 +156,7 @@ impl State {
             subscriptions,
             perpetual_purchases: perpetual,
             refund_requests: self.refunds.values().flatten().count() as u64,
-            digest: digest.then(|| self.digest_hex()),
         }
-    }
-
-    /// [`State::digest`] in lower-case hex, for logs and `csp replay`.
-    pub fn digest_hex(&self) -> String {
-        self.digest().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -201,7 +186,4 @@ pub struct Summary {
     pub perpetual_purchases: Counts,
     /// Refund requests filed.
     pub refund_requests: u64,
-    /// [`State::digest`], hex, when asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
 }

@@ -226,7 +226,7 @@ fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
     };
     let (reply, envs) = h
         .run(admin(), after(t0, 719, 59, 59), |s, ctx| {
-            api::cancel_perpetual(s, &cancel, ctx)
+            api::cancel_perpetual(s, &catalog(), &cancel, ctx)
         })
         .unwrap();
     // then each order has its own answer: the old one refused, the two others cancelled
@@ -254,7 +254,7 @@ fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
     };
     let e = h
         .run(admin(), after(t0, 720, 0, 0), |s, ctx| {
-            api::cancel_perpetual(s, &again, ctx)
+            api::cancel_perpetual(s, &catalog(), &again, ctx)
         })
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidState);
@@ -332,7 +332,7 @@ fn rule_o12_a_request_about_an_order_of_the_customer_is_filed_and_decided() {
     };
     let (filed, _) = h
         .run(admin(), after(t0, 800, 0, 0), |s, ctx| {
-            api::file_refund_request(s, &file, ctx)
+            api::file_refund_request(s, &catalog(), &file, ctx)
         })
         .unwrap();
     let id = serde_json::from_value(filed["refund_request_id"].clone()).unwrap();
@@ -345,7 +345,7 @@ fn rule_o12_a_request_about_an_order_of_the_customer_is_filed_and_decided() {
     };
     let (_, envs) = h
         .run(platform(Role::Support), after(t0, 900, 0, 0), |s, ctx| {
-            api::decide_refund_request(s, &decide, ctx)
+            api::decide_refund_request(s, &catalog(), &decide, ctx)
         })
         .unwrap();
     assert!(matches!(envs[0].payload, Event::RefundRequestApproved(_)));
@@ -353,7 +353,7 @@ fn rule_o12_a_request_about_an_order_of_the_customer_is_filed_and_decided() {
     both.subscription_id = Some(csp_events::SubscriptionId(uuid::Uuid::nil()));
     let e = h
         .run(admin(), after(t0, 901, 0, 0), |s, ctx| {
-            api::file_refund_request(s, &both, ctx)
+            api::file_refund_request(s, &catalog(), &both, ctx)
         })
         .unwrap_err();
     assert_eq!(
@@ -396,7 +396,7 @@ fn the_scheduler_catches_up_after_downtime_with_true_times_and_replay_equals_liv
     assert!(h.tick(at(2026, 11, 2, 9, 0, 1)).is_empty());
     let replay = h.replay();
     assert_eq!(replay, h.state);
-    assert_eq!(replay.digest(), h.state.digest());
+    assert_eq!(Harness::digest(&replay), Harness::digest(&h.state));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use csp_events::kernel::{Context, Decider, Due, Rejection};
 use csp_events::{ActorKind, ErrorCode, Event, Role, TenantId, Timestamp};
 
 /// A counter's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CounterState {
     /// Set once opened.
     pub opened: Option<CounterOpened>,

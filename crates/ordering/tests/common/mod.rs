@@ -9,13 +9,12 @@ use std::sync::{Arc, OnceLock};
 
 use csp_catalog::Catalog;
 use csp_events::api::CustomerRef;
-use csp_events::kernel::{Context, Rejection};
+use csp_events::kernel::{Context, Decided, Emit, Rejection};
 use csp_events::ordering as contract;
 use csp_events::{
     codec, Actor, ActorKind, CorrelationId, Currency, Envelope, EventId, RequestId, Role, TenantId,
     Timestamp,
 };
-use csp_ordering::api::{Outcome, Planned};
 use csp_ordering::State;
 use serde_json::Value;
 use uuid::Uuid;
@@ -153,7 +152,7 @@ impl Harness {
     }
 
     /// Appends planned events (deduplicated by id) and folds them into the live state.
-    pub fn record(&mut self, planned: Vec<Planned>, ctx: &Context) -> Vec<Envelope> {
+    pub fn record(&mut self, planned: Vec<Emit>, ctx: &Context) -> Vec<Envelope> {
         let mut out = Vec::new();
         for (k, p) in planned.into_iter().enumerate() {
             let id =
@@ -190,11 +189,11 @@ impl Harness {
         &mut self,
         actor: Actor,
         now: Timestamp,
-        f: impl FnOnce(&State, &Context) -> Result<Outcome, Rejection>,
+        f: impl FnOnce(&State, &Context) -> Result<Decided, Rejection>,
     ) -> Result<(Value, Vec<Envelope>), Rejection> {
         let ctx = self.ctx(actor, now);
         let outcome = f(&self.state, &ctx)?;
-        let envs = self.record(outcome.emits, &ctx);
+        let envs = self.record(outcome.events, &ctx);
         Ok((outcome.reply, envs))
     }
 
@@ -203,6 +202,11 @@ impl Harness {
         let ctx = self.ctx(Actor::system("ordering"), now);
         let due = self.state.due(now);
         self.record(due, &ctx)
+    }
+
+    /// The digest the runtime computes of a state (live and in replay alike).
+    pub fn digest(state: &State) -> String {
+        csp_bus::runtime::digest(state)
     }
 
     /// Folds the whole log, decoded from its bytes, into a fresh state.
