@@ -10,9 +10,12 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::error::Category;
 use serde_json::Value;
 
 use crate::id::TenantId;
+
+mod strict;
 
 /// Every error code a csp service answers with. The wire form is the snake_case name; it never
 /// changes once released, so clients may match on it.
@@ -198,7 +201,8 @@ impl Reply {
     }
 }
 
-/// A client-chosen idempotency key, unique per tenant: 1 to 128 printable ASCII characters.
+/// A client-chosen idempotency key, unique per tenant: 1 to 128 printable ASCII characters
+/// without spaces (`!` to `~`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct RequestId(String);
@@ -308,28 +312,36 @@ pub trait QueryBody: DeserializeOwned + Serialize {
 
 /// Decodes a request body strictly. On failure: `invalid_request`, with `details.path` the JSON
 /// path of the offending field (`lines[0].quantity`; `.` for the body itself) and
-/// `details.reason` what was wrong with it. serde_json's recursion limit (128) turns absurdly
-/// deep nesting into the same error instead of a stack overflow.
+/// `details.reason` what was wrong with it. Structs are read from objects only (`api/strict.rs`
+/// says why). A body that is not JSON at all (truncated, not UTF-8, a trailing comma) is `.`:
+/// the typed decoder's path there is only where the parser happened to stop, often a field the
+/// client got right; the reason keeps the line and column. serde_json's recursion limit (128)
+/// turns absurdly deep nesting into the same error instead of a stack overflow.
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-        let mut path = e.path().to_string();
-        let reason = e.into_inner().to_string();
-        // serde reports a missing or duplicated field at the path of the object that holds
-        // it; name the field itself, as for every other error.
-        if let Some(field) = reason
-            .strip_prefix("missing field `")
-            .or_else(|| reason.strip_prefix("duplicate field `"))
-            .and_then(|rest| rest.split('`').next())
-        {
-            path = if path == "." {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            };
-        }
-        invalid_request(&path, reason)
-    })?;
+    let value =
+        serde_path_to_error::deserialize::<_, T>(strict::ObjectsOnly(&mut de)).map_err(|e| {
+            let mut path = e.path().to_string();
+            let error = e.into_inner();
+            if matches!(error.classify(), Category::Syntax | Category::Eof) {
+                path = ".".to_string();
+            }
+            let reason = error.to_string();
+            // serde reports a missing or duplicated field at the path of the object that holds
+            // it; name the field itself, as for every other error.
+            if let Some(field) = reason
+                .strip_prefix("missing field `")
+                .or_else(|| reason.strip_prefix("duplicate field `"))
+                .and_then(|rest| rest.split('`').next())
+            {
+                path = if path == "." {
+                    field.to_string()
+                } else {
+                    format!("{path}.{field}")
+                };
+            }
+            invalid_request(&path, reason)
+        })?;
     de.end().map_err(|e| invalid_request(".", e.to_string()))?;
     Ok(value)
 }
@@ -385,6 +397,108 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
 
+    /// A body with an optional nested struct and an enum with a struct variant, to reach every
+    /// place serde would otherwise read a struct from an array.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        inner: Inner,
+        #[serde(default)]
+        maybe: Option<Inner>,
+        #[serde(default)]
+        choice: Option<Choice>,
+        #[serde(default)]
+        pair: Option<(u32, u32)>,
+        #[serde(default)]
+        any: Option<Value>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case", deny_unknown_fields)]
+    #[allow(dead_code)]
+    enum Choice {
+        Plain,
+        Wrapped(Inner),
+        Shaped { n: u32 },
+        Tupled(u32, u32),
+    }
+
+    #[test]
+    fn structs_are_objects_never_arrays() {
+        for body in [&br#"[[{"n":1}]]"#[..], br#"[[]]"#, b"[]"] {
+            let e = decode_json::<Probe>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.details["path"], ".", "the body itself: {e}");
+            assert!(e.message.contains("sequence"), "{}", e.message);
+        }
+        for body in [&b"\"a\""[..], b"1", b"null", b"true"] {
+            let e = decode_json::<Probe>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.details["path"], ".", "{e}");
+        }
+        // Nested structs, wherever they sit: in a list, a field, an option, an enum's variant.
+        for (body, path) in [
+            (&br#"{"a":[[1]]}"#[..], "a[0]"),
+            (br#"{"a":[{"n":1},[2]]}"#, "a[1]"),
+        ] {
+            let e = decode_json::<Probe>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.details["path"], path, "{e}");
+        }
+        for (body, path) in [
+            (&br#"{"inner":[1]}"#[..], "inner"),
+            (br#"{"inner":{"n":1},"maybe":[1]}"#, "maybe"),
+            (
+                br#"{"inner":{"n":1},"choice":{"wrapped":[1]}}"#,
+                "choice.wrapped",
+            ),
+            (
+                br#"{"inner":{"n":1},"choice":{"shaped":[1]}}"#,
+                "choice.shaped",
+            ),
+        ] {
+            let e = decode_json::<Nested>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.details["path"], path, "{e}");
+        }
+        // What is a sequence by nature still reads as one; objects still decode.
+        let ok = decode_json::<Nested>(
+            br#"{"inner":{"n":1},"maybe":{"n":2},"choice":{"tupled":[1,2]},"pair":[3,4],
+                 "any":[1,{"b":[2]}]}"#,
+        )
+        .expect("objects and sequences where sequences belong");
+        assert!(matches!(ok.choice, Some(Choice::Tupled(1, 2))));
+        assert_eq!(ok.pair, Some((3, 4)));
+        for choice in [
+            r#""plain""#,
+            r#"{"wrapped":{"n":1}}"#,
+            r#"{"shaped":{"n":1}}"#,
+        ] {
+            let body = format!(r#"{{"inner":{{"n":1}},"choice":{choice}}}"#);
+            decode_json::<Nested>(body.as_bytes()).expect(choice);
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_body_itself() {
+        for body in [
+            &br#"{"a":[{"n":1}"#[..],
+            br#"{"a":[{"n":1},]}"#,
+            br#"{"a":[{"n":1}],}"#,
+            b"{\"a\":[{\"n\":1}],\"\xff\":1}",
+            b"{\"a\":[{\"n\":1}],\"\xc3\x28\":1}",
+            b"\xff",
+            b"",
+            b"{not json",
+            br#"{"a":[]} trailing"#,
+        ] {
+            let e = decode_json::<Probe>(body).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.details["path"], ".", "{body:?}: {e}");
+            assert!(e.message.contains("line 1"), "the reason says where: {e}");
+        }
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let body = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
@@ -393,8 +507,8 @@ mod tests {
         let body = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         let e = decode_json::<Probe>(body.as_bytes()).unwrap_err();
         assert_eq!(
-            e.details["path"], "a[0][0]",
-            "the typed decoder stops at the first wrong type"
+            e.details["path"], "a[0]",
+            "the typed decoder stops at the first wrong type: an array for a struct"
         );
         // Where a field takes any JSON, serde_json's recursion limit stops the descent.
         let e = decode_json::<Value>(body.as_bytes()).unwrap_err();
@@ -440,6 +554,10 @@ mod tests {
         assert!(RequestId::new("r-1").is_ok());
         assert!(RequestId::new("").is_err());
         assert!(RequestId::new("a b").is_err());
+        assert!(RequestId::new("a\tb").is_err());
+        assert!(RequestId::new("caf\u{e9}").is_err());
+        assert!(RequestId::new("!~").is_ok());
+        assert!(RequestId::new("x".repeat(128)).is_ok());
         assert!(RequestId::new("x".repeat(129)).is_err());
     }
 

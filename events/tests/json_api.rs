@@ -60,6 +60,16 @@ fn check<T: serde::de::DeserializeOwned + serde::Serialize>(name: &str) {
     assert_eq!(e.code, ErrorCode::InvalidRequest, "{name}");
     assert_eq!(e.details["path"], "surprise", "{name}: {e}");
     assert!(e.message.contains("unknown field"), "{name}: {e}");
+    // A body is an object: not the example's values as an array, nor any other JSON value.
+    let fields: serde_json::Map<String, Value> = serde_json::from_slice(&body).unwrap();
+    let positional = Value::Array(fields.into_iter().map(|(_, v)| v).collect());
+    for shape in [positional, "x".into(), 1.into(), true.into(), Value::Null] {
+        let e = decode_json::<T>(&serde_json::to_vec(&shape).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{name} accepted {shape}"));
+        assert_eq!(e.code, ErrorCode::InvalidRequest, "{name}");
+        assert_eq!(e.details["path"], ".", "{name}: {shape}: {e}");
+    }
 }
 
 fn command<T: CommandBody>() -> &'static str {
@@ -139,4 +149,61 @@ fn wrong_types_and_negative_quantities_name_the_field() {
         {"product":"p","sku":"s","quantity":2,"term":"P2Y","billing_plan":"annual"}]}"#;
     let e = decode_json::<PlaceOrder>(body).unwrap_err();
     assert_eq!(e.details["path"], "lines[0].term");
+}
+
+#[test]
+fn a_body_with_its_values_in_field_order_is_still_not_an_object() {
+    // Found from outside: serde reads a struct from an array of its fields in declaration
+    // order, so this body placed a real order.
+    let body = br#"["po-1","0190d7a1-4c2b-7e55-9a3f-5b7f2c1e0c01",
+        [["windows-server-2022-datacenter","16-core-p1y",1,"P1Y","annual"]]]"#;
+    let e = decode_json::<PlaceOrder>(body).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert_eq!(e.details["path"], ".", "{e}");
+    // The same inside a body: a line, an imported order, an amount, a contact, an attachment.
+    let line = serde_json::json!([
+        "windows-server-2022-datacenter",
+        "16-core-p1y",
+        1,
+        "P1Y",
+        "annual"
+    ]);
+    let e = decode_json::<PlaceOrder>(&with_field(&example("place_order"), "lines", [line].into()))
+        .unwrap_err();
+    assert_eq!(e.details["path"], "lines[0]", "{e}");
+    let imported = serde_json::json!([
+        "contoso.onmicrosoft.com",
+        "2021-10-13T15:30:00Z",
+        [{"product": "sql-server-2022-standard", "sku": "2-core-p1y", "quantity": 4,
+          "term": "P1Y", "billing_plan": "annual"}]
+    ]);
+    let e = decode_json::<ImportOrders>(&with_field(
+        &example("import_orders"),
+        "orders",
+        [imported].into(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.details["path"], "orders[0]", "{e}");
+    for (field, value, path) in [
+        (
+            "amount_requested",
+            serde_json::json!([389900, "AUD"]),
+            "amount_requested",
+        ),
+        (
+            "contact",
+            serde_json::json!(["Ana Souza", "ana@partner.example", "+61 2 5550 0100"]),
+            "contact",
+        ),
+        (
+            "attachments",
+            serde_json::json!([["invoice.pdf", 48213]]),
+            "attachments[0]",
+        ),
+    ] {
+        let body = with_field(&example("file_refund_request"), field, value);
+        let e = decode_json::<FileRefundRequest>(&body).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert_eq!(e.details["path"], path, "{e}");
+    }
 }

@@ -149,6 +149,11 @@ pub enum ConfigError {
         /// The issuer.
         iss: String,
     },
+    /// `jsonwebtoken` already had another crypto provider when the verifier was built: something
+    /// in the process decoded or signed with it first, fixing a provider that may not verify
+    /// Ed25519 at all (without crypto features, one that panics on every token).
+    #[error("jsonwebtoken already has another crypto provider in this process: build the Verifier before anything else uses jsonwebtoken")]
+    CryptoProvider,
     /// A tenant on a non-partner issuer.
     #[error("issuer {iss:?} is a {kind} issuer, which takes no `tenant`: only partner issuers are bound to one")]
     UnexpectedTenant {

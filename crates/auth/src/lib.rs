@@ -72,7 +72,8 @@
 //! ```
 //!
 //! Modules: `config` (the file format and its checks), `verifier` (the checks in order),
-//! `policy` (what each issuer kind may mint), `issuer` (keys csp holds itself), `error`.
+//! `policy` (what each issuer kind may mint), `issuer` (keys csp holds itself), `provider` (the
+//! Ed25519-only cryptography `jsonwebtoken` runs), `error`.
 
 #![warn(missing_docs)]
 
@@ -80,6 +81,7 @@ mod config;
 mod error;
 mod issuer;
 mod policy;
+mod provider;
 mod verifier;
 
 pub use config::{AuthConfig, ConfigError, IssuerConfig, IssuerKind};

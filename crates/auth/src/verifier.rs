@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::config::{decode_public_key, AuthConfig, ConfigError, IssuerKind};
 use crate::error::{clip, AuthError};
-use crate::policy;
+use crate::{policy, provider};
 
 /// How far, in seconds, the issuer's clock and ours may disagree: a token is still accepted this
 /// long after its `exp`, and already accepted this long before its `nbf`/`iat`. Thirty seconds
@@ -89,6 +89,7 @@ impl Verifier {
         if config.issuers.is_empty() {
             return Err(ConfigError::NoIssuers);
         }
+        provider::install()?;
         let mut issuers = HashMap::new();
         for (index, issuer) in config.issuers.into_iter().enumerate() {
             if issuer.iss.trim().is_empty() {

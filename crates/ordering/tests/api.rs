@@ -6,9 +6,9 @@ mod common;
 use common::*;
 use csp_events::api::{decode_json, CustomerRef};
 use csp_events::ordering::{self as contract, BillingPlan, LineItem, Term};
-use csp_events::{Currency, ErrorCode, Event, OrderId, Role};
-use csp_ordering::api;
+use csp_events::{Currency, ErrorCode, Event, OrderId, Role, SubscriptionId};
 use csp_ordering::projection::subscriptions::Status;
+use csp_ordering::{api, queries};
 
 fn with_contoso() -> Harness {
     let mut h = Harness::new();
@@ -441,4 +441,151 @@ fn rule_o4_get_subscriptions_lists_an_orders_lines_in_line_order() {
         .map(|v| v.line)
         .collect();
     assert_eq!(lines, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn rule_o4_o6_the_software_page_shows_a_pre_cutover_subscriptions_auto_renew_and_expiry() {
+    // Found from outside: Get Subscription hides a pre-cut-over subscription (O4), and the
+    // Software page's list showed neither that it never renews (O6) nor when it ends.
+    let mut h = with_contoso();
+    let now = at(2022, 3, 1, 9, 0, 0);
+    let import = contract::ImportOrders {
+        request_id: rid("backfill"),
+        orders: vec![
+            contract::ImportedOrder {
+                customer: tenant(CONTOSO),
+                purchased_at: at(2021, 10, 13, 15, 30, 0),
+                lines: vec![ws_p1y(1)],
+            },
+            contract::ImportedOrder {
+                customer: tenant(CONTOSO),
+                purchased_at: at(2021, 10, 14, 0, 0, 0),
+                lines: vec![ws_p1y(2), ws_p1y(3)],
+            },
+        ],
+    };
+    h.run(platform(Role::Importer), now, |s, ctx| {
+        api::import_orders(s, &catalog(), &import, ctx)
+    })
+    .unwrap();
+    let perpetual = place(tenant(CONTOSO), vec![sql_perpetual(1)]);
+    h.run(admin(), now, |s, ctx| {
+        api::place_order(s, &catalog(), &perpetual, ctx)
+    })
+    .unwrap();
+    let read = |h: &mut Harness, now| {
+        let ctx = h.ctx(admin(), now);
+        let q = contract::GetPurchases {
+            customer: domain("contoso.onmicrosoft.com"),
+            after: None,
+            limit: None,
+        };
+        let page = queries::get_purchases(&h.state, &catalog(), &q, &ctx).unwrap();
+        page["purchases"].as_array().unwrap().clone()
+    };
+    let shown = |p: &serde_json::Value| {
+        (
+            p["status"].as_str().unwrap().to_string(),
+            p["auto_renew"].clone(),
+            p["term_end"].clone(),
+        )
+    };
+    let list = read(&mut h, now);
+    assert_eq!(list.len(), 4);
+    assert_eq!(list[0]["before_cutover"], true);
+    assert_eq!(
+        shown(&list[0]),
+        ("active".into(), false.into(), "2022-10-13T15:30:00Z".into()),
+        "the pre-cut-over subscription never renews and says when it ends"
+    );
+    for p in &list[1..3] {
+        assert_eq!(
+            shown(p),
+            ("active".into(), true.into(), "2022-10-14T00:00:00Z".into())
+        );
+    }
+    assert_eq!(
+        shown(&list[3]),
+        (
+            "active".into(),
+            serde_json::Value::Null,
+            serde_json::Value::Null
+        ),
+        "a perpetual purchase has neither"
+    );
+    let sub = |p: &serde_json::Value| -> SubscriptionId {
+        serde_json::from_value(p["item"]["subscription"].clone()).unwrap()
+    };
+    let (old, off, on) = (sub(&list[0]), sub(&list[1]), sub(&list[2]));
+    // Get Subscription still does not show it (O4).
+    let ctx = h.ctx(admin(), now);
+    let q = contract::GetSubscription {
+        customer: tenant(CONTOSO),
+        subscription_id: old,
+    };
+    let e = queries::get_subscription(&h.state, &catalog(), &q, &ctx).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+
+    // when auto-renew is switched: on for the old one is refused (O6), off is already so; off
+    // for a later one is recorded
+    let switch = |id, on: bool| contract::SetAutoRenew {
+        request_id: rid("ar"),
+        customer: tenant(CONTOSO),
+        subscription_id: id,
+        auto_renew: on,
+    };
+    let e = h
+        .run(admin(), now, |s, ctx| {
+            api::set_auto_renew(s, &catalog(), &switch(old, true), ctx)
+        })
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::AutorenewUnavailable);
+    let (_, envs) = h
+        .run(admin(), now, |s, ctx| {
+            api::set_auto_renew(s, &catalog(), &switch(old, false), ctx)
+        })
+        .unwrap();
+    assert!(envs.is_empty(), "already off: nothing recorded");
+    h.run(admin(), now, |s, ctx| {
+        api::set_auto_renew(s, &catalog(), &switch(off, false), ctx)
+    })
+    .unwrap();
+    let list = read(&mut h, now);
+    assert_eq!(sub(&list[0]), old);
+    assert_eq!(list[0]["auto_renew"], false);
+    assert_eq!(sub(&list[1]), off);
+    assert_eq!(list[1]["auto_renew"], false, "the switch shows");
+    assert_eq!(list[2]["auto_renew"], true);
+
+    // then at the term ends the two that do not renew expire where the list said, and the one
+    // that renews shows its new term end
+    let later = at(2022, 10, 14, 0, 0, 1);
+    h.tick(later);
+    let list = read(&mut h, later);
+    assert_eq!(
+        shown(&list[0]),
+        (
+            "expired".into(),
+            false.into(),
+            "2022-10-13T15:30:00Z".into()
+        )
+    );
+    assert_eq!(
+        shown(&list[1]),
+        (
+            "expired".into(),
+            false.into(),
+            "2022-10-14T00:00:00Z".into()
+        )
+    );
+    assert_eq!(sub(&list[2]), on);
+    assert_eq!(
+        shown(&list[2]),
+        ("active".into(), true.into(), "2023-10-14T00:00:00Z".into())
+    );
+    assert_eq!(
+        h.replay(),
+        h.state,
+        "a fold of the log like every read model"
+    );
 }

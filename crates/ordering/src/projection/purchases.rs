@@ -1,7 +1,9 @@
 //! Purchases: every subscription and perpetual purchase of a customer, whatever its date —
 //! before the cut-over, cancelled or expired included. It is the list behind the Software page
 //! (rules O4, O10: a cancelled item stays listed); the page itself, with keys and downloads,
-//! is entitlement's.
+//! is entitlement's. Subscriptions carry their auto-renew flag and current term end, so a
+//! pre-cut-over one, which Get Subscription does not show, still says that it never renews and
+//! when it ends (O6).
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,14 @@ pub struct PurchaseView {
     pub before_cutover: bool,
     /// Active, cancelled or expired.
     pub status: Status,
+    /// A subscription: whether it renews at `term_end`. Shown here for every subscription
+    /// because this is the one list where a pre-cut-over subscription appears at all (Get
+    /// Subscription does not show it, rule O4), and it never renews (O6). `None` for a
+    /// perpetual purchase, which has no term.
+    pub auto_renew: Option<bool>,
+    /// A subscription: the end (exclusive) of its current term, when it expires unless it
+    /// renews (or did expire, `status` says which). `None` for a perpetual purchase.
+    pub term_end: Option<Timestamp>,
 }
 
 type Key = (TenantId, Timestamp, OrderId, u32);
@@ -62,12 +72,16 @@ impl Purchases {
         self.items.insert(key, view);
     }
 
-    fn set_status(&mut self, id: Uuid, status: Status) {
+    fn update(&mut self, id: Uuid, change: impl FnOnce(&mut PurchaseView)) {
         if let Some(key) = self.index.get(&id) {
             if let Some(v) = self.items.get_mut(key) {
-                v.status = status;
+                change(v);
             }
         }
+    }
+
+    fn set_status(&mut self, id: Uuid, status: Status) {
+        self.update(id, |v| v.status = status);
     }
 
     /// Folds one event.
@@ -90,6 +104,8 @@ impl Purchases {
                     license_only: s.license_only,
                     before_cutover: s.before_cutover,
                     status: Status::Active,
+                    auto_renew: Some(s.auto_renew),
+                    term_end: Some(s.term_end),
                 },
             ),
             Event::PerpetualPurchased(p) => self.insert(
@@ -109,8 +125,16 @@ impl Purchases {
                     license_only: p.license_only,
                     before_cutover: false,
                     status: Status::Active,
+                    auto_renew: None,
+                    term_end: None,
                 },
             ),
+            Event::SubscriptionRenewed(r) => {
+                self.update(r.subscription.as_uuid(), |v| v.term_end = Some(r.term_end))
+            }
+            Event::AutoRenewChanged(a) => self.update(a.subscription.as_uuid(), |v| {
+                v.auto_renew = Some(a.auto_renew)
+            }),
             Event::SubscriptionCancelled(c) => {
                 self.set_status(c.subscription.as_uuid(), Status::Cancelled)
             }
