@@ -10,15 +10,14 @@
 //! - [`projection`]: read models folded from events only (customers, orders, subscriptions,
 //!   purchases);
 //! - [`state`]: [`State`], everything the service holds — every aggregate and every read model —
-//!   with `apply` (the one fold, live and in replay), `due` (what the scheduler records) and a
-//!   deterministic `digest` (live equals replay, byte for byte);
+//!   with `apply` (the one fold, live and in replay) and `due` (what the scheduler records); it
+//!   serialises deterministically, so the runtime's digest of it is the same live and in replay;
 //! - [`api`]: the contract's JSON commands mapped to domain commands (customers resolved by
-//!   tenant id or domain) and decisions turned into [`api::Planned`] events and replies.
-//!
+//!   tenant id or domain) and decisions turned into the kernel's `Decided` (events and reply);
 //! - [`queries`]: the contract's JSON queries answered from [`State`], with who may read what;
-//! - [`service`]: the shell — [`service::OrderingService`] on the csp runtime, its endpoint
-//!   table, and [`service::Live`] (the state beside the catalog it was started with: the catalog
-//!   is configuration, not part of the fold).
+//! - [`service`]: the endpoint table of [`service::OrderingService`] on the csp runtime, each
+//!   command and query bound to its function; the catalog is the service's configuration,
+//!   handed to every handler beside the state, never folded.
 //!
 //! **Invariant:** nothing outside `service.rs` reads a clock, a file, a socket or a random
 //! source; ids come from `ctx.new_id`, transitions from `EventId::scheduled`. `service.rs`
