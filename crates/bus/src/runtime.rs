@@ -1111,9 +1111,9 @@ fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
 pub fn digest<St: serde::Serialize>(state: &St) -> String {
     use std::fmt::Write as _;
     let mut hasher = Sha256::new();
-    // postcard writes into the hasher as it serialises: no copy of a large state. A state
-    // that fails to serialise (a map key that is not a string is fine for postcard) yields the
-    // digest of what was written so far, never a panic.
+    // postcard writes into the hasher as it serialises: no copy of a large state. postcard
+    // fails only on a sequence of unknown length, which derived states never produce; if one
+    // did, the digest would be of what was written so far, never a panic.
     let _ = postcard::to_io(state, HashWriter(&mut hasher));
     hasher
         .finalize()
