@@ -6,6 +6,10 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+mod aggregates;
+
+pub use aggregates::Aggregates;
+
 use crate::actor::Actor;
 use crate::api::ApiError;
 use crate::event::Event;
@@ -464,5 +468,55 @@ mod tests {
         assert_ne!(a, c.new_id("order", 1));
         assert_ne!(a, c.new_id("subscription", 0));
         assert_eq!(&a.as_bytes()[..6], &c.seed.as_bytes()[..6]);
+    }
+
+    #[test]
+    fn aggregates_keep_their_due_index_and_catch_up_term_by_term() {
+        let mut leases: Aggregates<u32, Lease> = Aggregates::default();
+        leases.evolve(1, &LeaseEvent::Started(Timestamp::from_micros(0)));
+        leases.evolve(2, &LeaseEvent::Started(Timestamp::from_micros(5)));
+        assert_eq!(leases.next_due_at(), Some(Timestamp::from_micros(10)));
+        // At 16: lease 1 renewed at 10, lease 2 at 15; nothing else.
+        let due = leases.due(Timestamp::from_micros(16));
+        let at: Vec<(u32, i64)> = due
+            .iter()
+            .map(|(id, t)| (*id, t.effective_at.as_micros()))
+            .collect();
+        assert_eq!(at, vec![(1, 10), (2, 15)]);
+        // Down until 31: lease 1 catches up term by term, each with its own time.
+        let of_1: Vec<i64> = leases
+            .due_of(1, Timestamp::from_micros(31))
+            .iter()
+            .map(|t| t.effective_at.as_micros())
+            .collect();
+        assert_eq!(of_1, vec![10, 20, 30]);
+        // Once recorded, they are no longer due; a stopped lease schedules nothing.
+        for (id, t) in due {
+            leases.evolve(id, &t.event);
+        }
+        assert!(leases.due(Timestamp::from_micros(16)).is_empty());
+        leases.evolve(2, &LeaseEvent::Stopped);
+        assert_eq!(leases.next_due_at(), Some(Timestamp::from_micros(20)));
+        assert!(leases.due_of(2, Timestamp::from_micros(1_000)).is_empty());
+        assert_eq!(leases.len(), 2);
+    }
+
+    #[test]
+    fn aggregates_decide_with_what_is_due_applied_first() {
+        let mut leases: Aggregates<u32, Lease> = Aggregates::default();
+        leases.evolve(7, &LeaseEvent::Started(Timestamp::from_micros(0)));
+        let d = leases
+            .decide(7, &LeaseCommand::Stop, &ctx(21))
+            .expect("inside the third term's window");
+        assert_eq!(d.transitions.len(), 2);
+        assert_eq!(d.events, vec![LeaseEvent::Stopped]);
+        // An aggregate nothing happened to decides from its default state.
+        assert_eq!(
+            leases
+                .decide(8, &LeaseCommand::Stop, &ctx(0))
+                .unwrap_err()
+                .code,
+            ErrorCode::NotFound
+        );
     }
 }

@@ -2,11 +2,9 @@
 //! transitions. Everything else — decoding, tokens, idempotency, append, reply — is the
 //! runtime's.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use csp_bus::{Decided, Emit, Endpoints, Origin, Service};
 use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
-use csp_events::kernel::{apply_due, decide_at, Context, Decider, Rejection};
+use csp_events::kernel::{apply_due, Aggregates, Context, Rejection};
 use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
 use serde_json::{json, Value};
 
@@ -36,18 +34,16 @@ impl Instance for Second {
     const NAME: &'static str = "counter-b";
 }
 
-/// Every counter, and when each next needs the scheduler. Ordered maps, so the runtime's digest
-/// depends only on the events folded.
+/// Every counter by customer, with when each next needs the scheduler (the kernel's
+/// collection: ordered, so the runtime's digest depends only on the events folded).
 #[derive(Default, serde::Serialize)]
 pub struct State {
-    counters: BTreeMap<TenantId, CounterState>,
-    /// (due time, customer) of every pending transition: the scheduler reads only the front.
-    due: BTreeSet<(Timestamp, TenantId)>,
+    counters: Aggregates<TenantId, Counter>,
 }
 
 impl State {
     fn counter(&self, customer: TenantId) -> CounterState {
-        self.counters.get(&customer).cloned().unwrap_or_default()
+        self.counters.state(customer)
     }
 }
 
@@ -70,17 +66,13 @@ fn decide(
     reply: Value,
 ) -> Result<Decided, Rejection> {
     let s = state.counter(customer);
-    let decision = decide_at::<Counter>(&s, &command, ctx)?;
+    let decision = state.counters.decide(customer, &command, ctx)?;
     let stream = counter::stream(customer);
     let partner = s.opened.as_ref().map_or(ctx.actor.tenant, |o| o.partner);
     let mut events: Vec<Emit> = decision
         .transitions
         .into_iter()
-        .map(|t| {
-            Emit::new(t.stream, t.event)
-                .derived(t.id, t.effective_at)
-                .tenants(Some(partner), Some(customer))
-        })
+        .map(|t| Emit::transition(t).tenants(Some(partner), Some(customer)))
         .collect();
     events.extend(
         decision
@@ -123,7 +115,7 @@ fn increment(state: &State, _: &(), c: &Increment, ctx: &Context) -> Result<Deci
 
 fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
     check_admin_agent(ctx, q.customer)?;
-    let Some(s) = state.counters.get(&q.customer) else {
+    let Some(s) = state.counters.get(q.customer) else {
         return Err(Rejection::new(
             ErrorCode::NotFound,
             format!("customer {} has no counter", q.customer),
@@ -163,14 +155,7 @@ impl<I: Instance> Service for CounterService<I> {
         let Some(customer) = customer_of(env) else {
             return;
         };
-        let c = state.counters.entry(customer).or_default();
-        if let Some(due) = Counter::next_due(c) {
-            state.due.remove(&(due.at, customer));
-        }
-        Counter::evolve(c, &env.payload);
-        if let Some(due) = Counter::next_due(c) {
-            state.due.insert((due.at, customer));
-        }
+        state.counters.evolve(customer, &env.payload);
     }
 
     fn endpoints() -> Endpoints<Self> {
@@ -178,18 +163,17 @@ impl<I: Instance> Service for CounterService<I> {
     }
 
     fn due(state: &State, _: &(), now: Timestamp) -> Vec<Emit> {
-        let mut out = Vec::new();
-        for (_, customer) in state.due.iter().take_while(|(at, _)| *at <= now) {
-            let mut s = state.counter(*customer);
-            let partner = s.opened.as_ref().map(|o| o.partner);
-            for t in apply_due::<Counter>(&mut s, now) {
-                out.push(
-                    Emit::new(t.stream, t.event)
-                        .derived(t.id, t.effective_at)
-                        .tenants(partner, Some(*customer)),
-                );
-            }
-        }
-        out
+        state
+            .counters
+            .due(now)
+            .into_iter()
+            .map(|(customer, t)| {
+                let partner = state
+                    .counters
+                    .get(customer)
+                    .and_then(|s| s.opened.as_ref().map(|o| o.partner));
+                Emit::transition(t).tenants(partner, Some(customer))
+            })
+            .collect()
     }
 }

@@ -252,9 +252,11 @@ fn on_subscription(
     cmd: &SubscriptionCommand,
     ctx: &Context,
 ) -> Result<Vec<Emit>, Rejection> {
-    let s = state.subscription(id);
-    let partner = s.as_ref().map(|s| s.started.partner);
-    let d = decide_at::<Subscription>(&s, cmd, ctx)?;
+    let partner = state
+        .subscriptions
+        .get(id)
+        .and_then(|s| s.as_ref().map(|s| s.started.partner));
+    let d = state.subscriptions.decide(id, cmd, ctx)?;
     let mut out: Vec<Emit> = d
         .transitions
         .into_iter()

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use csp_events::api::CustomerRef;
-use csp_events::kernel::{apply_due, Decider, Emit};
+use csp_events::kernel::{Aggregates, Decider, Emit};
 use csp_events::ordering::OrderPlaced;
 use csp_events::{
     Envelope, Event, OrderId, PurchaseId, RefundRequestId, SubscriptionId, Timestamp,
@@ -31,16 +31,14 @@ pub struct State {
     pub customers: Directory,
     /// Orders (decider states).
     pub orders: BTreeMap<OrderId, OrderState>,
-    /// Subscriptions (decider states).
-    pub subscriptions: BTreeMap<SubscriptionId, SubscriptionState>,
+    /// Subscriptions (decider states), with when each next term ends.
+    pub subscriptions: Aggregates<SubscriptionId, Subscription>,
     /// Perpetual purchases (decider states).
     pub perpetuals: BTreeMap<PurchaseId, PerpetualState>,
     /// The perpetual purchases of each order: rule O10 cancels by order id.
     pub perpetuals_by_order: BTreeMap<OrderId, BTreeSet<PurchaseId>>,
     /// Refund requests (decider states).
     pub refunds: BTreeMap<RefundRequestId, RefundState>,
-    /// (due time, subscription) of every pending term end: the scheduler reads the front.
-    pub due: BTreeSet<(Timestamp, SubscriptionId)>,
     /// The read models.
     pub views: Projections,
     /// How many events were folded.
@@ -86,14 +84,7 @@ impl State {
     }
 
     fn evolve_subscription(&mut self, id: SubscriptionId, e: &Event) {
-        let s = self.subscriptions.entry(id).or_default();
-        if let Some(due) = Subscription::next_due(s) {
-            self.due.remove(&(due.at, id));
-        }
-        Subscription::evolve(s, e);
-        if let Some(due) = Subscription::next_due(s) {
-            self.due.insert((due.at, id));
-        }
+        self.subscriptions.evolve(id, e);
     }
 
     /// The customer a command names, resolved through the customer list (rule O2).
@@ -106,7 +97,7 @@ impl State {
 
     /// A subscription's decider state (`None` if there is no such subscription).
     pub fn subscription(&self, id: SubscriptionId) -> SubscriptionState {
-        self.subscriptions.get(&id).cloned().flatten()
+        self.subscriptions.state(id)
     }
 
     /// An order as placed.
@@ -118,15 +109,17 @@ impl State {
     /// expiries with their deterministic ids and true `effective_at`, in due order per
     /// subscription (a subscription down for years catches up term by term).
     pub fn due(&self, now: Timestamp) -> Vec<Emit> {
-        let mut out = Vec::new();
-        for (_, id) in self.due.iter().take_while(|(at, _)| *at <= now) {
-            let mut s = self.subscription(*id);
-            let partner = s.as_ref().map(|s| s.started.partner);
-            for t in apply_due::<Subscription>(&mut s, now) {
-                out.push(transition(t, partner));
-            }
-        }
-        out
+        self.subscriptions
+            .due(now)
+            .into_iter()
+            .map(|(id, t)| {
+                let partner = self
+                    .subscriptions
+                    .get(id)
+                    .and_then(|s| s.as_ref().map(|s| s.started.partner));
+                transition(t, partner)
+            })
+            .collect()
     }
 
     /// What an operator checks first, the same from the running service (`csp.admin.ordering.status`)
