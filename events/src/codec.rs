@@ -31,7 +31,7 @@ pub const FORMAT_V1: u8 = 1;
 pub const FUTURE_FORMATS: std::ops::RangeInclusive<u8> = 2..=31;
 
 /// The schema this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u16 = 4;
+pub const SCHEMA_VERSION: u16 = 5;
 
 /// Why bytes are not an event this build can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,8 +221,8 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeErro
 
 fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
     match schema {
-        // Schemas 3 and 4 only appended variants: schema-2 and -3 bytes are valid today.
-        2 | 3 | SCHEMA_VERSION => decode_exact::<Event>(bytes),
+        // Schemas 3 to 5 only appended variants: schema-2 to -4 bytes are valid today.
+        2..=SCHEMA_VERSION => decode_exact::<Event>(bytes),
         1 => decode_exact::<v1::Event>(bytes).map(v1::upcast),
         s if s > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
             found: s,

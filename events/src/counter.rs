@@ -67,6 +67,27 @@ pub struct CounterObserved {
     pub total: u64,
 }
 
+/// The runtime's test consumer with a schedule of its own (the counter watcher) started watching
+/// a counter: a reaction to `CounterOpened`, until the counter's expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterWatched {
+    /// The customer.
+    pub customer: TenantId,
+    /// When the watch ends: a due transition of the watcher's.
+    pub until: Timestamp,
+}
+
+/// The watch ended at its `until` (a due transition, recorded with that business time however
+/// late), with how many increments it saw: the figure a reaction must get right when the
+/// watch's start, its increments and a later event arrive in one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterWatchEnded {
+    /// The customer.
+    pub customer: TenantId,
+    /// Increments the watch saw.
+    pub observed: u64,
+}
+
 /// Open a counter (partner `admin_agent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

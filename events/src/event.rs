@@ -134,6 +134,8 @@ events! {
     CounterIncremented = "counter_incremented",
     CounterExpired = "counter_expired",
     CounterObserved = "counter_observed",
+    CounterWatched = "counter_watched",
+    CounterWatchEnded = "counter_watch_ended",
 }
 
 impl Event {

@@ -293,6 +293,16 @@ fn payload(kind: EventKind) -> Event {
             total: 12,
         }
         .into(),
+        EventKind::CounterWatched => crate::counter::CounterWatched {
+            customer: CUSTOMER,
+            until: at(2026, 11, 3, 9),
+        }
+        .into(),
+        EventKind::CounterWatchEnded => crate::counter::CounterWatchEnded {
+            customer: CUSTOMER,
+            observed: 3,
+        }
+        .into(),
     }
 }
 

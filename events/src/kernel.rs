@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 mod aggregates;
 
-pub use aggregates::Aggregates;
+pub use aggregates::{Aggregates, Overlay};
 
 use crate::actor::Actor;
 use crate::api::ApiError;

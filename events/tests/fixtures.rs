@@ -57,3 +57,28 @@ fn the_frozen_schema_1_record_is_upcast() {
     expected.schema_version = 1;
     assert_eq!(env, expected, "schema 1 upcasts to today's sample");
 }
+
+/// Records written by schema 4 (the golden files before schema 5 appended two counter events),
+/// kept as they were: a consumer or a replay at a later schema still reads every one of them.
+#[test]
+fn every_schema_4_record_still_decodes_to_its_sample() {
+    let dir = fixtures::dir().join("schema4");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let kind = EventKind::from_name(&stem)
+            .unwrap_or_else(|| panic!("{} names no event kind", path.display()));
+        let decoded = codec::decode(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+        assert_eq!(decoded.schema_version, 4, "{}", path.display());
+        assert_eq!(
+            decoded.payload,
+            fixtures::sample(kind).payload,
+            "{}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 19, "the 19 kinds schema 4 knew");
+}

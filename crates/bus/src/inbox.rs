@@ -41,7 +41,7 @@ use crate::js::{JsConsumer, JsMsg};
 use crate::runtime::{
     append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared,
 };
-use crate::service::{Emit, Service, Upstream};
+use crate::service::{Emit, Scratch as _, Service, Upstream};
 
 /// What the consumers did, for `csp.admin.<service>.status` and tests.
 #[derive(Default)]
@@ -512,40 +512,45 @@ impl<S: Service> Consumer<S> {
         let stream = format!("{INBOX_PREFIX}{}", self.producer);
         let ingests: Vec<Ingest> = {
             let applied = read_lock(&self.shared.applied);
-            let mut decided: Vec<Vec<Emit>> = Vec::with_capacity(envs.len());
-            for (i, env) in envs.iter().enumerate() {
-                let upstream = Upstream {
-                    producer: self.producer,
-                    event: env,
-                    earlier: &envs[..i],
-                    earlier_reactions: &decided,
-                };
-                let reactions = S::react(&applied.state, &self.shared.config, &upstream)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(k, mut e)| {
-                        if e.id.is_none() {
-                            e.id = Some(EventId::reaction(env.event_id, k as u32));
-                        }
-                        // Business time is the upstream event's, never this consumer's clock:
-                        // one that was down for weeks still files a March event in March.
-                        if e.effective_at.is_none() {
-                            e.effective_at = Some(env.effective_at);
-                        }
-                        e
-                    })
-                    .collect();
-                decided.push(reactions);
-            }
+            let mut scratch = S::scratch(&applied.state);
             envs.iter()
                 .zip(bytes)
-                .zip(decided)
-                .map(|((env, bytes), reactions)| Ingest {
-                    stream: stream.clone(),
-                    event_id: env.event_id.as_uuid(),
-                    bytes: bytes.to_vec(),
-                    correlation: env.correlation_id.as_uuid(),
-                    reactions,
+                .map(|(env, bytes)| {
+                    // What falls due for the aggregates this event touches, up to its business
+                    // time, is recorded ahead of it, with its own time.
+                    let before = scratch.catch_up(env);
+                    let upstream = Upstream {
+                        producer: self.producer,
+                        event: env,
+                    };
+                    let reactions: Vec<Emit> = S::react(&scratch, &self.shared.config, &upstream)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, mut e)| {
+                            if e.id.is_none() {
+                                e.id = Some(EventId::reaction(env.event_id, k as u32));
+                            }
+                            // Business time is the upstream event's, never this
+                            // consumer's clock: one that was down for weeks still files a
+                            // March event in March.
+                            if e.effective_at.is_none() {
+                                e.effective_at = Some(env.effective_at);
+                            }
+                            e
+                        })
+                        .collect();
+                    scratch.fold_upstream(env, self.producer);
+                    for r in &reactions {
+                        scratch.fold_own(r);
+                    }
+                    Ingest {
+                        stream: stream.clone(),
+                        event_id: env.event_id.as_uuid(),
+                        bytes: bytes.to_vec(),
+                        correlation: env.correlation_id.as_uuid(),
+                        before,
+                        reactions,
+                    }
                 })
                 .collect()
         };

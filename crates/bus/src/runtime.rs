@@ -929,6 +929,8 @@ pub(crate) struct Ingest {
     pub(crate) bytes: Vec<u8>,
     /// Its correlation id, which its reactions carry on.
     pub(crate) correlation: Uuid,
+    /// The consumer's own due transitions recorded ahead of it (see `Scratch::catch_up`).
+    pub(crate) before: Vec<Emit>,
     /// Its reactions (ids derived from it).
     pub(crate) reactions: Vec<Emit>,
 }
@@ -985,8 +987,13 @@ pub(crate) async fn append_with_upstream<S: Service>(
                 bytes,
             }
         };
-        // Each upstream copy precedes its reactions in log order, which is what replay folds.
+        // Each upstream copy follows the transitions due before it and precedes its reactions
+        // in log order, which is what replay folds.
         for ingest in ingests {
+            for t in ingest.before {
+                let v = version(&t.stream);
+                events.push(make(t, v, ingest.correlation, None));
+            }
             let version_of_copy = version(&ingest.stream);
             events.push(NewEvent {
                 event_id: ingest.event_id,

@@ -73,15 +73,65 @@ pub trait Service: Send + Sync + 'static {
         true
     }
 
-    /// The reactions to one upstream event: a pure function of the state, the configuration
-    /// and [`Upstream`] (the event, its producer, and what came before it in the same batch:
-    /// appended together with it, so not yet folded into `state`). The runtime gives each
-    /// reaction without an id `EventId::reaction(upstream, index)` and without a business time
-    /// the upstream event's `effective_at`, so a redelivered event decided again yields events
-    /// the log already holds, and a consumer that was down files a March event in March.
-    /// Replay never calls this: the reactions are in the log.
-    fn react(_state: &Self::State, _config: &Self::Config, _upstream: &Upstream<'_>) -> Vec<Emit> {
+    /// What reactions are decided against: the state plus what the batch being appended has
+    /// added so far, aggregate by aggregate (see [`Scratch`]). A service with no reactions, or
+    /// whose reactions need nothing beyond the folded state, uses [`Unchanged`].
+    type Scratch<'a>: Scratch
+    where
+        Self: 'a;
+
+    /// A scratch over `state` with nothing added yet: one per appended batch, never a copy of
+    /// the state.
+    fn scratch(state: &Self::State) -> Self::Scratch<'_>;
+
+    /// The reactions to one upstream event: a pure function of the scratch (the state, every
+    /// earlier upstream event of the batch and the reactions decided for them, and the
+    /// transitions the runtime recorded first), the configuration and [`Upstream`] (the event
+    /// and its producer). The runtime gives each reaction without an id
+    /// `EventId::reaction(upstream, index)` and without a business time the upstream event's
+    /// `effective_at`, so a redelivered event decided again yields events the log already
+    /// holds, and a consumer that was down files a March event in March. Replay never calls
+    /// this: the reactions are in the log.
+    fn react(
+        _scratch: &Self::Scratch<'_>,
+        _config: &Self::Config,
+        _upstream: &Upstream<'_>,
+    ) -> Vec<Emit> {
         Vec::new()
+    }
+}
+
+/// The state a batch of reactions is decided against, changed only for the aggregates the
+/// batch touches (the kernel's `Overlay` keeps a copy of those alone: a catch-up batch of
+/// 1,000 events never clones the whole state). For each upstream event of a batch the runtime
+/// calls, in order: [`Scratch::catch_up`] (and records what it returns ahead of the upstream
+/// copy), then [`Service::react`], then [`Scratch::fold_upstream`] and [`Scratch::fold_own`]
+/// for each reaction.
+pub trait Scratch {
+    /// The due transitions of the aggregates `upstream` touches that fall due at or before its
+    /// `effective_at`, applied to this scratch. The runtime records them before the upstream
+    /// copy, each with its own business time and derived id, so a subscription's first charge
+    /// is billed before a cancellation in the same batch is refunded.
+    fn catch_up(&mut self, _upstream: &Envelope) -> Vec<Emit> {
+        Vec::new()
+    }
+
+    /// Folds an upstream event the batch records.
+    fn fold_upstream(&mut self, _upstream: &Envelope, _producer: &str) {}
+
+    /// Folds one of the service's own events the batch records (a reaction).
+    fn fold_own(&mut self, _event: &Emit) {}
+}
+
+/// The scratch of a service whose reactions read the folded state only (or that has none).
+pub struct Unchanged<'a, St>(pub &'a St);
+
+impl<St> Scratch for Unchanged<'_, St> {}
+
+impl<St> std::ops::Deref for Unchanged<'_, St> {
+    type Target = St;
+    fn deref(&self) -> &St {
+        self.0
     }
 }
 
@@ -97,27 +147,13 @@ pub enum Origin<'a> {
     },
 }
 
-/// One upstream event being reacted to, with what a reaction may need to see that the state
-/// does not show yet.
+/// One upstream event being reacted to.
 #[derive(Debug, Clone, Copy)]
 pub struct Upstream<'a> {
     /// The producing service (audit, consuming several, attributes every event by it).
     pub producer: &'a str,
     /// The event.
     pub event: &'a Envelope,
-    /// The upstream events ahead of it in the same batch, in order.
-    pub earlier: &'a [Envelope],
-    /// The reactions already decided for each of `earlier` (same index).
-    pub earlier_reactions: &'a [Vec<Emit>],
-}
-
-impl<'a> Upstream<'a> {
-    /// The earlier upstream events of the batch, each with its reactions, in order.
-    pub fn earlier(&self) -> impl Iterator<Item = (&'a Envelope, &'a [Emit])> {
-        self.earlier
-            .iter()
-            .zip(self.earlier_reactions.iter().map(Vec::as_slice))
-    }
 }
 
 /// Who may call an endpoint, checked by the runtime before the handler runs.

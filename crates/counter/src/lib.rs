@@ -7,11 +7,15 @@
 //!
 //! - `domain/`: the pure decider (`decide`, `evolve`, `next_due`) and nothing else;
 //! - `service.rs`: the state folded from the log, the endpoint table, the due transitions;
-//! - `observer.rs`: a consumer of the counter's events, reacting to each (exactly-once tests).
+//! - `observer.rs`: a consumer of the counter's events, reacting to each (exactly-once tests);
+//! - `watcher.rs`: a consumer with due transitions of its own (`domain/watch.rs`), proving that
+//!   a batch's reactions see each other and that what falls due is recorded first.
 
 pub mod domain;
 pub mod observer;
 pub mod service;
+pub mod watcher;
 
 pub use observer::{CounterObserver, Kept, Published, Reactions};
 pub use service::CounterService;
+pub use watcher::CounterWatcher;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-use csp_bus::{Emit, Endpoints, Origin, Service, Upstream};
+use csp_bus::{Emit, Endpoints, Origin, Service, Unchanged, Upstream};
 use csp_events::counter::{self, CounterObserved};
 use csp_events::{Envelope, Event, EventKind, TenantId};
 
@@ -58,6 +58,11 @@ impl<R: Reactions> Service for CounterObserver<R> {
 
     type Config = ();
     type State = State;
+    type Scratch<'a> = Unchanged<'a, State>;
+
+    fn scratch(state: &State) -> Unchanged<'_, State> {
+        Unchanged(state)
+    }
 
     fn apply(state: &mut State, env: &Envelope, origin: Origin<'_>) {
         if let Origin::Upstream { producer } = origin {
@@ -80,7 +85,7 @@ impl<R: Reactions> Service for CounterObserver<R> {
         R::PUBLISHED || kind != EventKind::CounterObserved
     }
 
-    fn react(_state: &State, _: &(), upstream: &Upstream<'_>) -> Vec<Emit> {
+    fn react(_: &Unchanged<'_, State>, _: &(), upstream: &Upstream<'_>) -> Vec<Emit> {
         let event = upstream.event;
         let Event::CounterIncremented(i) = &event.payload else {
             return Vec::new();

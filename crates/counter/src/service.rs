@@ -2,7 +2,7 @@
 //! transitions. Everything else — decoding, tokens, idempotency, append, reply — is the
 //! runtime's.
 
-use csp_bus::{Decided, Emit, Endpoints, Origin, Service};
+use csp_bus::{Decided, Emit, Endpoints, Origin, Service, Unchanged};
 use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
 use csp_events::kernel::{apply_due, Aggregates, Context, Rejection};
 use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
@@ -150,6 +150,11 @@ impl<I: Instance> Service for CounterService<I> {
 
     type Config = ();
     type State = State;
+    type Scratch<'a> = Unchanged<'a, State>;
+
+    fn scratch(state: &State) -> Unchanged<'_, State> {
+        Unchanged(state)
+    }
 
     fn apply(state: &mut State, env: &Envelope, _origin: Origin<'_>) {
         let Some(customer) = customer_of(env) else {

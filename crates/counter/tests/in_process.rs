@@ -12,6 +12,7 @@ use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
 use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Headers, Service};
 use csp_counter::service::Second;
+use csp_counter::CounterWatcher;
 use csp_counter::{CounterObserver, CounterService, Kept, Published, Reactions};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, ActorKind, Envelope, Event, Role, TenantId, Timestamp};
@@ -335,6 +336,83 @@ async fn a_consumer_of_two_producers_attributes_each_upstream_event() {
         observer.shutdown().await;
         second.shutdown().await;
         first.shutdown().await;
+    })
+    .await
+}
+
+/// A consumer catching up gets a counter's opening, its increments and its expiry in one batch
+/// (one page recovered from the producer's log). Its reactions to the increments depend on the
+/// reaction to the opening (the watch it started), and its own watch ends, by a due
+/// transition, exactly when the counter expires: that transition must be recorded before the
+/// expiry's copy, at its own business time, with every increment of the batch counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sees_its_earlier_reactions_and_records_what_falls_due_before_an_event_first() {
+    csp_testkit::within(Duration::from_secs(120), async {
+        let h = Harness::new();
+        let t0 = Timestamp::ymd_hms(2027, 3, 10, 9, 0, 0).unwrap();
+        let producer_clock = Clock::manual(t0);
+        let counter_log = h.log("counter");
+        let counter = h
+            .start_on::<CounterService>(counter_log.clone(), producer_clock.clone())
+            .await;
+        h.send(
+            "csp.cmd.counter.open_counter",
+            format!(
+                r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":1000,"expires_in_hours":1}}"#
+            ),
+        )
+        .await;
+        for i in 0..3 {
+            h.increment(&format!("w{i}")).await;
+        }
+        // Two hours on, the counter's own scheduler records its expiry, effective at t0 + 1h.
+        let Clock::Manual(producer_time) = &producer_clock else {
+            panic!("a manual clock")
+        };
+        producer_time.advance_micros(2 * 3_600_000_000);
+        wait_applied(&counter, 5, "the counter's expiry").await;
+
+        // The watcher starts now, on a clock that never reaches the expiry: only the batch can
+        // end its watch.
+        let watcher_log = h.log("watcher");
+        let watcher = h
+            .start_on::<CounterWatcher>(watcher_log.clone(), Clock::manual(t0))
+            .await;
+        // 5 upstream copies, the watch, 3 observations, the watch's end.
+        wait_applied(&watcher, 10, "the watcher caught up").await;
+
+        let log = events(&watcher_log);
+        let kinds: Vec<&str> = log.iter().map(|e| e.payload.name()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "counter_opened",
+                "counter_watched",
+                "counter_incremented",
+                "counter_observed",
+                "counter_incremented",
+                "counter_observed",
+                "counter_incremented",
+                "counter_observed",
+                "counter_watch_ended",
+                "counter_expired",
+            ],
+            "the watch's end is recorded before the expiry's copy"
+        );
+        let end = &log[8];
+        let expires_at = Timestamp::from_micros(t0.as_micros() + 3_600_000_000);
+        assert_eq!(end.effective_at, expires_at, "at its own business time");
+        let Event::CounterWatchEnded(ended) = &end.payload else {
+            panic!("the watch's end")
+        };
+        assert_eq!(ended.observed, 3, "every increment of the batch counted");
+        // Replay folds the log to the same watch the batch decided against.
+        let replayed = runtime::replay::<CounterWatcher>(&watcher_log).unwrap();
+        let customer: TenantId = CUSTOMER.parse().unwrap();
+        let w = replayed.state.watches.get(customer).unwrap().clone();
+        assert!(w.ended && w.observed == 3, "{w:?}");
+        watcher.shutdown().await;
+        counter.shutdown().await;
     })
     .await
 }

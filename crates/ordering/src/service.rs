@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use csp_bus::{Emit, Endpoints, Origin, Service};
+use csp_bus::{Emit, Endpoints, Origin, Service, Unchanged};
 use csp_catalog::Catalog;
 use csp_events::{Envelope, Timestamp};
 use serde_json::Value;
@@ -29,6 +29,11 @@ impl Service for OrderingService {
 
     type Config = Arc<Catalog>;
     type State = State;
+    type Scratch<'a> = Unchanged<'a, State>;
+
+    fn scratch(state: &State) -> Unchanged<'_, State> {
+        Unchanged(state)
+    }
 
     fn apply(state: &mut State, event: &Envelope, _origin: Origin<'_>) {
         state.apply(event);
