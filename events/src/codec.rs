@@ -4,15 +4,22 @@
 //! - the **format byte** names the layout of everything after it, so even the envelope's own
 //!   shape can change later (a reader meets an unknown format byte and says so);
 //! - the **header** is the envelope without its payload, including `schema_version`;
-//! - the **payload** is the [`Event`] enum in that schema. Older schemas are decoded with their
-//!   frozen types and upcast to the current one; a newer schema than this build knows is a
-//!   distinct error, because a consumer must hold back on it (a rolling upgrade), not drop it.
+//! - the **payload** is the [`Event`] enum.
 //!
-//! postcard is not self-describing: a released shape never changes. History of the schema:
+//! postcard is not self-describing, so **a released shape never changes: a change is a new
+//! variant** (the frozen golden files in `fixtures/frozen/`, one per kind written when the kind
+//! was added and never rewritten, fail the tests if a shape moves). That rule is what lets a
+//! consumer take records from a newer build without lock-step upgrades: whatever schema the
+//! writer knew, a record of a kind this build knows decodes with this build's types and is
+//! folded; only a kind it does not know ([`DecodeError::UnknownKind`]), or a known kind that
+//! does not decode from a newer writer, is held back (a rolling upgrade), never dropped. The
+//! header's `schema_version` says what the writer knew; schema 1, from before the rule, is
+//! decoded with its frozen types and upcast. History of the schema:
 //! - 1: first shapes (`Quarantined` without `producer`);
 //! - 2: `Quarantined` gained `producer`;
 //! - 3: the counter's events appended (additions only: schema 2 decodes as 3);
-//! - 4: `CounterObserved` appended (additions only).
+//! - 4: `CounterObserved` appended (additions only);
+//! - 5: `CounterWatched`, `CounterWatchEnded` appended (additions only).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -42,7 +49,19 @@ pub enum DecodeError {
     /// A format byte this build does not know. Newer than [`FORMAT_V1`] means a newer writer.
     #[error("unknown record format {0} (this build reads format {FORMAT_V1})")]
     UnknownFormat(u8),
-    /// A payload schema newer than this build: hold back, upgrade, do not drop.
+    /// An event kind this build does not know (appended by a newer build): hold back,
+    /// upgrade, do not drop.
+    #[error("event kind #{variant} (schema {schema}) is unknown to this build, which knows {known} kinds")]
+    UnknownKind {
+        /// The variant index in the record.
+        variant: u32,
+        /// The schema the writer knew.
+        schema: u16,
+        /// How many kinds this build knows.
+        known: usize,
+    },
+    /// A known kind from a newer build that does not decode with this build's types: held
+    /// back like an unknown kind (it should not happen: released shapes never change).
     #[error("event schema {found} is newer than this build's {known}")]
     NewerSchema {
         /// The schema in the record.
@@ -60,7 +79,7 @@ impl DecodeError {
     /// being garbage (quarantine it).
     pub fn is_newer(&self) -> bool {
         match self {
-            DecodeError::NewerSchema { .. } => true,
+            DecodeError::NewerSchema { .. } | DecodeError::UnknownKind { .. } => true,
             DecodeError::UnknownFormat(f) => FUTURE_FORMATS.contains(f),
             _ => false,
         }
@@ -221,14 +240,28 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeErro
 
 fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
     match schema {
-        // Schemas 3 to 5 only appended variants: schema-2 to -4 bytes are valid today.
-        2..=SCHEMA_VERSION => decode_exact::<Event>(bytes),
         1 => decode_exact::<v1::Event>(bytes).map(v1::upcast),
-        s if s > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
-            found: s,
-            known: SCHEMA_VERSION,
-        }),
-        s => Err(DecodeError::Malformed(format!("unknown event schema {s}"))),
+        0 => Err(DecodeError::Malformed("unknown event schema 0".into())),
+        // From schema 2 on, shapes are frozen and variants only appended: a kind this build
+        // knows decodes with its types whatever the writer's schema.
+        schema => {
+            let (variant, _) = postcard::take_from_bytes::<u32>(bytes)
+                .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            if usize::try_from(variant).map_or(true, |v| v >= EventKind::ALL.len()) {
+                return Err(DecodeError::UnknownKind {
+                    variant,
+                    schema,
+                    known: EventKind::ALL.len(),
+                });
+            }
+            match decode_exact::<Event>(bytes) {
+                Err(_) if schema > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
+                    found: schema,
+                    known: SCHEMA_VERSION,
+                }),
+                decoded => decoded,
+            }
+        }
     }
 }
 
@@ -390,19 +423,46 @@ mod tests {
         assert_eq!(again.payload, back.payload);
     }
 
+    /// `header` (with `schema`) followed by `payload`.
+    fn record(h: &Header, schema: u16, payload: &[u8]) -> Vec<u8> {
+        let mut h = h.clone();
+        h.schema_version = schema;
+        let mut out = postcard::to_extend(&h, vec![FORMAT_V1]).unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
     #[test]
-    fn newer_schema_and_format_are_told_apart_from_garbage() {
+    fn a_known_kind_from_a_newer_build_is_read_and_an_unknown_kind_is_held() {
+        let env = fixtures::sample(crate::event::EventKind::AccessRefused);
+        let bytes = encode(&env);
+        let (h, payload) = decode_header(&bytes).unwrap();
+        // A newer build that added kinds wrote a kind this build knows: it is folded.
+        let newer = decode(&record(&h, SCHEMA_VERSION + 1, payload)).unwrap();
+        assert_eq!(newer.payload, env.payload);
+        assert_eq!(newer.schema_version, SCHEMA_VERSION + 1);
+        // A kind this build does not know: held (reported), never quarantined.
+        let mut unknown = Vec::new();
+        let next = u32::try_from(EventKind::ALL.len()).unwrap();
+        unknown.extend(postcard::to_stdvec(&next).unwrap());
+        unknown.extend_from_slice(&[3, b'a', b'b', b'c']);
+        let e = decode(&record(&h, SCHEMA_VERSION + 1, &unknown)).unwrap_err();
+        assert!(e.is_newer(), "{e}");
+        assert!(matches!(e, DecodeError::UnknownKind { variant, .. } if variant == next));
+        // A known kind from a newer build that does not decode: held too, not garbage.
+        let mut changed = payload.to_vec();
+        changed.truncate(2);
+        let e = decode(&record(&h, SCHEMA_VERSION + 1, &changed)).unwrap_err();
+        assert!(matches!(e, DecodeError::NewerSchema { .. }), "{e}");
+        // The same bytes claiming this build's schema are garbage.
+        let e = decode(&record(&h, SCHEMA_VERSION, &changed)).unwrap_err();
+        assert!(!e.is_newer(), "{e}");
+    }
+
+    #[test]
+    fn newer_formats_are_told_apart_from_garbage() {
         let env = fixtures::sample(crate::event::EventKind::AccessRefused);
         let mut bytes = encode(&env);
-        // Rewrite the header with a future schema version.
-        let (mut h, payload) = decode_header(&bytes).unwrap();
-        h.schema_version = SCHEMA_VERSION + 1;
-        let mut future = vec![FORMAT_V1];
-        future = postcard::to_extend(&h, future).unwrap();
-        future.extend_from_slice(payload);
-        let e = decode(&future).unwrap_err();
-        assert!(e.is_newer(), "{e}");
-        assert_eq!(decode_header(&future).unwrap().0.event_id, env.event_id);
 
         bytes[0] = 9;
         assert!(decode(&bytes).unwrap_err().is_newer());

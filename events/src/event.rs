@@ -1,8 +1,10 @@
 //! The one enum of every event csp records, and the events every service shares.
 //!
 //! postcard encodes an enum variant by its position, so variants are only ever appended at the
-//! end, and every addition or shape change bumps [`crate::codec::SCHEMA_VERSION`] (a consumer
-//! that meets a newer schema holds back instead of quarantining what it cannot read yet).
+//! end, and a released variant's shape never changes (a change is a new variant; the frozen
+//! golden files check it). Every addition bumps [`crate::codec::SCHEMA_VERSION`]; a consumer
+//! of an older build reads every kind it knows from a newer writer and holds back only at a
+//! kind it does not know, instead of quarantining what it cannot read yet.
 
 use serde::{Deserialize, Serialize};
 
@@ -112,8 +114,9 @@ macro_rules! events {
     };
 }
 
-// Append only. Adding a variant: add it at the end, bump codec::SCHEMA_VERSION, add a sample in
-// fixtures.rs, run `cargo xtask fixtures`, and write a line in CHANGELOG.md.
+// Append only, and never change a released variant's shape. Adding a variant: add it at the end,
+// bump codec::SCHEMA_VERSION, add a sample in fixtures.rs, run `cargo xtask fixtures` (it writes
+// the new kind's frozen record too), and write a line in CHANGELOG.md.
 events! {
     AccessRefused = "access_refused",
     Quarantined = "quarantined",

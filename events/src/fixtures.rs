@@ -345,6 +345,12 @@ pub fn path(kind: EventKind) -> PathBuf {
     dir().join(format!("{}.bin", kind.name()))
 }
 
+/// The file of `kind`'s record as first released (`fixtures/frozen/`), written once and never
+/// rewritten: a test decodes it forever, so a released shape cannot change unnoticed.
+pub fn frozen_path(kind: EventKind) -> PathBuf {
+    dir().join("frozen").join(format!("{}.bin", kind.name()))
+}
+
 /// The frozen schema-1 record (a `Quarantined` before it named its producer), decoded forever.
 pub fn schema1_path() -> PathBuf {
     dir().join("schema1").join("quarantined.bin")
@@ -376,6 +382,15 @@ pub fn write_all() -> std::io::Result<Vec<PathBuf>> {
     if !old.exists() {
         std::fs::write(&old, schema1_record())?;
         written.push(old);
+    }
+    // A kind's frozen record is written once, when the kind is new, and never again.
+    std::fs::create_dir_all(dir().join("frozen"))?;
+    for kind in EventKind::ALL {
+        let p = frozen_path(*kind);
+        if !p.exists() {
+            std::fs::write(&p, codec::encode(&sample(*kind)))?;
+            written.push(p);
+        }
     }
     Ok(written)
 }

@@ -4,8 +4,9 @@
 //! each message, in outbox order:
 //! - bytes that do not decode become a `Quarantined` event in this log and a copy on
 //!   `csp.dlq.<service>`; the message is acknowledged and the consumer goes on;
-//! - a record of a newer schema is NAKed with backoff and reported, and this producer is held
-//!   there (in-order delivery would break otherwise); other producers' tasks go on;
+//! - a record of a kind this build does not know (a newer build's) is NAKed with backoff and
+//!   reported, and this producer is held there (in-order delivery would break otherwise);
+//!   other producers' tasks go on. A known kind from a newer build is read like any other;
 //! - an outbox sequence at or below what this service holds for the producer's epoch is a
 //!   duplicate: acknowledged, nothing else;
 //! - a gap (a sequence beyond the next) is filled first from the producer's own log
@@ -130,7 +131,7 @@ struct Consumer<S: Service> {
     dirty: HashMap<Uuid, u64>,
     /// Positions queued in the current batch, not yet durable.
     queued: HashMap<Uuid, u64>,
-    /// Held at a record of a newer schema (its stream sequence): nothing after it is taken
+    /// Held at a record of a kind this build does not know (its stream sequence): nothing after it is taken
     /// from this producer, not even through heartbeats, until it can be read.
     held: Option<u64>,
     /// The producer announced more than this consumer has: (epoch, its last outbox seq). It
