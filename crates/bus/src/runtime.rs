@@ -139,7 +139,10 @@ pub(crate) struct Shared<S: Service> {
     pub(crate) scheduler_looks: AtomicU64,
 }
 
-/// A running service.
+/// A running service. Stop it with [`Running::shutdown`], which finishes what is in hand.
+/// Dropped without it (a start-up that failed half-way), it still leaves nothing behind: the
+/// background tasks and the applier are `JoinSet`s, which abort on drop, and the request loop
+/// ends as soon as its stop signal's sender (held here) is gone.
 pub struct Running<S: Service> {
     shared: Arc<Shared<S>>,
     /// Stops the request loop first: handlers in hand still need the applier to finish.

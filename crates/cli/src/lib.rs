@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod log_cmd;
+mod registry;
 mod replay;
 mod sample;
 mod send;

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 use csp_bus::runtime;
 use csp_bus::Service;
 use csp_eventlog::{EventLog, LogOptions};
-use csp_ordering::service::OrderingService;
 use serde_json::Value;
+
+use crate::registry::{self, Visit};
 
 /// Arguments of `csp replay`.
 #[derive(clap::Args)]
@@ -44,9 +45,14 @@ pub fn find_log(data: &Path, service: &str) -> anyhow::Result<PathBuf> {
 
 /// The state a service's log folds to (configuration plays no part: it is never folded), as
 /// its summary with the digest.
-fn summary<S: Service>(log: &EventLog) -> anyhow::Result<(u64, Value)> {
-    let applied = runtime::replay::<S>(log).context("replaying the log")?;
-    Ok((applied.seq, runtime::summary::<S>(&applied.state, true)))
+struct Summary<'a>(&'a EventLog);
+
+impl Visit for Summary<'_> {
+    type Output = anyhow::Result<(u64, Value)>;
+    fn visit<S: Service>(self, _: S::Config) -> Self::Output {
+        let applied = runtime::replay::<S>(self.0).context("replaying the log")?;
+        Ok((applied.seq, runtime::summary::<S>(&applied.state, true)))
+    }
 }
 
 /// Runs `csp replay`.
@@ -55,10 +61,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let log = EventLog::open(&dir, LogOptions::default())
         .with_context(|| format!("cannot open the log at {}", dir.display()))?;
     let started = std::time::Instant::now();
-    let (seq, summary) = match args.service.as_str() {
-        csp_ordering::service::SERVICE => summary::<OrderingService>(&log)?,
-        other => anyhow::bail!("unknown service {other:?}; this build replays: ordering"),
-    };
+    let (seq, summary) = registry::visit(&args.service, None, Summary(&log))??;
     let elapsed = started.elapsed();
     if args.json {
         let out = serde_json::json!({

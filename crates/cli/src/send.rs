@@ -15,6 +15,7 @@ use csp_events::api::QueryBody;
 use csp_events::{subject, ActorKind, Role, TenantId};
 use serde_json::Value;
 
+use crate::registry::{self, Visit};
 use crate::token::{parse_kind, parse_role};
 
 /// Arguments of `csp send`.
@@ -64,23 +65,22 @@ pub fn subject_of(service: &str, name: &str) -> anyhow::Result<String> {
     if name == <csp_events::feed::EventsFrom as QueryBody>::NAME {
         return Ok(subject::query(service, name));
     }
-    let (subject, names) = match service {
-        csp_ordering::service::SERVICE => endpoint::<csp_ordering::service::OrderingService>(name),
-        csp_events::counter::SERVICE => endpoint::<csp_counter::CounterService>(name),
-        "counter-b" => endpoint::<csp_counter::CounterService<csp_counter::service::Second>>(name),
-        other => anyhow::bail!("unknown service {other:?}; this build has: ordering"),
-    };
+    struct Endpoint<'a>(&'a str);
+    impl Visit for Endpoint<'_> {
+        type Output = (Option<String>, Vec<&'static str>);
+        fn visit<S: Service>(self, _: S::Config) -> Self::Output {
+            let table = S::endpoints();
+            (table.subject(self.0).map(str::to_string), table.names())
+        }
+    }
+    // The endpoint table needs no configuration: the sample catalog stands in for ordering's.
+    let (subject, names) = registry::visit(service, None, Endpoint(name))?;
     subject.with_context(|| {
         format!(
             "{service} has no endpoint {name:?}; it has: {}, status, clock, events_from",
             names.join(", ")
         )
     })
-}
-
-fn endpoint<S: Service>(name: &str) -> (Option<String>, Vec<&'static str>) {
-    let table = S::endpoints();
-    (table.subject(name).map(str::to_string), table.names())
 }
 
 /// A request/reply client on a bus, with a bearer token: `csp send` and the demo.

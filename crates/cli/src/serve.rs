@@ -16,8 +16,9 @@ use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Service};
 use csp_eventlog::{Durability, EventLog, LogOptions};
 use csp_events::Timestamp;
-use csp_ordering::service::OrderingService;
 use tracing::{info, warn};
+
+use crate::registry::{self, Visit};
 
 /// Flags every running csp process takes.
 #[derive(clap::Args, Clone)]
@@ -189,29 +190,91 @@ impl Node {
     }
 }
 
-/// Every service built so far, running in one process.
+/// A service running in this process, whatever its type: what a [`System`] stops.
+trait Stop: Send {
+    fn name(&self) -> &'static str;
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+impl<S: Service> Stop for Running<S> {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin((*self).shutdown())
+    }
+}
+
+/// Every service of the product (the registry's `in_system` ones), running in one process.
 pub struct System {
-    /// The ordering service.
-    pub ordering: Running<OrderingService>,
+    /// In start order; stopped in reverse.
+    running: Vec<Box<dyn Stop>>,
 }
 
 impl System {
     /// Starts every service on `node`, each in `<data>/<service>/`.
     pub async fn start(node: &Node) -> anyhow::Result<System> {
-        let data = &node.args.data;
-        let ordering = node
-            .start::<OrderingService>(
-                &data.join(csp_ordering::service::SERVICE).join("log"),
-                catalog(node.args.catalog.as_deref())?,
-            )
-            .await?;
-        Ok(System { ordering })
+        let names: Vec<&str> = registry::SERVICES
+            .iter()
+            .filter(|e| e.in_system)
+            .map(|e| e.name)
+            .collect();
+        Self::start_services(node, &names).await
     }
 
-    /// Stops taking work, finishes what is in hand, flushes.
-    pub async fn shutdown(self) {
-        self.ordering.shutdown().await;
+    /// Starts the services `names`, in order. If one fails to start, those already started are
+    /// shut down (their logs closed) before the error is returned: nothing is left running.
+    pub async fn start_services(node: &Node, names: &[&str]) -> anyhow::Result<System> {
+        let mut system = System {
+            running: Vec::with_capacity(names.len()),
+        };
+        for name in names {
+            match start_one(node, name).await {
+                Ok(running) => system.running.push(running),
+                Err(e) => {
+                    system.shutdown().await;
+                    return Err(e.context(format!("starting {name}")));
+                }
+            }
+        }
+        Ok(system)
     }
+
+    /// The services running, in start order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.running.iter().map(|r| r.name()).collect()
+    }
+
+    /// Stops taking work, finishes what is in hand, flushes: the last started first.
+    pub async fn shutdown(self) {
+        for running in self.running.into_iter().rev() {
+            running.stop().await;
+        }
+    }
+}
+
+/// Starts the service `name` on `node`, its log in `<data>/<name>/log`.
+async fn start_one(node: &Node, name: &str) -> anyhow::Result<Box<dyn Stop>> {
+    struct Start<'a> {
+        node: &'a Node,
+        log_dir: PathBuf,
+    }
+    impl<'a> Visit for Start<'a> {
+        type Output = BoxFuture<'a, anyhow::Result<Box<dyn Stop>>>;
+        fn visit<S: Service>(self, config: S::Config) -> Self::Output {
+            Box::pin(async move {
+                let running = self.node.start::<S>(&self.log_dir, config).await?;
+                Ok(Box::new(running) as Box<dyn Stop>)
+            })
+        }
+    }
+    let start = Start {
+        node,
+        log_dir: node.args.data.join(name).join("log"),
+    };
+    registry::visit(name, node.args.catalog.as_deref(), start)?.await
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -228,45 +291,35 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("connecting to NATS at {}", args.nats))?;
         let node = Node::new(bus, &args.node)?;
-        let log_dir = args.node.data.join("log");
-        match args.service.as_str() {
-            csp_ordering::service::SERVICE => {
-                let catalog = catalog(args.node.catalog.as_deref())?;
-                serve::<OrderingService>(&args, &node, &log_dir, catalog).await
-            }
-            csp_events::counter::SERVICE => {
-                serve::<csp_counter::CounterService>(&args, &node, &log_dir, ()).await
-            }
-            "counter-b" => {
-                type B = csp_counter::CounterService<csp_counter::service::Second>;
-                serve::<B>(&args, &node, &log_dir, ()).await
-            }
-            csp_counter::observer::SERVICE => {
-                serve::<csp_counter::CounterObserver>(&args, &node, &log_dir, ()).await
-            }
-            other => anyhow::bail!(
-                "unknown service {other:?}; this build serves: ordering (and, to test the runtime, counter, counter-b, counter-observer)"
-            ),
+        struct Serve<'a> {
+            args: &'a ServeArgs,
+            node: &'a Node,
         }
+        impl<'a> Visit for Serve<'a> {
+            type Output = BoxFuture<'a, anyhow::Result<()>>;
+            fn visit<S: Service>(self, config: S::Config) -> Self::Output {
+                Box::pin(async move {
+                    let log_dir = self.args.node.data.join("log");
+                    let running = self.node.start::<S>(&log_dir, config).await?;
+                    eprintln!(
+                        "csp: {} serving on {} (data {})",
+                        S::NAME,
+                        self.args.nats,
+                        self.args.node.data.display()
+                    );
+                    wait_for_signal().await?;
+                    running.shutdown().await;
+                    Ok(())
+                })
+            }
+        }
+        let serve = Serve {
+            args: &args,
+            node: &node,
+        };
+        let served = registry::visit(&args.service, args.node.catalog.as_deref(), serve)?.await;
+        served
     })
-}
-
-async fn serve<S: Service>(
-    args: &ServeArgs,
-    node: &Node,
-    log_dir: &Path,
-    init: S::Config,
-) -> anyhow::Result<()> {
-    let running = node.start::<S>(log_dir, init).await?;
-    eprintln!(
-        "csp: {} serving on {} (data {})",
-        S::NAME,
-        args.nats,
-        args.node.data.display()
-    );
-    wait_for_signal().await?;
-    running.shutdown().await;
-    Ok(())
 }
 
 /// Runs `csp up`.
@@ -284,8 +337,9 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let node = Node::new(bus, &args.node)?;
         let system = System::start(&node).await?;
         eprintln!(
-            "csp: up on {on} (data {}): ordering; stop with Ctrl-C",
-            args.node.data.display()
+            "csp: up on {on} (data {}): {}; stop with Ctrl-C",
+            args.node.data.display(),
+            system.names().join(", ")
         );
         if args.nats.is_none() {
             eprintln!("csp: nothing outside this process can reach the in-process bus; give --nats URL to serve clients, or run `csp demo`");
@@ -307,4 +361,39 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
         _ = int.recv() => info!("SIGINT"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A system whose second service cannot start stops the first before it reports the
+    /// error: nothing is left running (the first one's log is free again).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_system_that_fails_half_way_leaves_nothing_running() {
+        let dir = csp_testkit::TempDir::new("csp-system").unwrap();
+        let args = NodeArgs {
+            data: dir.path().to_path_buf(),
+            catalog: None,
+            issuers: None,
+            dev_key: None,
+            internal_key: None,
+            manual_clock: None,
+            max_body: 256 * 1024,
+            cache_mib: 16,
+            durability: Durability::Synced,
+        };
+        let node = Node::new(Bus::local(), &args).unwrap();
+        let failed = System::start_services(&node, &["ordering", "no-such-service"]).await;
+        let error = format!("{:#}", failed.err().expect("the second service is unknown"));
+        assert!(error.contains("no-such-service"), "{error}");
+        let free = LogOptions {
+            lock_wait: Duration::from_secs(2),
+            ..LogOptions::default()
+        };
+        EventLog::open(dir.path().join("ordering").join("log"), free)
+            .expect("ordering was shut down and its log closed");
+    }
 }

@@ -416,3 +416,36 @@ async fn a_batch_sees_its_earlier_reactions_and_records_what_falls_due_before_an
     })
     .await
 }
+
+/// A service dropped without `shutdown` (a start-up that failed half-way) leaves nothing behind:
+/// no request loop still answering, and its log closed, so the next start can open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_dropped_without_shutdown_stops_serving_and_frees_its_log() {
+    csp_testkit::within(Duration::from_secs(60), async {
+        let h = Harness::new();
+        let path = h.dir.path().join("dropped");
+        let counter = h
+            .start::<CounterService>(EventLog::open(&path, LogOptions::default()).unwrap())
+            .await;
+        h.open_counter().await;
+        drop(counter);
+        EventLog::open(&path, LogOptions::default())
+            .expect("every task holding the dropped service's log has ended");
+        let answer = h
+            .bus
+            .request(
+                "csp.cmd.counter.increment",
+                Headers::new().with("Authorization", format!("Bearer {}", h.token)),
+                Bytes::from(format!(
+                    r#"{{"request_id":"late","customer":"{CUSTOMER}","by":1}}"#
+                )),
+                Duration::from_millis(500),
+            )
+            .await;
+        assert!(
+            answer.is_err(),
+            "nobody serves a dropped service: {answer:?}"
+        );
+    })
+    .await
+}
