@@ -16,8 +16,11 @@ use tokio::sync::watch;
 use tracing::warn;
 use uuid::Uuid;
 
+use crate::core::{
+    append_emits, error_reply, AppendFailure, Shared, AUTHORIZATION, CORRELATION_ID,
+};
 use crate::js::JsMsg;
-use crate::runtime::{append_emits, handle_request, Shared, CORRELATION_ID};
+use crate::request::{body_hash, handle_request};
 use crate::service::{Emit, Handler, Service};
 use crate::Headers;
 
@@ -100,7 +103,7 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
         .position(|e| e.name == command && matches!(e.handler, Handler::Command(_)));
     let reply = match index {
         Some(i) => handle_request(shared, i, &m.msg).await,
-        None => crate::runtime::error_reply(csp_events::ApiError::new(
+        None => error_reply(csp_events::ApiError::new(
             csp_events::ErrorCode::InvalidRequest,
             format!("{} has no command {command:?}", shared.name),
         )),
@@ -119,7 +122,7 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
     // nothing of theirs enters the log (a stranger must not be able to write to it). A copy goes
     // to the DLQ with the reason, for the operator.
     let verified = shared.verifier.verify(
-        m.msg.headers.get(crate::runtime::AUTHORIZATION),
+        m.msg.headers.get(AUTHORIZATION),
         crate::clock::wall_seconds(),
     );
     let tenant = match (&verified, error.code) {
@@ -158,11 +161,7 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
     // delivered again — with a refreshed token or re-serialised — records nothing new, while
     // another tenant's command under the same request id, or a corrected body refused for
     // another reason, gets an outcome of its own.
-    let id = rejection_id(
-        &command,
-        tenant,
-        &crate::runtime::body_hash(&command, &m.msg.payload),
-    );
+    let id = rejection_id(&command, tenant, &body_hash(&command, &m.msg.payload));
     let correlation = m
         .msg
         .headers
@@ -178,7 +177,7 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
         Emit::new(format!("rejected/{}", shared.name), event).derived(id, shared.clock.now());
     match append_emits(shared, vec![emit], None, correlation, None, None).await {
         Ok(_) => true,
-        Err(crate::runtime::AppendFailure::Conflict) => false,
+        Err(AppendFailure::Conflict) => false,
         Err(e) => {
             warn!(service = shared.name, "recording a rejected command: {e:?}");
             false
@@ -189,24 +188,23 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
 #[cfg(test)]
 mod tests {
     use super::rejection_id;
+    use crate::request::body_hash;
     use csp_events::TenantId;
     use uuid::Uuid;
 
     #[test]
     fn one_rejection_per_command_of_a_tenant_not_per_request_id() {
         let (a, b) = (TenantId(Uuid::from_u128(1)), TenantId(Uuid::from_u128(2)));
-        let body = crate::runtime::body_hash("place_order", br#"{"request_id":"po-1","lines":[]}"#);
+        let body = body_hash("place_order", br#"{"request_id":"po-1","lines":[]}"#);
         let same = rejection_id("place_order", a, &body);
         assert_eq!(same, rejection_id("place_order", a, &body), "redelivery");
         // Re-serialised, the same command.
-        let spaced =
-            crate::runtime::body_hash("place_order", br#"{ "lines": [], "request_id": "po-1" }"#);
+        let spaced = body_hash("place_order", br#"{ "lines": [], "request_id": "po-1" }"#);
         assert_eq!(same, rejection_id("place_order", a, &spaced));
         // Request ids are per tenant: another tenant, same body, another outcome.
         assert_ne!(same, rejection_id("place_order", b, &body));
         // A corrected body under the same request id is another command.
-        let corrected =
-            crate::runtime::body_hash("place_order", br#"{"request_id":"po-1","lines":[1]}"#);
+        let corrected = body_hash("place_order", br#"{"request_id":"po-1","lines":[1]}"#);
         assert_ne!(same, rejection_id("place_order", a, &corrected));
     }
 }

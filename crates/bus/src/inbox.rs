@@ -23,7 +23,7 @@
 //! for old events.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,41 +37,17 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::bus::Headers;
+use crate::core::{
+    append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared, AUTHORIZATION,
+    INBOX_PREFIX,
+};
 use crate::crash;
 use crate::js::{JsConsumer, JsMsg};
-use crate::runtime::{
-    append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared,
-};
 use crate::service::{Emit, Scratch as _, Service, Upstream};
-
-/// What the consumers did, for `csp.admin.<service>.status` and tests.
-#[derive(Default)]
-pub(crate) struct Counters {
-    ingested: AtomicU64,
-    duplicates: AtomicU64,
-    recovered: AtomicU64,
-    quarantined: AtomicU64,
-    held: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "ingested": self.ingested.load(Ordering::Relaxed),
-            "duplicates": self.duplicates.load(Ordering::Relaxed),
-            "recovered": self.recovered.load(Ordering::Relaxed),
-            "quarantined": self.quarantined.load(Ordering::Relaxed),
-            "held_newer_schema": self.held.load(Ordering::Relaxed),
-        })
-    }
-}
 
 /// How long JetStream must have delivered nothing before a tail the producer announced is
 /// fetched from its log: events merely in flight arrive well within it.
 const IDLE_BEFORE_RECOVERY: Duration = Duration::from_millis(500);
-
-/// The log stream of a producer's upstream copies: `inbox/<producer>`.
-pub(crate) const INBOX_PREFIX: &str = "inbox/";
 
 fn cursor_name(producer: &str, epoch: Uuid) -> String {
     format!("inbox/{producer}/{epoch}")
@@ -633,7 +609,7 @@ impl<S: Service> Consumer<S> {
             .bus
             .request(
                 &subject::query(self.producer, "events_from"),
-                Headers::new().with(crate::runtime::AUTHORIZATION, format!("Bearer {token}")),
+                Headers::new().with(AUTHORIZATION, format!("Bearer {token}")),
                 Bytes::from(body),
                 Duration::from_secs(10),
             )

@@ -7,8 +7,10 @@
 //! - [`js`]: JetStream publish/consume; `outbox` (publisher, heartbeat, `events_from`) and
 //!   `inbox` (consumers that recover what the bus lost), with [`crash`] points for tests.
 
+mod admin;
 pub mod bus;
 pub mod clock;
+mod core;
 pub mod crash;
 mod inbound;
 mod inbox;
@@ -16,6 +18,7 @@ pub mod js;
 pub mod local;
 pub mod nats;
 mod outbox;
+mod request;
 pub mod runtime;
 pub mod service;
 

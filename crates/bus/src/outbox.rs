@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::bus::{BusError, Headers};
+use crate::core::{error_reply, refuse, Shared};
 use crate::crash;
-use crate::runtime::{error_reply, refuse, Shared};
 use crate::service::Service;
 
 /// The log cursor of the last outbox sequence JetStream acknowledged.

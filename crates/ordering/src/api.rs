@@ -14,9 +14,7 @@
 use std::collections::BTreeSet;
 
 use csp_catalog::Catalog;
-use csp_events::kernel::{
-    apply_due, decide_at, Context, Decided, Decider, Emit, Rejection, Transition,
-};
+use csp_events::kernel::{apply_due, decide_at, Context, Decided, Decider, Emit, Rejection};
 use csp_events::ordering::{self as contract, LineItem, RefundSubject};
 use csp_events::{ErrorCode, Event, Role, TenantId, Timestamp};
 use serde_json::{json, Value};
@@ -29,28 +27,8 @@ use crate::domain::order::{review, Order, PlaceOrder, Review};
 use crate::domain::perpetual::{CancelPerpetual, Perpetual};
 use crate::domain::refund::{FileRefund, Refund, RefundCommand};
 use crate::domain::subscription::{Subscription, SubscriptionCommand};
-use crate::domain::{customer_of, stream_of};
+use crate::domain::{customer_of, emit, transition};
 use crate::state::State;
-
-/// A command's own event, as the runtime records it: its stream and customer from the event,
-/// effective now (or at `effective_at`, for a backfill).
-pub(crate) fn emit(
-    event: Event,
-    partner: Option<TenantId>,
-    effective_at: Option<Timestamp>,
-) -> Emit {
-    let stream = stream_of(&event).unwrap_or_default();
-    let customer = customer_of(&event);
-    Emit::new(stream, event)
-        .tenants(partner, customer)
-        .effective(effective_at)
-}
-
-/// A due transition, as the runtime records it: its derived id and its true business time.
-pub(crate) fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
-    let customer = customer_of(&t.event);
-    Emit::transition(t).tenants(partner, customer)
-}
 
 /// The most items one `import_orders` or `cancel_perpetual` may carry: a bound on one command's
 /// work (split larger batches).

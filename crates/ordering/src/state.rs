@@ -14,13 +14,13 @@ use csp_events::{
 };
 use serde::Serialize;
 
-use crate::api::transition;
 use crate::domain::access::Target;
 use crate::domain::customer::{Customers, Directory};
 use crate::domain::order::{Order, OrderState};
 use crate::domain::perpetual::{Perpetual, PerpetualState};
 use crate::domain::refund::{Refund, RefundState};
 use crate::domain::subscription::{Subscription, SubscriptionState};
+use crate::domain::transition;
 use crate::projection::Projections;
 
 /// The ordering service's whole state. Every field is an ordered map, so its serialisation — and

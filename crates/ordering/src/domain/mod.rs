@@ -16,7 +16,8 @@
 //! - [`term`]: calendar arithmetic of terms.
 //!
 //! Every decider's event type is the contract's [`csp_events::Event`], so what a decider returns
-//! is exactly what the service records; [`stream_of`] says which stream each event belongs to.
+//! is exactly what the service records; [`stream_of`] says which stream each event belongs to,
+//! and [`emit`] and [`transition`] make one the kernel's `Emit` the runtime records.
 
 pub mod access;
 pub mod cancellation;
@@ -31,8 +32,9 @@ pub mod term;
 #[cfg(test)]
 pub(crate) mod testing;
 
+use csp_events::kernel::{Emit, Transition};
 use csp_events::ordering::stream;
-use csp_events::Event;
+use csp_events::{Event, TenantId, Timestamp};
 
 /// The stream an ordering event is recorded on (`order/<id>`, `subscription/<id>`, ...); `None`
 /// for events that are not ordering's. One command may write several streams — an order and the
@@ -72,4 +74,20 @@ pub fn customer_of(event: &Event) -> Option<csp_events::TenantId> {
         Event::RefundRequestDeclined(e) => e.customer,
         _ => return None,
     })
+}
+
+/// A command's own event, as the runtime records it: its stream and customer from the event,
+/// effective now (or at `effective_at`, for a backfill).
+pub fn emit(event: Event, partner: Option<TenantId>, effective_at: Option<Timestamp>) -> Emit {
+    let stream = stream_of(&event).unwrap_or_default();
+    let customer = customer_of(&event);
+    Emit::new(stream, event)
+        .tenants(partner, customer)
+        .effective(effective_at)
+}
+
+/// A due transition, as the runtime records it: its derived id and its true business time.
+pub fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
+    let customer = customer_of(&t.event);
+    Emit::transition(t).tenants(partner, customer)
 }

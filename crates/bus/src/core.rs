@@ -1,0 +1,497 @@
+//! The core every part of the runtime shares: the state as a fold of the log ([`Applied`],
+//! [`replay`], the digest), what a running service holds ([`Shared`]), and how events get
+//! recorded — envelopes, one atomic append with the request record, `forbidden` as one
+//! `AccessRefused` — so the request path, the scheduler, the inbox, the outbox and
+//! fire-and-forget all record the same way. It depends on none of them: the import graph of
+//! the runtime is a tree with this at its root.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use csp_auth::{InternalIssuer, Verified, Verifier};
+use csp_eventlog::{AppendError, AppendOutcome, Batch, EventLog, NewEvent, NewRequest};
+use csp_events::event::AccessRefused;
+use csp_events::kernel::{Context, Rejection};
+use csp_events::{
+    codec, ActorKind, ApiError, CorrelationId, Envelope, ErrorCode, EventId, Reply, TenantId,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tracing::error;
+use uuid::Uuid;
+
+use crate::bus::{Bus, BusError};
+use crate::clock::Clock;
+use crate::service::{Emit, Origin, Service, Table};
+
+/// The log stream of a producer's upstream copies: `inbox/<producer>`.
+pub(crate) const INBOX_PREFIX: &str = "inbox/";
+
+/// What the consumers did, for `csp.admin.<service>.status` and tests.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) ingested: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) recovered: AtomicU64,
+    pub(crate) quarantined: AtomicU64,
+    pub(crate) held: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ingested": self.ingested.load(Ordering::Relaxed),
+            "duplicates": self.duplicates.load(Ordering::Relaxed),
+            "recovered": self.recovered.load(Ordering::Relaxed),
+            "quarantined": self.quarantined.load(Ordering::Relaxed),
+            "held_newer_schema": self.held.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// The header carrying the token: `Authorization: Bearer <jwt>`.
+pub const AUTHORIZATION: &str = "Authorization";
+
+/// An optional header a client may set to tie its request to its own trace; a UUID.
+pub const CORRELATION_ID: &str = "Csp-Correlation-Id";
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its log holds a record this build cannot read.
+    #[error("event #{seq} of the log cannot be read by this build: {reason}")]
+    Unreadable {
+        /// The record's sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Reading the log failed.
+    #[error("reading the log: {0}")]
+    Read(#[from] csp_eventlog::ReadError),
+    /// The bus refused to serve the endpoints.
+    #[error("serving the endpoints: {0}")]
+    Bus(#[from] BusError),
+}
+
+/// The state as of a log position, with each stream's version (for optimistic concurrency).
+pub struct Applied<St> {
+    /// The service's state.
+    pub state: St,
+    /// Each stream's last folded version.
+    pub versions: HashMap<String, u64>,
+    /// Per producer and epoch, the highest outbox sequence of the upstream copies in this log:
+    /// where each consumer stands, as a fold of the log (so never behind it).
+    pub inbox: HashMap<String, HashMap<Uuid, u64>>,
+    /// The last folded sequence number.
+    pub seq: u64,
+}
+
+pub(crate) struct Shared<S: Service> {
+    pub(crate) name: &'static str,
+    pub(crate) log: EventLog,
+    pub(crate) clock: Clock,
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) applied: RwLock<Applied<S::State>>,
+    pub(crate) applied_tx: watch::Sender<u64>,
+    /// Set when the applier stopped (at shutdown, or at an event it cannot fold): whoever
+    /// waits for a fold then stops waiting instead of hanging.
+    pub(crate) applier_stopped: watch::Sender<bool>,
+    pub(crate) table: Table<S>,
+    /// The configuration the service was started with (reference data its handlers read).
+    pub(crate) config: S::Config,
+    pub(crate) bus: Bus,
+    pub(crate) internal: Option<Arc<InternalIssuer>>,
+    pub(crate) counters: Counters,
+    /// How many times the scheduler looked at what is due: a handful per interval when idle,
+    /// reported by the status endpoint so a spinning scheduler shows.
+    pub(crate) scheduler_looks: AtomicU64,
+}
+
+pub(crate) fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The applier never panics while holding the lock (apply is total), and a poisoned lock
+    // would otherwise take every request down with it.
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Folds one record: the service's state, the stream's version, a consumer's position.
+pub(crate) fn fold<S: Service>(
+    applied: &mut Applied<S::State>,
+    record: &csp_eventlog::Record,
+    env: &Envelope,
+) {
+    let stream = record.stream();
+    let producer = stream.strip_prefix(INBOX_PREFIX);
+    let origin = match producer {
+        Some(producer) => Origin::Upstream { producer },
+        None => Origin::Own,
+    };
+    S::apply(&mut applied.state, env, origin);
+    if let (Some(producer), Some(pos)) = (producer, env.outbox) {
+        let epochs = match applied.inbox.get_mut(producer) {
+            Some(epochs) => epochs,
+            None => applied.inbox.entry(producer.to_string()).or_default(),
+        };
+        let p = epochs.entry(pos.epoch).or_insert(0);
+        *p = (*p).max(pos.seq);
+    }
+    // Most events extend a stream already folded: no new key to allocate.
+    match applied.versions.get_mut(stream) {
+        Some(v) => *v = record.version,
+        None => {
+            applied.versions.insert(stream.to_string(), record.version);
+        }
+    }
+    applied.seq = record.seq;
+}
+
+impl<St> Applied<St> {
+    /// Where the upstream copies in this log put the consumer of `producer` for `epoch` (0: none).
+    pub fn inbox_position(&self, producer: &str, epoch: Uuid) -> u64 {
+        self.inbox
+            .get(producer)
+            .and_then(|epochs| epochs.get(&epoch))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Folds the whole log into a fresh state: what start-up and `csp replay` do.
+pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
+    let mut applied = Applied {
+        state: S::State::default(),
+        versions: HashMap::new(),
+        inbox: HashMap::new(),
+        seq: 0,
+    };
+    for record in log.read_from(1) {
+        let record = record?;
+        let env = codec::decode(record.bytes()).map_err(|e| StartError::Unreadable {
+            seq: record.seq,
+            reason: e.to_string(),
+        })?;
+        fold::<S>(&mut applied, &record, &env);
+    }
+    Ok(applied)
+}
+
+/// Waits until the applier has folded `seq`; false if it stopped short of it (the events are
+/// durable all the same: the state just does not show them).
+pub(crate) async fn wait_applied<S: Service>(shared: &Shared<S>, seq: u64) -> bool {
+    let mut applied = shared.applied_tx.subscribe();
+    let mut stopped = shared.applier_stopped.subscribe();
+    tokio::select! {
+        r = applied.wait_for(|applied| *applied >= seq) => r.is_ok(),
+        _ = stopped.wait_for(|stopped| *stopped) => *shared.applied_tx.borrow() >= seq,
+    }
+}
+
+pub(crate) fn error_reply(e: ApiError) -> Bytes {
+    Bytes::from(Reply::Err(e).to_bytes())
+}
+
+/// Decisions retried on a version conflict before answering `conflict`.
+pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("storage unavailable ({e}); retry with the same request_id"),
+    )
+}
+
+/// The context a handler decides in. Its entropy (key material) comes from the OS, not from
+/// UUIDs; if the OS cannot give any, the request is `unavailable` rather than decided with
+/// weak randomness.
+pub(crate) fn context<S: Service>(
+    shared: &Shared<S>,
+    verified: &Verified,
+) -> Result<Context, ApiError> {
+    let mut entropy = [0u8; 32];
+    getrandom::fill(&mut entropy).map_err(|e| {
+        error!(
+            service = shared.name,
+            "the operating system gave no randomness: {e}"
+        );
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the service cannot draw randomness right now; retry with the same request_id",
+        )
+    })?;
+    Ok(Context {
+        now: shared.clock.now(),
+        actor: verified.actor.clone(),
+        seed: Uuid::now_v7(),
+        entropy,
+    })
+}
+
+/// A forbidden rejection may name, in `details.customer`, the customer the actor tried to reach:
+/// the runtime records it in `AccessRefused` and removes it from the reply, so a refused actor
+/// learns nothing about a tenant it may not see.
+pub(crate) fn take_customer(mut r: Rejection) -> (Option<TenantId>, Rejection) {
+    let customer = r
+        .details
+        .remove("customer")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
+    (customer, r)
+}
+
+pub(crate) fn access_refused<S: Service>(
+    action: &str,
+    r: &Rejection,
+    verified: &Verified,
+    customer: Option<TenantId>,
+) -> Emit {
+    let actor = &verified.actor;
+    let partner = (actor.kind == ActorKind::Partner).then_some(actor.tenant);
+    Emit::new(
+        format!("access-refused/{}", actor.tenant),
+        AccessRefused {
+            service: S::NAME.to_string(),
+            action: action.to_string(),
+            customer,
+            reason: r.message.clone(),
+        },
+    )
+    .tenants(partner, customer)
+}
+
+/// Records a refusal outside a command (queries, internal endpoints) and answers `forbidden`.
+pub(crate) async fn refuse<S: Service>(
+    shared: &Shared<S>,
+    action: &str,
+    r: Rejection,
+    verified: &Verified,
+    correlation: Uuid,
+    customer: Option<TenantId>,
+) -> Bytes {
+    let (named, r) = take_customer(r);
+    let emit = access_refused::<S>(action, &r, verified, customer.or(named));
+    // A refusal decides nothing and needs no key material: it is recorded even when the OS
+    // has no randomness to give.
+    let ctx = Context {
+        now: shared.clock.now(),
+        actor: verified.actor.clone(),
+        seed: Uuid::now_v7(),
+        entropy: [0; 32],
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        match append_emits(
+            shared,
+            vec![emit.clone()],
+            Some(&ctx),
+            Some(correlation),
+            None,
+            None,
+        )
+        .await
+        {
+            Ok(Some(last)) => {
+                wait_applied(shared, last).await;
+                break;
+            }
+            Err(AppendFailure::Conflict) => {
+                let last = shared.log.last_seq();
+                wait_applied(shared, last).await;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    error_reply(r)
+}
+
+#[derive(Debug)]
+pub(crate) enum AppendFailure {
+    AlreadyRecorded(Bytes),
+    Conflict,
+    IdempotencyConflict,
+    Failed(ApiError),
+}
+
+/// Wraps emits in envelopes (versions from the applied state) and appends them with the request
+/// record in one batch. Returns the last new sequence number, if anything new was written.
+pub(crate) async fn append_emits<S: Service>(
+    shared: &Shared<S>,
+    emits: Vec<Emit>,
+    ctx: Option<&Context>,
+    correlation: Option<Uuid>,
+    request: Option<NewRequest>,
+    causation: Option<Uuid>,
+) -> Result<Option<u64>, AppendFailure> {
+    append_with_upstream(
+        shared,
+        Vec::new(),
+        emits,
+        ctx,
+        correlation,
+        request,
+        causation,
+    )
+    .await
+}
+
+/// An upstream event, stored verbatim (as published, outbox position included) in the
+/// consumer's own log, ahead of its reactions and in the same batch.
+pub(crate) struct Ingest {
+    /// The log stream of a producer's copies (`inbox/<producer>`).
+    pub(crate) stream: String,
+    /// The upstream event's own id: a redelivery is deduplicated on it.
+    pub(crate) event_id: Uuid,
+    /// The bytes as published.
+    pub(crate) bytes: Vec<u8>,
+    /// Its correlation id, which its reactions carry on.
+    pub(crate) correlation: Uuid,
+    /// The consumer's own due transitions recorded ahead of it (see `Scratch::catch_up`).
+    pub(crate) before: Vec<Emit>,
+    /// Its reactions (ids derived from it).
+    pub(crate) reactions: Vec<Emit>,
+}
+
+/// [`append_emits`], with upstream copies and their reactions first.
+pub(crate) async fn append_with_upstream<S: Service>(
+    shared: &Shared<S>,
+    ingests: Vec<Ingest>,
+    emits: Vec<Emit>,
+    ctx: Option<&Context>,
+    correlation: Option<Uuid>,
+    request: Option<NewRequest>,
+    causation: Option<Uuid>,
+) -> Result<Option<u64>, AppendFailure> {
+    let now = ctx.map_or_else(|| shared.clock.now(), |c| c.now);
+    let actor = ctx.map_or_else(
+        || csp_events::Actor::system(shared.name),
+        |c| c.actor.clone(),
+    );
+    let correlation = correlation.unwrap_or_else(Uuid::now_v7);
+    let mut events = Vec::with_capacity(emits.len() + ingests.len() * 2);
+    {
+        let applied = read_lock(&shared.applied);
+        let mut next: HashMap<String, u64> = HashMap::new();
+        let mut version = |stream: &str| -> u64 {
+            let v = next
+                .entry(stream.to_string())
+                .or_insert_with(|| applied.versions.get(stream).copied().unwrap_or(0));
+            *v += 1;
+            *v
+        };
+        let make = |emit: Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
+            let env = Envelope {
+                event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
+                stream: emit.stream,
+                stream_version: version,
+                recorded_at: now,
+                effective_at: emit.effective_at.unwrap_or(now),
+                causation_id: causation.or(Some(correlation)),
+                correlation_id: CorrelationId(correlation),
+                actor: actor.clone(),
+                partner: emit.partner,
+                customer: emit.customer,
+                schema_version: codec::SCHEMA_VERSION,
+                payload: emit.event,
+                outbox: None,
+            };
+            let bytes = codec::encode(&env);
+            NewEvent {
+                event_id: env.event_id.as_uuid(),
+                stream: env.stream,
+                version: env.stream_version,
+                publish: S::publishes(env.payload.kind()),
+                bytes,
+            }
+        };
+        // Each upstream copy follows the transitions due before it and precedes its reactions
+        // in log order, which is what replay folds.
+        for ingest in ingests {
+            for t in ingest.before {
+                let v = version(&t.stream);
+                events.push(make(t, v, ingest.correlation, None));
+            }
+            let version_of_copy = version(&ingest.stream);
+            events.push(NewEvent {
+                event_id: ingest.event_id,
+                stream: ingest.stream,
+                version: version_of_copy,
+                publish: false,
+                bytes: ingest.bytes,
+            });
+            for r in ingest.reactions {
+                let v = version(&r.stream);
+                events.push(make(r, v, ingest.correlation, Some(ingest.event_id)));
+            }
+        }
+        for emit in emits {
+            let v = version(&emit.stream);
+            events.push(make(emit, v, correlation, causation));
+        }
+    }
+    match shared.log.append(Batch { events, request }).await {
+        Ok(AppendOutcome::Appended { positions }) => Ok(positions
+            .iter()
+            .filter(|p| !p.duplicate)
+            .map(|p| p.seq)
+            .max()),
+        Ok(AppendOutcome::AlreadyRecorded(record)) => {
+            Err(AppendFailure::AlreadyRecorded(Bytes::from(record.reply)))
+        }
+        Err(AppendError::Conflict { .. }) => Err(AppendFailure::Conflict),
+        Err(AppendError::IdempotencyConflict { .. }) => Err(AppendFailure::IdempotencyConflict),
+        Err(e) => Err(AppendFailure::Failed(unavailable(e))),
+    }
+}
+
+/// SHA-256 of the state's canonical serialisation (postcard; every service state serialises
+/// deterministically: ordered maps, no hashing order), in lower-case hex: equal for equal
+/// folds, so the live state can be compared with a replay from scratch, byte for byte, and a
+/// service never writes a digest of its own.
+pub fn digest<St: serde::Serialize>(state: &St) -> String {
+    use std::fmt::Write as _;
+    let mut hasher = Sha256::new();
+    // postcard writes into the hasher as it serialises: no copy of a large state. postcard
+    // fails only on a sequence of unknown length, which derived states never produce; if one
+    // did, the digest would be of what was written so far, never a panic.
+    let _ = postcard::to_io(state, HashWriter(&mut hasher));
+    hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the status endpoint and `csp replay` show of a state: the service's counts, and with
+/// `with_digest` the state digest beside them (`state.digest`).
+pub fn summary<S: Service>(state: &S::State, with_digest: bool) -> Value {
+    let mut summary = S::summary(state);
+    if with_digest {
+        let d = Value::String(digest(state));
+        match &mut summary {
+            Value::Object(fields) => {
+                fields.insert("digest".into(), d);
+            }
+            other => *other = serde_json::json!({ "digest": d }),
+        }
+    }
+    summary
+}
