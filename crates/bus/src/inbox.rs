@@ -43,7 +43,7 @@ use crate::core::{
 };
 use crate::crash;
 use crate::js::{JsConsumer, JsMsg};
-use crate::service::{Emit, Scratch as _, Service, Upstream};
+use crate::service::{decide_batch, Emit, Service};
 
 /// How long JetStream must have delivered nothing before a tail the producer announced is
 /// fetched from its log: events merely in flight arrive well within it.
@@ -487,50 +487,23 @@ impl<S: Service> Consumer<S> {
     /// reactions.
     async fn append(&self, envs: &[Envelope], bytes: &[Bytes]) -> Result<(), AppendFailure> {
         let stream = format!("{INBOX_PREFIX}{}", self.producer);
-        let ingests: Vec<Ingest> = {
+        let decided = {
             let applied = read_lock(&self.shared.applied);
-            let mut scratch = S::scratch(&applied.state);
-            envs.iter()
-                .zip(bytes)
-                .map(|(env, bytes)| {
-                    // What falls due for the aggregates this event touches, up to its business
-                    // time, is recorded ahead of it, with its own time.
-                    let before = scratch.catch_up(env);
-                    let upstream = Upstream {
-                        producer: self.producer,
-                        event: env,
-                    };
-                    let reactions: Vec<Emit> = S::react(&scratch, &self.shared.config, &upstream)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(k, mut e)| {
-                            if e.id.is_none() {
-                                e.id = Some(EventId::reaction(env.event_id, k as u32));
-                            }
-                            // Business time is the upstream event's, never this
-                            // consumer's clock: one that was down for weeks still files a
-                            // March event in March.
-                            if e.effective_at.is_none() {
-                                e.effective_at = Some(env.effective_at);
-                            }
-                            e
-                        })
-                        .collect();
-                    scratch.fold_upstream(env, self.producer);
-                    for r in &reactions {
-                        scratch.fold_own(r);
-                    }
-                    Ingest {
-                        stream: stream.clone(),
-                        event_id: env.event_id.as_uuid(),
-                        bytes: bytes.to_vec(),
-                        correlation: env.correlation_id.as_uuid(),
-                        before,
-                        reactions,
-                    }
-                })
-                .collect()
+            decide_batch::<S>(&applied.state, &self.shared.config, self.producer, envs)
         };
+        let ingests: Vec<Ingest> = envs
+            .iter()
+            .zip(bytes)
+            .zip(decided)
+            .map(|((env, bytes), d)| Ingest {
+                stream: stream.clone(),
+                event_id: env.event_id.as_uuid(),
+                bytes: bytes.to_vec(),
+                correlation: env.correlation_id.as_uuid(),
+                before: d.before,
+                reactions: d.reactions,
+            })
+            .collect();
         let last =
             append_with_upstream(&self.shared, ingests, Vec::new(), None, None, None, None).await?;
         if let Some(last) = last {

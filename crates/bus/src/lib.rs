@@ -25,6 +25,6 @@ pub mod service;
 pub use bus::{Bus, BusError, Headers, Incoming, Msg, Served, ServiceInfo, Subscription};
 pub use clock::Clock;
 pub use service::{
-    Access, CommandFn, Decided, Emit, Endpoints, Origin, QueryFn, Scratch, Service, Unchanged,
-    Upstream,
+    decide_batch, spec, Access, BatchItem, CommandFn, Decided, Emit, Endpoints, Origin, QueryFn,
+    Scratch, Service, Unchanged, Upstream,
 };

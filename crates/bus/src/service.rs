@@ -10,7 +10,7 @@ use std::sync::Arc;
 use csp_events::api::{decode_json, CommandBody, QueryBody};
 use csp_events::kernel::{Context, Rejection};
 pub use csp_events::kernel::{Decided, Emit};
-use csp_events::{ApiError, Envelope, EventKind, RequestId, Timestamp};
+use csp_events::{ApiError, Envelope, EventId, EventKind, RequestId, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -121,6 +121,90 @@ pub trait Scratch {
 
     /// Folds one of the service's own events the batch records (a reaction).
     fn fold_own(&mut self, _event: &Emit) {}
+}
+
+/// What a consumer decided for one upstream event of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    /// Its own transitions due before the upstream event, recorded ahead of its copy.
+    pub before: Vec<Emit>,
+    /// Its reactions, each with its id and business time set.
+    pub reactions: Vec<Emit>,
+}
+
+/// Decides a batch of upstream events from `producer`, in order, exactly as the inbox records
+/// it (and as [`spec::ReactionSpec`] tests it): for each, what falls due before it, then its
+/// reactions against the scratch — each reaction without an id gets
+/// `EventId::reaction(upstream, index)`, without a business time the upstream event's
+/// `effective_at` (never the consumer's clock) — then both folded into the scratch for the
+/// events after it.
+pub fn decide_batch<S: Service>(
+    state: &S::State,
+    config: &S::Config,
+    producer: &str,
+    batch: &[Envelope],
+) -> Vec<BatchItem> {
+    let mut scratch = S::scratch(state);
+    batch
+        .iter()
+        .map(|env| {
+            let before = scratch.catch_up(env);
+            let upstream = Upstream {
+                producer,
+                event: env,
+            };
+            let reactions: Vec<Emit> = S::react(&scratch, config, &upstream)
+                .into_iter()
+                .enumerate()
+                .map(|(k, mut e)| {
+                    if e.id.is_none() {
+                        e.id = Some(EventId::reaction(env.event_id, k as u32));
+                    }
+                    if e.effective_at.is_none() {
+                        e.effective_at = Some(env.effective_at);
+                    }
+                    e
+                })
+                .collect();
+            scratch.fold_upstream(env, producer);
+            for r in &reactions {
+                scratch.fold_own(r);
+            }
+            BatchItem { before, reactions }
+        })
+        .collect()
+}
+
+/// Given / when / then for reactions, as `csp_events::kernel::spec` is for commands:
+///
+/// ```text
+/// ReactionSpec::<Watcher>::given((), [watched]).when("counter", &[incremented, expired])
+///     .then_before(1, &[ended]);
+/// ```
+pub mod spec {
+    use super::*;
+
+    /// A consumer's state, folded from its own past events.
+    pub struct ReactionSpec<S: Service> {
+        state: S::State,
+        config: S::Config,
+    }
+
+    impl<S: Service> ReactionSpec<S> {
+        /// The state after `events` (the consumer's own, folded as replay folds them).
+        pub fn given(config: S::Config, events: impl IntoIterator<Item = Envelope>) -> Self {
+            let mut state = S::State::default();
+            for e in events {
+                S::apply(&mut state, &e, Origin::Own);
+            }
+            ReactionSpec { state, config }
+        }
+
+        /// Decides `batch` from `producer` in one go, as the inbox would.
+        pub fn when(&self, producer: &str, batch: &[Envelope]) -> Vec<BatchItem> {
+            decide_batch::<S>(&self.state, &self.config, producer, batch)
+        }
+    }
 }
 
 /// The scratch of a service whose reactions read the folded state only (or that has none).

@@ -6,11 +6,13 @@
 //! and it has the shape every service copies:
 //!
 //! - `domain/`: the pure decider (`decide`, `evolve`, `next_due`) and nothing else;
-//! - `service.rs`: the state folded from the log, the endpoint table, the due transitions;
+//! - `api.rs`: each command and query as one pure function, and the state they read (the fold);
+//! - `service.rs`: the endpoint table binding them, the only file that knows the runtime;
 //! - `observer.rs`: a consumer of the counter's events, reacting to each (exactly-once tests);
 //! - `watcher.rs`: a consumer with due transitions of its own (`domain/watch.rs`), proving that
 //!   a batch's reactions see each other and that what falls due is recorded first.
 
+pub mod api;
 pub mod domain;
 pub mod observer;
 pub mod service;

@@ -1,14 +1,13 @@
-//! The counter service: its state (a fold of its log), its endpoint table and its due
-//! transitions. Everything else — decoding, tokens, idempotency, append, reply — is the
-//! runtime's.
+//! The counter service on the runtime: its endpoint table, and nothing else that a service
+//! must write (the contract is `csp_events::counter`, the decider `domain/`, the handlers and
+//! the fold `api.rs`). Everything else — decoding, tokens, idempotency, append, reply, the
+//! scheduler, the digest — is the runtime's.
 
-use csp_bus::{Decided, Emit, Endpoints, Origin, Service, Unchanged};
-use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
-use csp_events::kernel::{apply_due, Aggregates, Context, Rejection};
-use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
-use serde_json::{json, Value};
+use csp_bus::{Emit, Endpoints, Origin, Service, Unchanged};
+use csp_events::counter;
+use csp_events::{Envelope, Timestamp};
 
-use crate::domain::counter::{check_admin_agent, forbidden, Counter, CounterCommand, CounterState};
+use crate::api::{self, State};
 
 /// The counter service. `I` names the instance: tests that need two producers of the same
 /// kind run [`Primary`] (`counter`) and [`Second`] (`counter-b`).
@@ -34,114 +33,6 @@ impl Instance for Second {
     const NAME: &'static str = "counter-b";
 }
 
-/// Every counter by customer, with when each next needs the scheduler (the kernel's
-/// collection: ordered, so the runtime's digest depends only on the events folded).
-#[derive(Default, serde::Serialize)]
-pub struct State {
-    counters: Aggregates<TenantId, Counter>,
-}
-
-impl State {
-    fn counter(&self, customer: TenantId) -> CounterState {
-        self.counters.state(customer)
-    }
-}
-
-fn customer_of(env: &Envelope) -> Option<TenantId> {
-    match &env.payload {
-        csp_events::Event::CounterOpened(e) => Some(e.customer),
-        csp_events::Event::CounterIncremented(e) => Some(e.customer),
-        csp_events::Event::CounterExpired(e) => Some(e.customer),
-        _ => None,
-    }
-}
-
-/// Decides a command on a customer's counter, due transitions first, and turns the decision
-/// into emits: the transitions with their deterministic ids and true times, then the events.
-fn decide(
-    state: &State,
-    customer: TenantId,
-    command: CounterCommand,
-    ctx: &Context,
-    reply: Value,
-) -> Result<Decided, Rejection> {
-    let s = state.counter(customer);
-    let decision = state.counters.decide(customer, &command, ctx)?;
-    let stream = counter::stream(customer);
-    let partner = s.opened.as_ref().map_or(ctx.actor.tenant, |o| o.partner);
-    let mut events: Vec<Emit> = decision
-        .transitions
-        .into_iter()
-        .map(|t| Emit::transition(t).tenants(Some(partner), Some(customer)))
-        .collect();
-    events.extend(
-        decision
-            .events
-            .into_iter()
-            .map(|e| Emit::new(stream.clone(), e).tenants(Some(partner), Some(customer))),
-    );
-    Ok(Decided { events, reply })
-}
-
-fn open(state: &State, _: &(), c: &OpenCounter, ctx: &Context) -> Result<Decided, Rejection> {
-    let command = CounterCommand::Open {
-        customer: c.customer,
-        limit: c.limit,
-        expires_in_hours: c.expires_in_hours,
-    };
-    decide(
-        state,
-        c.customer,
-        command,
-        ctx,
-        json!({ "customer": c.customer }),
-    )
-}
-
-fn increment(state: &State, _: &(), c: &Increment, ctx: &Context) -> Result<Decided, Rejection> {
-    let command = CounterCommand::Increment {
-        customer: c.customer,
-        by: c.by,
-    };
-    let total = state.counter(c.customer).total.saturating_add(c.by);
-    decide(
-        state,
-        c.customer,
-        command,
-        ctx,
-        json!({ "customer": c.customer, "total": total }),
-    )
-}
-
-fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
-    check_admin_agent(ctx, q.customer)?;
-    let Some(s) = state.counters.get(q.customer) else {
-        return Err(Rejection::new(
-            ErrorCode::NotFound,
-            format!("customer {} has no counter", q.customer),
-        ));
-    };
-    let Some(opened) = &s.opened else {
-        return Err(Rejection::new(ErrorCode::NotFound, "no counter"));
-    };
-    if opened.partner != ctx.actor.tenant {
-        return Err(forbidden(
-            "this partner does not serve that customer",
-            q.customer,
-        ));
-    }
-    // A transition that is due but not yet recorded is shown as it will be.
-    let mut view = s.clone();
-    apply_due::<Counter>(&mut view, ctx.now);
-    Ok(json!({
-        "customer": q.customer,
-        "total": view.total,
-        "limit": opened.limit,
-        "expires_at": opened.expires_at,
-        "expired": view.expired,
-    }))
-}
-
 impl<I: Instance> Service for CounterService<I> {
     const NAME: &'static str = I::NAME;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
@@ -157,28 +48,17 @@ impl<I: Instance> Service for CounterService<I> {
     }
 
     fn apply(state: &mut State, env: &Envelope, _origin: Origin<'_>) {
-        let Some(customer) = customer_of(env) else {
-            return;
-        };
-        state.counters.evolve(customer, &env.payload);
+        state.apply(env);
     }
 
     fn endpoints() -> Endpoints<Self> {
-        Endpoints::new().command(open).command(increment).query(get)
+        Endpoints::new()
+            .command(api::open)
+            .command(api::increment)
+            .query(api::get)
     }
 
     fn due(state: &State, _: &(), now: Timestamp) -> Vec<Emit> {
-        state
-            .counters
-            .due(now)
-            .into_iter()
-            .map(|(customer, t)| {
-                let partner = state
-                    .counters
-                    .get(customer)
-                    .and_then(|s| s.opened.as_ref().map(|o| o.partner));
-                Emit::transition(t).tenants(partner, Some(customer))
-            })
-            .collect()
+        state.due(now)
     }
 }

@@ -129,3 +129,119 @@ impl Service for CounterWatcher {
         vec![Emit::new(watch::stream(customer), reaction).tenants(event.partner, Some(customer))]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use csp_bus::spec::ReactionSpec;
+    use csp_events::counter::{CounterExpired, CounterIncremented, CounterOpened};
+    use csp_events::{fixtures, EventId, EventKind};
+    use uuid::Uuid;
+
+    use super::*;
+
+    const CUSTOMER: TenantId = TenantId(Uuid::from_u128(0xc1));
+
+    /// The counter's event `n`, effective at minute `minute`.
+    fn upstream(n: u128, minute: i64, event: impl Into<Event>) -> Envelope {
+        let mut env = fixtures::sample(EventKind::CounterOpened);
+        env.event_id = EventId(Uuid::from_u128(n));
+        env.effective_at = Timestamp::from_micros(minute * 60_000_000);
+        env.payload = event.into();
+        env
+    }
+
+    fn names(emits: &[Emit]) -> Vec<&'static str> {
+        emits.iter().map(|e| e.event.name()).collect()
+    }
+
+    #[test]
+    fn a_reaction_sees_the_earlier_reactions_of_its_batch_and_what_falls_due_comes_first() {
+        let until = Timestamp::from_micros(60 * 60_000_000);
+        let opened = CounterOpened {
+            customer: CUSTOMER,
+            partner: TenantId(Uuid::from_u128(0xa1)),
+            limit: 10,
+            expires_at: until,
+        };
+        let inc = |n, total| {
+            upstream(
+                n,
+                i64::try_from(n).unwrap(),
+                CounterIncremented {
+                    customer: CUSTOMER,
+                    by: 1,
+                    total,
+                },
+            )
+        };
+        let batch = [
+            upstream(1, 0, opened),
+            inc(2, 1),
+            inc(3, 2),
+            upstream(
+                4,
+                60,
+                CounterExpired {
+                    customer: CUSTOMER,
+                    total: 2,
+                },
+            ),
+        ];
+        let decided = ReactionSpec::<CounterWatcher>::given((), []).when("counter", &batch);
+        // The watch the first reaction starts is what the increments' reactions need.
+        assert_eq!(names(&decided[0].reactions), ["counter_watched"]);
+        assert_eq!(names(&decided[1].reactions), ["counter_observed"]);
+        assert_eq!(names(&decided[2].reactions), ["counter_observed"]);
+        // The watch ends before the expiry is taken in, at its own time, counting both.
+        assert!(decided[..3].iter().all(|d| d.before.is_empty()));
+        let ended = &decided[3].before;
+        assert_eq!(names(ended), ["counter_watch_ended"]);
+        assert_eq!(ended[0].effective_at, Some(until));
+        assert_eq!(
+            ended[0].event,
+            Event::CounterWatchEnded(csp_events::counter::CounterWatchEnded {
+                customer: CUSTOMER,
+                observed: 2,
+            })
+        );
+        // Reactions take effect when their upstream event did, with ids derived from it.
+        assert_eq!(
+            decided[1].reactions[0].effective_at,
+            Some(batch[1].effective_at)
+        );
+        assert_eq!(
+            decided[1].reactions[0].id,
+            Some(EventId::reaction(batch[1].event_id, 0))
+        );
+    }
+
+    #[test]
+    fn a_watch_already_ended_sees_no_increment() {
+        let watched = {
+            let mut e = upstream(1, 0, watch::watched(CUSTOMER, Timestamp::from_micros(0)));
+            e.stream = watch::stream(CUSTOMER);
+            e
+        };
+        let ended = upstream(
+            2,
+            0,
+            csp_events::counter::CounterWatchEnded {
+                customer: CUSTOMER,
+                observed: 0,
+            },
+        );
+        let decided = ReactionSpec::<CounterWatcher>::given((), [watched, ended]).when(
+            "counter",
+            &[upstream(
+                3,
+                5,
+                CounterIncremented {
+                    customer: CUSTOMER,
+                    by: 1,
+                    total: 1,
+                },
+            )],
+        );
+        assert!(decided[0].reactions.is_empty() && decided[0].before.is_empty());
+    }
+}
