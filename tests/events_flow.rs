@@ -789,3 +789,73 @@ async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
     })
     .await
 }
+
+/// Over a real nats-server: a consumer of two producers attributes each upstream event — `apply`
+/// knows which producer a copy came from (the observer's status counts them) and so does
+/// `react` (its reactions' streams name the producer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_of_two_producers_attributes_each_event_over_nats() {
+    csp_testkit::within(std::time::Duration::from_secs(300), async {
+        let _serial = serial().await;
+        let nats = NatsServer::start().expect("nats-server");
+        let Shared {
+            root,
+            keys,
+            admin,
+            agent,
+        } = Shared::new("csp-e2e-two");
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
+        let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
+        let mut observer = Csp::serve(
+            &nats.url(),
+            "counter-observer",
+            &root.path().join("observer"),
+            &keys,
+        )
+        .await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        for svc in ["counter", "counter-b"] {
+            open_counter(&client, svc, &agent, 1000, 48).await;
+        }
+        for (svc, n) in [("counter", 3), ("counter-b", 2)] {
+            for i in 0..n {
+                let body = format!(r#"{{"request_id":"i{i}","customer":"{CUSTOMER}","by":1}}"#);
+                let reply = send(
+                    &client,
+                    &format!("csp.cmd.{svc}.increment"),
+                    Some(&agent),
+                    body.as_bytes(),
+                )
+                .await;
+                assert_eq!(code(&reply), "ok", "{reply}");
+            }
+        }
+        // 4 + 3 upstream copies, each counted under its producer.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = status(&client, "counter-observer", &admin).await;
+            let upstream = &s["state"]["upstream"];
+            if upstream["counter"] == 4 && upstream["counter-b"] == 3 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not attributed yet: {s}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(observer.terminate().success());
+        assert!(a.terminate().success());
+        assert!(b.terminate().success());
+        let log = EventLog::open(observer.log_dir(), LogOptions::default()).unwrap();
+        let mut reactions: HashMap<String, usize> = HashMap::new();
+        for r in log.read_from(1) {
+            let env = codec::decode(r.unwrap().bytes()).unwrap();
+            if let Event::CounterObserved(_) = env.payload {
+                let producer = env.stream.split('/').nth(1).unwrap_or("").to_string();
+                *reactions.entry(producer).or_default() += 1;
+            }
+        }
+        assert_eq!(reactions.get("counter"), Some(&3), "{reactions:?}");
+        assert_eq!(reactions.get("counter-b"), Some(&2), "{reactions:?}");
+    })
+    .await
+}

@@ -20,6 +20,11 @@ pub fn stream(customer: TenantId) -> String {
     format!("counter/{customer}")
 }
 
+/// The counter watcher's stream of `customer`'s watch.
+pub fn watch_stream(customer: TenantId) -> String {
+    format!("watch/{customer}")
+}
+
 /// A partner opened a counter for a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterOpened {

@@ -102,6 +102,28 @@ macro_rules! events {
                     $(Event::$variant(_) => EventKind::$variant,)+
                 }
             }
+
+            /// The stream it is recorded on, as its type states ([`Routed`]); `None` for an
+            /// event whose recorder names the stream.
+            pub fn stream(&self) -> Option<String> {
+                match self {
+                    $(Event::$variant(e) => Routed::stream(e),)+
+                }
+            }
+
+            /// The customer tenant it concerns (subject token, partition key), if any.
+            pub fn customer(&self) -> Option<TenantId> {
+                match self {
+                    $(Event::$variant(e) => Routed::customer(e),)+
+                }
+            }
+
+            /// The partner tenant it names, if it names one.
+            pub fn partner(&self) -> Option<TenantId> {
+                match self {
+                    $(Event::$variant(e) => Routed::partner(e),)+
+                }
+            }
         }
 
         $(
@@ -112,6 +134,69 @@ macro_rules! events {
             }
         )+
     };
+}
+
+/// Where an event is recorded and whom it concerns, stated by each event type: the registry
+/// below dispatches to it for every variant, so a type listed there without saying where it
+/// goes is a compile error (an unknown event used to get the stream `""` silently).
+pub trait Routed {
+    /// The stream it is recorded on; `None` when whoever records it names the stream (the
+    /// runtime for `access-refused/<actor>`, `rejected/<service>`, `quarantine/<producer>`; a
+    /// consumer for streams per producer).
+    fn stream(&self) -> Option<String>;
+    /// The customer tenant it concerns (subject token, partition key), if any.
+    fn customer(&self) -> Option<TenantId>;
+    /// The partner tenant it names, if it names one (the rest get theirs from the recorder).
+    fn partner(&self) -> Option<TenantId>;
+}
+
+/// `Type => |e| (stream, customer, partner);` for each event type.
+macro_rules! routed {
+    ($($ty:ident => |$e:ident| ($stream:expr, $customer:expr, $partner:expr);)+) => {
+        $(
+            impl Routed for $ty {
+                fn stream(&self) -> Option<String> {
+                    let $e = self;
+                    let _ = $e;
+                    $stream
+                }
+                fn customer(&self) -> Option<TenantId> {
+                    let $e = self;
+                    let _ = $e;
+                    $customer
+                }
+                fn partner(&self) -> Option<TenantId> {
+                    let $e = self;
+                    let _ = $e;
+                    $partner
+                }
+            }
+        )+
+    };
+}
+
+routed! {
+    AccessRefused => |e| (None, e.customer, None);
+    Quarantined => |_e| (None, None, None);
+    CommandRejected => |_e| (None, None, None);
+    CustomerAdded => |e| (Some(stream::customer(e.customer)), Some(e.customer), Some(e.partner));
+    OrderPlaced => |e| (Some(stream::order(e.order)), Some(e.customer), Some(e.partner));
+    SubscriptionStarted => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
+    SubscriptionRenewed => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
+    SubscriptionExpired => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
+    AutoRenewChanged => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
+    SubscriptionCancelled => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
+    PerpetualPurchased => |e| (Some(stream::perpetual(e.purchase)), Some(e.customer), Some(e.partner));
+    PerpetualCancelled => |e| (Some(stream::perpetual(e.purchase)), Some(e.customer), None);
+    RefundRequestFiled => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
+    RefundRequestApproved => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
+    RefundRequestDeclined => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
+    CounterOpened => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), Some(e.partner));
+    CounterIncremented => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), None);
+    CounterExpired => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), None);
+    CounterObserved => |e| (None, Some(e.customer), None);
+    CounterWatched => |e| (Some(crate::counter::watch_stream(e.customer)), Some(e.customer), None);
+    CounterWatchEnded => |e| (Some(crate::counter::watch_stream(e.customer)), Some(e.customer), None);
 }
 
 // Append only, and never change a released variant's shape. Adding a variant: add it at the end,
@@ -145,5 +230,45 @@ impl Event {
     /// The snake_case name of this event.
     pub fn name(&self) -> &'static str {
         self.kind().name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::sample;
+
+    /// Which kinds name their own stream, and that every sample routes to its own customer:
+    /// the table above, pinned.
+    #[test]
+    fn every_kind_states_its_stream_and_tenants() {
+        let recorder_named = [
+            EventKind::AccessRefused,
+            EventKind::Quarantined,
+            EventKind::CommandRejected,
+            EventKind::CounterObserved,
+        ];
+        for kind in EventKind::ALL {
+            let event = sample(*kind).payload;
+            match event.stream() {
+                Some(stream) => {
+                    assert!(!recorder_named.contains(kind), "{kind:?}");
+                    assert!(
+                        !stream.is_empty() && stream.contains('/'),
+                        "{kind:?}: {stream}"
+                    );
+                }
+                None => assert!(recorder_named.contains(kind), "{kind:?} states no stream"),
+            }
+        }
+        let placed = sample(EventKind::OrderPlaced).payload;
+        let Event::OrderPlaced(o) = &placed else {
+            panic!("an order")
+        };
+        assert_eq!(placed.stream(), Some(format!("order/{}", o.order)));
+        assert_eq!(
+            (placed.customer(), placed.partner()),
+            (Some(o.customer), Some(o.partner))
+        );
     }
 }

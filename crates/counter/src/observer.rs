@@ -77,6 +77,13 @@ impl<R: Reactions> Service for CounterObserver<R> {
         Endpoints::new()
     }
 
+    fn summary(state: &State) -> serde_json::Value {
+        serde_json::json!({
+            "observed": state.observed.values().sum::<u64>(),
+            "upstream": state.upstream,
+        })
+    }
+
     fn consumes() -> &'static [&'static str] {
         &[counter::SERVICE, "counter-b"]
     }

@@ -34,7 +34,7 @@ impl WatchState {
 
 /// The watcher's stream for `customer`.
 pub fn stream(customer: TenantId) -> String {
-    format!("watch/{customer}")
+    csp_events::counter::watch_stream(customer)
 }
 
 impl Decider for Watch {

@@ -16,8 +16,9 @@
 //! - [`term`]: calendar arithmetic of terms.
 //!
 //! Every decider's event type is the contract's [`csp_events::Event`], so what a decider returns
-//! is exactly what the service records; [`stream_of`] says which stream each event belongs to,
-//! and [`emit`] and [`transition`] make one the kernel's `Emit` the runtime records.
+//! is exactly what the service records; each event's type says its stream and tenants
+//! (`csp_events::event::Routed`), and [`emit`] and [`transition`] make one the kernel's `Emit`
+//! the runtime records.
 
 pub mod access;
 pub mod cancellation;
@@ -33,54 +34,23 @@ pub mod term;
 pub(crate) mod testing;
 
 use csp_events::kernel::{Emit, Transition};
-use csp_events::ordering::stream;
 use csp_events::{Event, TenantId, Timestamp};
 
-/// The stream an ordering event is recorded on (`order/<id>`, `subscription/<id>`, ...); `None`
-/// for events that are not ordering's. One command may write several streams — an order and the
-/// subscriptions its lines create — in one atomic append.
-pub fn stream_of(event: &Event) -> Option<String> {
-    Some(match event {
-        Event::CustomerAdded(e) => stream::customer(e.customer),
-        Event::OrderPlaced(e) => stream::order(e.order),
-        Event::SubscriptionStarted(e) => stream::subscription(e.subscription),
-        Event::SubscriptionRenewed(e) => stream::subscription(e.subscription),
-        Event::SubscriptionExpired(e) => stream::subscription(e.subscription),
-        Event::AutoRenewChanged(e) => stream::subscription(e.subscription),
-        Event::SubscriptionCancelled(e) => stream::subscription(e.subscription),
-        Event::PerpetualPurchased(e) => stream::perpetual(e.purchase),
-        Event::PerpetualCancelled(e) => stream::perpetual(e.purchase),
-        Event::RefundRequestFiled(e) => stream::refund_request(e.refund_request),
-        Event::RefundRequestApproved(e) => stream::refund_request(e.refund_request),
-        Event::RefundRequestDeclined(e) => stream::refund_request(e.refund_request),
-        _ => return None,
-    })
-}
-
-/// The customer tenant an ordering event concerns: a subject token and the partition key.
+/// The customer tenant an ordering event concerns (subject token, partition key): as the
+/// event's type states it (`csp_events::event::Routed`).
 pub fn customer_of(event: &Event) -> Option<csp_events::TenantId> {
-    Some(match event {
-        Event::CustomerAdded(e) => e.customer,
-        Event::OrderPlaced(e) => e.customer,
-        Event::SubscriptionStarted(e) => e.customer,
-        Event::SubscriptionRenewed(e) => e.customer,
-        Event::SubscriptionExpired(e) => e.customer,
-        Event::AutoRenewChanged(e) => e.customer,
-        Event::SubscriptionCancelled(e) => e.customer,
-        Event::PerpetualPurchased(e) => e.customer,
-        Event::PerpetualCancelled(e) => e.customer,
-        Event::RefundRequestFiled(e) => e.customer,
-        Event::RefundRequestApproved(e) => e.customer,
-        Event::RefundRequestDeclined(e) => e.customer,
-        _ => return None,
-    })
+    event.customer()
 }
 
 /// A command's own event, as the runtime records it: its stream and customer from the event,
 /// effective now (or at `effective_at`, for a backfill).
 pub fn emit(event: Event, partner: Option<TenantId>, effective_at: Option<Timestamp>) -> Emit {
-    let stream = stream_of(&event).unwrap_or_default();
-    let customer = customer_of(&event);
+    // Every ordering event states its stream (`Routed`); one that did not would be recorded
+    // on a stream named after its kind, never on `""`.
+    let stream = event
+        .stream()
+        .unwrap_or_else(|| format!("unrouted/{}", event.name()));
+    let customer = event.customer();
     Emit::new(stream, event)
         .tenants(partner, customer)
         .effective(effective_at)
