@@ -356,6 +356,35 @@ pub(crate) struct Ingest {
     pub(crate) reactions: Vec<Emit>,
 }
 
+/// The envelope the runtime records an emit in — the one place that decides ids, times,
+/// causation and correlation, for the runtime and the in-memory harness alike: a fresh UUID v7
+/// unless the emit carries a derived id; business time `now` unless it says otherwise; caused
+/// by `causation`, else by the request it belongs to.
+pub(crate) fn envelope(
+    emit: Emit,
+    version: u64,
+    now: csp_events::Timestamp,
+    actor: &csp_events::Actor,
+    correlation: Uuid,
+    causation: Option<Uuid>,
+) -> Envelope {
+    Envelope {
+        event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
+        stream: emit.stream,
+        stream_version: version,
+        recorded_at: now,
+        effective_at: emit.effective_at.unwrap_or(now),
+        causation_id: causation.or(Some(correlation)),
+        correlation_id: CorrelationId(correlation),
+        actor: actor.clone(),
+        partner: emit.partner,
+        customer: emit.customer,
+        schema_version: codec::SCHEMA_VERSION,
+        payload: emit.event,
+        outbox: None,
+    }
+}
+
 /// [`append_emits`], with upstream copies and their reactions first.
 pub(crate) async fn append_with_upstream<S: Service>(
     shared: &Shared<S>,
@@ -384,21 +413,7 @@ pub(crate) async fn append_with_upstream<S: Service>(
             *v
         };
         let make = |emit: Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
-            let env = Envelope {
-                event_id: emit.id.unwrap_or_else(|| EventId(Uuid::now_v7())),
-                stream: emit.stream,
-                stream_version: version,
-                recorded_at: now,
-                effective_at: emit.effective_at.unwrap_or(now),
-                causation_id: causation.or(Some(correlation)),
-                correlation_id: CorrelationId(correlation),
-                actor: actor.clone(),
-                partner: emit.partner,
-                customer: emit.customer,
-                schema_version: codec::SCHEMA_VERSION,
-                payload: emit.event,
-                outbox: None,
-            };
+            let env = envelope(emit, version, now, &actor, correlation, causation);
             let bytes = codec::encode(&env);
             NewEvent {
                 event_id: env.event_id.as_uuid(),

@@ -12,6 +12,7 @@ pub mod bus;
 pub mod clock;
 mod core;
 pub mod crash;
+pub mod harness;
 mod inbound;
 mod inbox;
 pub mod js;
@@ -24,6 +25,7 @@ pub mod service;
 
 pub use bus::{Bus, BusError, Headers, Incoming, Msg, Served, ServiceInfo, Subscription};
 pub use clock::Clock;
+pub use harness::Harness;
 pub use service::{
     decide_batch, spec, Access, BatchItem, CommandFn, Decided, Emit, Endpoints, Origin, QueryFn,
     Scratch, Service, Unchanged, Upstream,
