@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use csp_events::kernel::Context;
+use csp_events::kernel::{Context, Decided, Rejection};
 use csp_events::{codec, Actor, ApiError, Envelope, ErrorCode, EventId, Timestamp};
 use serde_json::Value;
 use uuid::Uuid;
@@ -84,6 +84,32 @@ impl<S: Service> Harness<S> {
         let correlation = ctx.seed;
         self.record(decided.events, &ctx, correlation, None);
         Ok(decided.reply)
+    }
+
+    /// Runs one handler directly — a domain function of the runtime's handler shape, given its
+    /// typed command — as `actor` at `now`, and records what it decided: for tests that build
+    /// commands as types rather than JSON. Returns the reply and the recorded events.
+    pub fn decide(
+        &mut self,
+        actor: Actor,
+        now: Timestamp,
+        handler: impl FnOnce(&S::State, &S::Config, &Context) -> Result<Decided, Rejection>,
+    ) -> Result<(Value, Vec<Envelope>), Rejection> {
+        let ctx = self.context(actor, now);
+        let decided = handler(&self.state, &self.config, &ctx)?;
+        let correlation = ctx.seed;
+        let recorded = self.record(decided.events, &ctx, correlation, None);
+        Ok((decided.reply, recorded))
+    }
+
+    /// How many events the log holds.
+    pub fn len(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Whether the log is empty.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
     }
 
     /// Asks the query `name` with `body` as `actor` at `now`.

@@ -43,7 +43,9 @@ fn a_service_runs_whole_in_memory_as_the_runtime_runs_it() {
         .unwrap_err();
     assert_eq!(array.code, ErrorCode::InvalidRequest);
     let too_many = json!({"request_id": "j", "customer": CUSTOMER, "by": 9});
-    assert!(counter.command(agent(), t0, "increment", &too_many).is_err());
+    assert!(counter
+        .command(agent(), t0, "increment", &too_many)
+        .is_err());
     let view = counter
         .query(agent(), t0, "get_counter", &json!({"customer": CUSTOMER}))
         .expect("reads");
@@ -73,7 +75,10 @@ fn a_service_runs_whole_in_memory_as_the_runtime_runs_it() {
         ]
     );
     assert_eq!(recorded[4].effective_at, hours(t0, 1));
-    assert_eq!(recorded[3].effective_at, t0, "a reaction at its upstream event's time");
+    assert_eq!(
+        recorded[3].effective_at, t0,
+        "a reaction at its upstream event's time"
+    );
     // Delivered again (a redelivery): nothing new.
     assert!(watcher
         .deliver("counter", &counter.events(), hours(t0, 4))

@@ -50,7 +50,7 @@ fn rule_o2_a_customer_named_by_domain_and_by_tenant_id_reaches_the_same_orders()
         })
         .unwrap();
     // then both names resolve to the one customer, whose orders are both orders
-    let v = &h.state.views;
+    let v = &h.state().views;
     let a = v
         .customers
         .resolve(&domain("CONTOSO.onmicrosoft.com"))
@@ -81,7 +81,7 @@ fn rule_o2_a_body_that_does_not_decode_is_invalid_request_naming_the_json_path()
 #[test]
 fn rule_o2_an_unknown_name_is_not_found_and_nothing_is_recorded() {
     let mut h = with_contoso();
-    let before = h.log.len();
+    let before = h.len();
     let o = place(domain("nobody.onmicrosoft.com"), vec![ws_p1y(1)]);
     let e = h
         .run(admin(), at(2026, 1, 1, 0, 0, 0), |s, ctx| {
@@ -89,7 +89,7 @@ fn rule_o2_an_unknown_name_is_not_found_and_nothing_is_recorded() {
         })
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
-    assert_eq!(h.log.len(), before);
+    assert_eq!(h.len(), before);
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn rule_o4_subscriptions_before_the_cutover_leave_get_subscriptions_but_stay_on_
     );
 
     // then Get Subscriptions lists only the later one, the Software page both
-    let v = &h.state.views;
+    let v = &h.state().views;
     let listed = v.subscriptions.listed_for(CONTOSO);
     assert_eq!(listed.len(), 1, "only the one bought on the cut-over day");
     assert_eq!(listed[0].quantity, 2);
@@ -183,7 +183,7 @@ fn rule_o5_get_orders_returns_every_order_whatever_its_date() {
     })
     .unwrap();
     // when the customer's orders are read, then both are there
-    let orders = h.state.views.orders.of_customer(CONTOSO);
+    let orders = h.state().views.orders.of_customer(CONTOSO);
     assert_eq!(orders.len(), 2);
     assert_eq!(
         orders[0].purchased_at,
@@ -237,7 +237,7 @@ fn rule_o10_several_orders_are_cancelled_one_by_one_each_with_its_own_answer() {
     assert_eq!(results[2]["ok"], true);
     assert_eq!(envs.len(), 3);
     // The cancelled items stay listed on the Software page, marked cancelled.
-    let purchases = h.state.views.purchases.of_customer(CONTOSO);
+    let purchases = h.state().views.purchases.of_customer(CONTOSO);
     assert_eq!(purchases.len(), 4);
     assert_eq!(
         purchases
@@ -277,7 +277,7 @@ fn rule_o11_cancellation_info_answers_through_the_api_for_either_name() {
         order_id: None,
     };
     let ctx = h.ctx(admin(), after(t0, 1, 0, 0));
-    let info = api::cancellation_info(&h.state, &q, &ctx).unwrap();
+    let info = api::cancellation_info(h.state(), &q, &ctx).unwrap();
     assert_eq!(info[0].window_ends_at, Some(after(t0, 168, 0, 0)));
     assert!(!info[0].passed);
     let bad = contract::CancellationInfo {
@@ -286,7 +286,7 @@ fn rule_o11_cancellation_info_answers_through_the_api_for_either_name() {
         order_id: None,
     };
     assert_eq!(
-        api::cancellation_info(&h.state, &bad, &ctx)
+        api::cancellation_info(h.state(), &bad, &ctx)
             .unwrap_err()
             .code,
         ErrorCode::InvalidRequest
@@ -395,8 +395,8 @@ fn the_scheduler_catches_up_after_downtime_with_true_times_and_replay_equals_liv
     // A second tick finds nothing new: the ids are derived, so nothing is recorded twice.
     assert!(h.tick(at(2026, 11, 2, 9, 0, 1)).is_empty());
     let replay = h.replay();
-    assert_eq!(replay, h.state);
-    assert_eq!(Harness::digest(&replay), Harness::digest(&h.state));
+    assert_eq!(replay, *h.state());
+    assert_eq!(Harness::digest(&replay), Harness::digest(h.state()));
 }
 
 #[test]
@@ -433,7 +433,7 @@ fn rule_o4_get_subscriptions_lists_an_orders_lines_in_line_order() {
     })
     .unwrap();
     let lines: Vec<u32> = h
-        .state
+        .state()
         .views
         .subscriptions
         .listed_for(CONTOSO)
@@ -480,7 +480,7 @@ fn rule_o4_o6_the_software_page_shows_a_pre_cutover_subscriptions_auto_renew_and
             after: None,
             limit: None,
         };
-        let page = queries::get_purchases(&h.state, &catalog(), &q, &ctx).unwrap();
+        let page = queries::get_purchases(h.state(), &catalog(), &q, &ctx).unwrap();
         page["purchases"].as_array().unwrap().clone()
     };
     let shown = |p: &serde_json::Value| {
@@ -523,7 +523,7 @@ fn rule_o4_o6_the_software_page_shows_a_pre_cutover_subscriptions_auto_renew_and
         customer: tenant(CONTOSO),
         subscription_id: old,
     };
-    let e = queries::get_subscription(&h.state, &catalog(), &q, &ctx).unwrap_err();
+    let e = queries::get_subscription(h.state(), &catalog(), &q, &ctx).unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
 
     // when auto-renew is switched: on for the old one is refused (O6), off is already so; off
@@ -585,7 +585,7 @@ fn rule_o4_o6_the_software_page_shows_a_pre_cutover_subscriptions_auto_renew_and
     );
     assert_eq!(
         h.replay(),
-        h.state,
+        *h.state(),
         "a fold of the log like every read model"
     );
 }

@@ -4,17 +4,14 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use csp_catalog::Catalog;
 use csp_events::api::CustomerRef;
-use csp_events::kernel::{Context, Decided, Emit, Rejection};
+use csp_events::kernel::{Context, Decided, Rejection};
 use csp_events::ordering as contract;
-use csp_events::{
-    codec, Actor, ActorKind, CorrelationId, Currency, Envelope, EventId, RequestId, Role, TenantId,
-    Timestamp,
-};
+use csp_events::{Actor, ActorKind, Currency, Envelope, RequestId, Role, TenantId, Timestamp};
+use csp_ordering::service::OrderingService;
 use csp_ordering::State;
 use serde_json::Value;
 use uuid::Uuid;
@@ -125,63 +122,37 @@ pub fn add_customer(
     }
 }
 
-/// The live service, in miniature.
-#[derive(Default)]
-pub struct Harness {
-    pub state: State,
-    pub log: Vec<Vec<u8>>,
-    ids: BTreeSet<EventId>,
-    versions: BTreeMap<String, u64>,
-    commands: u128,
+/// The ordering service in memory: `csp_bus::Harness`, which records and folds exactly as the
+/// runtime does, with the catalog as its configuration and the sample catalog's helpers here.
+pub struct Harness(csp_bus::Harness<OrderingService>);
+
+impl std::ops::Deref for Harness {
+    type Target = csp_bus::Harness<OrderingService>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
 }
 
 impl Harness {
     pub fn new() -> Harness {
-        Harness::default()
+        Harness(csp_bus::Harness::new(catalog()))
     }
 
-    /// A fresh context: the seed differs per command, as the shell's UUID v7 would.
+    /// A fresh context, as the harness gives each request.
     pub fn ctx(&mut self, actor: Actor, now: Timestamp) -> Context {
-        self.commands += 1;
-        Context {
-            now,
-            actor,
-            seed: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | self.commands),
-            entropy: [0; 32],
-        }
-    }
-
-    /// Appends planned events (deduplicated by id) and folds them into the live state.
-    pub fn record(&mut self, planned: Vec<Emit>, ctx: &Context) -> Vec<Envelope> {
-        let mut out = Vec::new();
-        for (k, p) in planned.into_iter().enumerate() {
-            let id =
-                p.id.unwrap_or_else(|| EventId(ctx.new_id("event", u32::try_from(k).unwrap())));
-            if !self.ids.insert(id) {
-                continue;
-            }
-            let v = self.versions.entry(p.stream.clone()).or_insert(0);
-            *v += 1;
-            let env = Envelope {
-                event_id: id,
-                stream: p.stream,
-                stream_version: *v,
-                recorded_at: ctx.now,
-                effective_at: p.effective_at.unwrap_or(ctx.now),
-                causation_id: None,
-                correlation_id: CorrelationId(ctx.seed),
-                actor: ctx.actor.clone(),
-                partner: p.partner,
-                customer: p.customer,
-                schema_version: codec::SCHEMA_VERSION,
-                payload: p.event,
-                outbox: None,
-            };
-            self.log.push(codec::encode(&env));
-            self.state.apply(&env);
-            out.push(env);
-        }
-        out
+        self.0.context(actor, now)
     }
 
     /// Runs a decided command: records its events on success.
@@ -191,35 +162,12 @@ impl Harness {
         now: Timestamp,
         f: impl FnOnce(&State, &Context) -> Result<Decided, Rejection>,
     ) -> Result<(Value, Vec<Envelope>), Rejection> {
-        let ctx = self.ctx(actor, now);
-        let outcome = f(&self.state, &ctx)?;
-        let envs = self.record(outcome.events, &ctx);
-        Ok((outcome.reply, envs))
-    }
-
-    /// The scheduler at `now`: records every transition due.
-    pub fn tick(&mut self, now: Timestamp) -> Vec<Envelope> {
-        let ctx = self.ctx(Actor::system("ordering"), now);
-        let due = self.state.due(now);
-        self.record(due, &ctx)
+        self.0
+            .decide(actor, now, |state, _catalog, ctx| f(state, ctx))
     }
 
     /// The digest the runtime computes of a state (live and in replay alike).
     pub fn digest(state: &State) -> String {
         csp_bus::runtime::digest(state)
-    }
-
-    /// Folds the whole log, decoded from its bytes, into a fresh state.
-    pub fn replay(&self) -> State {
-        let mut s = State::default();
-        for bytes in &self.log {
-            s.apply(&codec::decode(bytes).expect("every recorded event decodes"));
-        }
-        s
-    }
-
-    /// Every recorded event, decoded.
-    pub fn events(&self) -> Vec<Envelope> {
-        self.log.iter().map(|b| codec::decode(b).unwrap()).collect()
     }
 }
