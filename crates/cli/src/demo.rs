@@ -441,15 +441,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 }
                 None => {
                     let node_args = NodeArgs {
-                        data: data.clone(),
-                        catalog: None,
-                        issuers: None,
-                        dev_key: None,
-                        internal_key: None,
                         manual_clock: Some(args.start),
-                        max_body: 256 * 1024,
                         cache_mib: 16,
-                        durability: csp_eventlog::Durability::Synced,
+                        ..NodeArgs::new(data.clone())
                     };
                     let node = Node::new(Bus::local(), &node_args)?;
                     let system = System::start(&node).await?;

@@ -57,6 +57,24 @@ pub struct NodeArgs {
     pub durability: Durability,
 }
 
+impl NodeArgs {
+    /// The defaults `csp serve` and `csp up` take, with data in `data`: for the demo, the
+    /// benchmarks and tests, which set only what they change.
+    pub fn new(data: PathBuf) -> NodeArgs {
+        NodeArgs {
+            data,
+            catalog: None,
+            issuers: None,
+            dev_key: None,
+            internal_key: None,
+            manual_clock: None,
+            max_body: 256 * 1024,
+            cache_mib: 64,
+            durability: Durability::Synced,
+        }
+    }
+}
+
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -375,15 +393,8 @@ mod tests {
     async fn a_system_that_fails_half_way_leaves_nothing_running() {
         let dir = csp_testkit::TempDir::new("csp-system").unwrap();
         let args = NodeArgs {
-            data: dir.path().to_path_buf(),
-            catalog: None,
-            issuers: None,
-            dev_key: None,
-            internal_key: None,
-            manual_clock: None,
-            max_body: 256 * 1024,
             cache_mib: 16,
-            durability: Durability::Synced,
+            ..NodeArgs::new(dir.path().to_path_buf())
         };
         let node = Node::new(Bus::local(), &args).unwrap();
         let failed = System::start_services(&node, &["ordering", "no-such-service"]).await;

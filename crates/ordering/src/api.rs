@@ -27,7 +27,7 @@ use crate::domain::order::{review, Order, PlaceOrder, Review};
 use crate::domain::perpetual::{CancelPerpetual, Perpetual};
 use crate::domain::refund::{FileRefund, Refund, RefundCommand};
 use crate::domain::subscription::{Subscription, SubscriptionCommand};
-use crate::domain::{customer_of, emit, transition};
+use crate::domain::{emit, transition};
 use crate::state::State;
 
 /// The most items one `import_orders` or `cancel_perpetual` may carry: a bound on one command's
@@ -46,7 +46,7 @@ fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp
         .map(|e| {
             let partner = match &e {
                 Event::CustomerAdded(a) => Some(a.partner),
-                other => partner_of(state, customer_of(other)),
+                other => partner_of(state, other.customer()),
             };
             emit(e, partner, effective_at)
         })

@@ -113,15 +113,8 @@ type Measured = (Load, Load, Load, LogStats, (usize, usize));
 
 async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured> {
     let node_args = NodeArgs {
-        data: dir.to_path_buf(),
-        catalog: None,
-        issuers: None,
-        dev_key: None,
-        internal_key: None,
-        manual_clock: None,
-        max_body: 256 * 1024,
-        cache_mib: 64,
         durability: crate::bench::durability(args.unsafe_no_fsync),
+        ..NodeArgs::new(dir.to_path_buf())
     };
     let bus = csp_bus::Bus::connect(url)
         .await

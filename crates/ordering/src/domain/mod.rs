@@ -36,12 +36,6 @@ pub(crate) mod testing;
 use csp_events::kernel::{Emit, Transition};
 use csp_events::{Event, TenantId, Timestamp};
 
-/// The customer tenant an ordering event concerns (subject token, partition key): as the
-/// event's type states it (`csp_events::event::Routed`).
-pub fn customer_of(event: &Event) -> Option<csp_events::TenantId> {
-    event.customer()
-}
-
 /// A command's own event, as the runtime records it: its stream and customer from the event,
 /// effective now (or at `effective_at`, for a backfill).
 pub fn emit(event: Event, partner: Option<TenantId>, effective_at: Option<Timestamp>) -> Emit {
@@ -58,6 +52,6 @@ pub fn emit(event: Event, partner: Option<TenantId>, effective_at: Option<Timest
 
 /// A due transition, as the runtime records it: its derived id and its true business time.
 pub fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
-    let customer = customer_of(&t.event);
+    let customer = t.event.customer();
     Emit::transition(t).tenants(partner, customer)
 }
