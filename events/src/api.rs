@@ -300,6 +300,9 @@ impl<'de> Deserialize<'de> for CustomerRef {
 pub trait CommandBody: DeserializeOwned + Serialize {
     /// The command's name on the bus.
     const NAME: &'static str;
+    /// The `result` of its `{"ok":true,"result":...}` reply: a contract type, so the reply's
+    /// JSON changes only when the contract does, and a client in Rust decodes it as it is.
+    type Reply: DeserializeOwned + Serialize;
     /// The idempotency key.
     fn request_id(&self) -> &RequestId;
 }
@@ -308,7 +311,34 @@ pub trait CommandBody: DeserializeOwned + Serialize {
 pub trait QueryBody: DeserializeOwned + Serialize {
     /// The query's name on the bus.
     const NAME: &'static str;
+    /// The `result` of its reply, as for [`CommandBody::Reply`].
+    type Reply: DeserializeOwned + Serialize;
 }
+
+/// Binds a command body to its name and reply type (the body has a `request_id` field).
+macro_rules! command {
+    ($ty:ident, $name:literal, $reply:ty) => {
+        impl $crate::api::CommandBody for $ty {
+            const NAME: &'static str = $name;
+            type Reply = $reply;
+            fn request_id(&self) -> &$crate::api::RequestId {
+                &self.request_id
+            }
+        }
+    };
+}
+pub(crate) use command;
+
+/// Binds a query body to its name and reply type.
+macro_rules! query {
+    ($ty:ident, $name:literal, $reply:ty) => {
+        impl $crate::api::QueryBody for $ty {
+            const NAME: &'static str = $name;
+            type Reply = $reply;
+        }
+    };
+}
+pub(crate) use query;
 
 /// Decodes a request body strictly. On failure: `invalid_request`, with `details.path` the JSON
 /// path of the offending field (`lines[0].quantity`; `.` for the body itself) and

@@ -22,6 +22,7 @@ pub struct EventsFrom {
 
 impl QueryBody for EventsFrom {
     const NAME: &'static str = "events_from";
+    type Reply = EventsPage;
 }
 
 /// The reply to [`EventsFrom`].

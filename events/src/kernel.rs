@@ -11,7 +11,7 @@ mod aggregates;
 pub use aggregates::{Aggregates, Overlay};
 
 use crate::actor::Actor;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorCode};
 use crate::event::Event;
 use crate::id::{EventId, TenantId};
 use crate::time::Timestamp;
@@ -118,13 +118,36 @@ impl Emit {
 }
 
 /// What a command handler decided: the events to record and the result to reply with once they
-/// are durable and folded.
+/// are durable and folded. `R` is the command's reply type from the contract
+/// (`CommandBody::Reply`); the runtime writes it as JSON ([`Decided::into_json`]) once, at the
+/// edge.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decided {
+pub struct Decided<R = Value> {
     /// Events, in order (due transitions first, then the command's own).
     pub events: Vec<Emit>,
     /// The `result` of the `{"ok":true,"result":...}` reply.
-    pub reply: Value,
+    pub reply: R,
+}
+
+impl<R: serde::Serialize> Decided<R> {
+    /// The same decision with its reply as JSON. A reply type that cannot be written as JSON
+    /// (a map keyed by a tuple, say) is `internal`, never a silent `null`; nothing is recorded.
+    pub fn into_json(self) -> Result<Decided<Value>, Rejection> {
+        Ok(Decided {
+            events: self.events,
+            reply: to_json(&self.reply)?,
+        })
+    }
+}
+
+/// A reply as JSON, or `internal` if its type cannot be written as JSON.
+pub fn to_json<R: serde::Serialize>(reply: &R) -> Result<Value, Rejection> {
+    serde_json::to_value(reply).map_err(|e| {
+        Rejection::new(
+            ErrorCode::Internal,
+            format!("the answer could not be written as JSON: {e}"),
+        )
+    })
 }
 
 /// A transition a state schedules for itself (a term end becoming a renewal or an expiry).

@@ -89,12 +89,12 @@ impl<S: Service> Harness<S> {
     /// Runs one handler directly — a domain function of the runtime's handler shape, given its
     /// typed command — as `actor` at `now`, and records what it decided: for tests that build
     /// commands as types rather than JSON. Returns the reply and the recorded events.
-    pub fn decide(
+    pub fn decide<R>(
         &mut self,
         actor: Actor,
         now: Timestamp,
-        handler: impl FnOnce(&S::State, &S::Config, &Context) -> Result<Decided, Rejection>,
-    ) -> Result<(Value, Vec<Envelope>), Rejection> {
+        handler: impl FnOnce(&S::State, &S::Config, &Context) -> Result<Decided<R>, Rejection>,
+    ) -> Result<(R, Vec<Envelope>), Rejection> {
         let ctx = self.context(actor, now);
         let decided = handler(&self.state, &self.config, &ctx)?;
         let correlation = ctx.seed;

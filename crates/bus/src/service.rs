@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use csp_events::api::{decode_json, CommandBody, QueryBody};
-use csp_events::kernel::{Context, Rejection};
+use csp_events::kernel::{to_json, Context, Rejection};
 pub use csp_events::kernel::{Decided, Emit};
 use csp_events::{ApiError, Envelope, EventId, EventKind, RequestId, Timestamp};
 use serde::Serialize;
@@ -250,13 +250,23 @@ pub enum Access {
 }
 
 /// A command handler: a pure function of the state, the configuration, the decoded body and
-/// the context. A domain function of this shape is bound in the table as it is.
-pub type CommandFn<S, C> =
-    fn(&<S as Service>::State, &<S as Service>::Config, &C, &Context) -> Result<Decided, Rejection>;
+/// the context, replying with the command's contract type. A domain function of this shape is
+/// bound in the table as it is.
+pub type CommandFn<S, C> = fn(
+    &<S as Service>::State,
+    &<S as Service>::Config,
+    &C,
+    &Context,
+) -> Result<Decided<<C as CommandBody>::Reply>, Rejection>;
 
-/// A query handler: like [`CommandFn`], answering a value and recording nothing.
-pub type QueryFn<S, Q> =
-    fn(&<S as Service>::State, &<S as Service>::Config, &Q, &Context) -> Result<Value, Rejection>;
+/// A query handler: like [`CommandFn`], answering the query's contract type and recording
+/// nothing.
+pub type QueryFn<S, Q> = fn(
+    &<S as Service>::State,
+    &<S as Service>::Config,
+    &Q,
+    &Context,
+) -> Result<<Q as QueryBody>::Reply, Rejection>;
 
 /// A decoded command, ready to be decided (possibly several times, on a version conflict).
 pub(crate) trait Prepared<S: Service>: Send + Sync {
@@ -269,7 +279,7 @@ pub(crate) trait Prepared<S: Service>: Send + Sync {
     ) -> Result<Decided, Rejection>;
 }
 
-struct PreparedCommand<S: Service, C> {
+struct PreparedCommand<S: Service, C: CommandBody> {
     body: C,
     handler: CommandFn<S, C>,
 }
@@ -284,7 +294,7 @@ impl<S: Service, C: CommandBody + Send + Sync> Prepared<S> for PreparedCommand<S
         config: &S::Config,
         ctx: &Context,
     ) -> Result<Decided, Rejection> {
-        (self.handler)(state, config, &self.body, ctx)
+        (self.handler)(state, config, &self.body, ctx)?.into_json()
     }
 }
 
@@ -385,7 +395,7 @@ impl<S: Service> Endpoints<S> {
     {
         let run: RunQuery<S> = Box::new(move |state, config, body, ctx| {
             let q: Q = decode_json(body)?;
-            handler(state, config, &q, ctx)
+            to_json(&handler(state, config, &q, ctx)?)
         });
         self.list.push(Endpoint {
             name: Q::NAME,

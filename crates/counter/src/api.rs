@@ -3,10 +3,11 @@
 //! state they read. No I/O, no clock: what a service writes besides its domain and its table.
 
 use csp_bus::{Decided, Emit};
-use csp_events::counter::{self, GetCounter, Increment, OpenCounter};
+use csp_events::counter::{
+    self, CounterView, GetCounter, Increment, Incremented, OpenCounter, Opened,
+};
 use csp_events::kernel::{apply_due, Aggregates, Context, Rejection};
 use csp_events::{Envelope, ErrorCode, TenantId, Timestamp};
-use serde_json::{json, Value};
 
 use crate::domain::counter::{check_admin_agent, forbidden, Counter, CounterCommand, CounterState};
 
@@ -56,13 +57,13 @@ fn customer_of(env: &Envelope) -> Option<TenantId> {
 
 /// Decides a command on a customer's counter, due transitions first, and turns the decision
 /// into emits: the transitions with their deterministic ids and true times, then the events.
-fn decide(
+fn decide<R>(
     state: &State,
     customer: TenantId,
     command: CounterCommand,
     ctx: &Context,
-    reply: Value,
-) -> Result<Decided, Rejection> {
+    reply: R,
+) -> Result<Decided<R>, Rejection> {
     let s = state.counter(customer);
     let decision = state.counters.decide(customer, &command, ctx)?;
     let stream = counter::stream(customer);
@@ -82,7 +83,12 @@ fn decide(
 }
 
 /// `open_counter`.
-pub fn open(state: &State, _: &(), c: &OpenCounter, ctx: &Context) -> Result<Decided, Rejection> {
+pub fn open(
+    state: &State,
+    _: &(),
+    c: &OpenCounter,
+    ctx: &Context,
+) -> Result<Decided<Opened>, Rejection> {
     let command = CounterCommand::Open {
         customer: c.customer,
         limit: c.limit,
@@ -93,7 +99,9 @@ pub fn open(state: &State, _: &(), c: &OpenCounter, ctx: &Context) -> Result<Dec
         c.customer,
         command,
         ctx,
-        json!({ "customer": c.customer }),
+        Opened {
+            customer: c.customer,
+        },
     )
 }
 
@@ -103,7 +111,7 @@ pub fn increment(
     _: &(),
     c: &Increment,
     ctx: &Context,
-) -> Result<Decided, Rejection> {
+) -> Result<Decided<Incremented>, Rejection> {
     let command = CounterCommand::Increment {
         customer: c.customer,
         by: c.by,
@@ -114,12 +122,15 @@ pub fn increment(
         c.customer,
         command,
         ctx,
-        json!({ "customer": c.customer, "total": total }),
+        Incremented {
+            customer: c.customer,
+            total,
+        },
     )
 }
 
 /// `get_counter`.
-pub fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<Value, Rejection> {
+pub fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<CounterView, Rejection> {
     check_admin_agent(ctx, q.customer)?;
     let Some(s) = state.counters.get(q.customer) else {
         return Err(Rejection::new(
@@ -139,11 +150,11 @@ pub fn get(state: &State, _: &(), q: &GetCounter, ctx: &Context) -> Result<Value
     // A transition that is due but not yet recorded is shown as it will be.
     let mut view = s.clone();
     apply_due::<Counter>(&mut view, ctx.now);
-    Ok(json!({
-        "customer": q.customer,
-        "total": view.total,
-        "limit": opened.limit,
-        "expires_at": opened.expires_at,
-        "expired": view.expired,
-    }))
+    Ok(CounterView {
+        customer: q.customer,
+        total: view.total,
+        limit: opened.limit,
+        expires_at: opened.expires_at,
+        expired: view.expired,
+    })
 }

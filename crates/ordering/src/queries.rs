@@ -13,12 +13,15 @@ use std::sync::Arc;
 
 use csp_catalog::Catalog;
 use csp_events::kernel::{Context, Rejection};
-use csp_events::ordering::{self as contract, LineItem};
+use csp_events::ordering::{
+    self as contract, CancellationWindows, CustomersPage, LineItem, OrderView, OrdersPage,
+    PurchasesPage, Review, SubscriptionView, SubscriptionsPage,
+};
 use csp_events::{ActorKind, ErrorCode, Role};
-use serde_json::{json, Value};
 
-use crate::api;
 use crate::domain::access::{forbidden, invalid_request, reader_for};
+use crate::domain::cancellation::{may_ask, order_windows, subscription_window};
+use crate::domain::order::review;
 use crate::state::State;
 
 /// The most items one page of a list holds (and the default).
@@ -28,12 +31,12 @@ pub const PAGE_MAX: u32 = 1000;
 /// most `limit`; and the cursor of the next page (the last returned item's id) if more remain.
 /// A cursor names an item, not a position, so a page asked for later still starts right after
 /// what the client has seen.
-fn page<'a, T>(
-    items: Vec<&'a T>,
+fn page<T: Clone>(
+    items: Vec<&T>,
     id: impl Fn(&T) -> String,
     after: Option<&str>,
     limit: Option<u32>,
-) -> Result<(Vec<&'a T>, Option<String>), Rejection> {
+) -> Result<(Vec<T>, Option<String>), Rejection> {
     let limit = match limit {
         None => PAGE_MAX,
         Some(n) if (1..=PAGE_MAX).contains(&n) => n,
@@ -57,24 +60,13 @@ fn page<'a, T>(
         },
     };
     let rest = items.len().saturating_sub(start);
-    let taken: Vec<&T> = items.into_iter().skip(start).take(limit).collect();
+    let taken: Vec<T> = items.into_iter().skip(start).take(limit).cloned().collect();
     let next = if rest > limit {
-        taken.last().map(|i| id(i))
+        taken.last().map(&id)
     } else {
         None
     };
     Ok((taken, next))
-}
-
-/// A view as JSON. Views are plain data and serialise; should one ever not (a map keyed by a
-/// tuple, say), the client gets `internal`, never a silent `null`.
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, Rejection> {
-    serde_json::to_value(value).map_err(|e| {
-        Rejection::new(
-            ErrorCode::Internal,
-            format!("the answer could not be written as JSON: {e}"),
-        )
-    })
 }
 
 /// `get_customers`: a partner's customers by domain name; a customer user sees itself; the
@@ -84,7 +76,7 @@ pub fn get_customers(
     _catalog: &Arc<Catalog>,
     q: &contract::GetCustomers,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<CustomersPage, Rejection> {
     let customers = &state.views.customers;
     let actor = &ctx.actor;
     let list: Vec<_> = match actor.kind {
@@ -106,7 +98,10 @@ pub fn get_customers(
         q.after.as_deref(),
         q.limit,
     )?;
-    Ok(json!({ "customers": list, "next": next }))
+    Ok(CustomersPage {
+        customers: list,
+        next,
+    })
 }
 
 /// `get_orders`: every order of a customer, whatever its date (rule O5), oldest first.
@@ -115,7 +110,7 @@ pub fn get_orders(
     _catalog: &Arc<Catalog>,
     q: &contract::GetOrders,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<OrdersPage, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     let orders = state.views.orders.of_customer(customer);
     let (orders, next) = page(
@@ -124,7 +119,11 @@ pub fn get_orders(
         q.after.as_deref(),
         q.limit,
     )?;
-    Ok(json!({ "customer": customer, "orders": orders, "next": next }))
+    Ok(OrdersPage {
+        customer,
+        orders,
+        next,
+    })
 }
 
 /// `get_order`: one order, with each line's status.
@@ -133,10 +132,10 @@ pub fn get_order(
     _catalog: &Arc<Catalog>,
     q: &contract::GetOrder,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<OrderView, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.orders.get(q.order_id) {
-        Some(o) if o.customer == customer => to_json(o),
+        Some(o) if o.customer == customer => Ok(o.clone()),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -153,7 +152,7 @@ pub fn get_subscriptions(
     _catalog: &Arc<Catalog>,
     q: &contract::GetSubscriptions,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<SubscriptionsPage, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     let subscriptions = state.views.subscriptions.listed_for(customer);
     let (subscriptions, next) = page(
@@ -162,7 +161,11 @@ pub fn get_subscriptions(
         q.after.as_deref(),
         q.limit,
     )?;
-    Ok(json!({ "customer": customer, "subscriptions": subscriptions, "next": next }))
+    Ok(SubscriptionsPage {
+        customer,
+        subscriptions,
+        next,
+    })
 }
 
 /// `get_subscription`: one subscription; one bought before the cut-over is not found here (rule
@@ -172,10 +175,10 @@ pub fn get_subscription(
     _catalog: &Arc<Catalog>,
     q: &contract::GetSubscription,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<SubscriptionView, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     match state.views.subscriptions.visible(q.subscription_id) {
-        Some(s) if s.customer == customer => to_json(s),
+        Some(s) if s.customer == customer => Ok(s.clone()),
         _ => Err(Rejection::new(
             ErrorCode::NotFound,
             format!(
@@ -192,7 +195,7 @@ pub fn get_purchases(
     _catalog: &Arc<Catalog>,
     q: &contract::GetPurchases,
     ctx: &Context,
-) -> Result<Value, Rejection> {
+) -> Result<PurchasesPage, Rejection> {
     let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
     let purchases = state.views.purchases.of_customer(customer);
     let (purchases, next) = page(
@@ -204,7 +207,11 @@ pub fn get_purchases(
         q.after.as_deref(),
         q.limit,
     )?;
-    Ok(json!({ "customer": customer, "purchases": purchases, "next": next }))
+    Ok(PurchasesPage {
+        customer,
+        purchases,
+        next,
+    })
 }
 
 /// `review_order` (rule O2): priced, each line's plans listed, nothing recorded.
@@ -213,28 +220,63 @@ pub fn review_order(
     catalog: &Arc<Catalog>,
     q: &contract::ReviewOrder,
     ctx: &Context,
-) -> Result<Value, Rejection> {
-    to_json(&api::review_order(state, catalog, q, ctx)?)
+) -> Result<Review, Rejection> {
+    review(catalog, &state.target(&q.customer), &q.lines, ctx)
 }
 
 /// `cancellation_info` (rule O11): when each window ends and whether it has passed, exact at
-/// `now` (a term end not yet recorded by the scheduler is applied first).
+/// `now` (a term end not yet recorded by the scheduler is applied first), for a subscription or
+/// for each perpetual purchase of an order.
 pub fn cancellation_info(
     state: &State,
     _catalog: &Arc<Catalog>,
     q: &contract::CancellationInfo,
     ctx: &Context,
-) -> Result<Value, Rejection> {
-    let windows = api::cancellation_info(state, q, ctx)?;
-    Ok(json!({ "now": ctx.now, "windows": windows }))
+) -> Result<CancellationWindows, Rejection> {
+    let target = state.target(&q.customer);
+    // Who may ask, before what is asked: a refused actor is refused (and recorded) whatever it
+    // sent.
+    may_ask(&target, ctx)?;
+    let windows = match (q.subscription_id, q.order_id) {
+        (Some(s), None) => vec![subscription_window(
+            &state.subscription(s),
+            &target,
+            s,
+            ctx,
+        )?],
+        (None, Some(o)) => {
+            let purchases: Vec<_> = state
+                .perpetuals_by_order
+                .get(&o)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| state.perpetuals.get(p))
+                .collect();
+            order_windows(purchases, &target, o, ctx)?
+        }
+        _ => {
+            return Err(invalid_request(
+                "subscription_id",
+                "give exactly one of subscription_id and order_id",
+            ))
+        }
+    };
+    Ok(CancellationWindows {
+        now: ctx.now,
+        windows,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ids(items: &[&u32]) -> Vec<u32> {
-        items.iter().map(|i| **i).collect()
+    use crate::api::tests::with_contoso;
+    use crate::domain::testing::*;
+    use csp_events::api::CustomerRef;
+
+    fn ids(items: &[u32]) -> Vec<u32> {
+        items.to_vec()
     }
 
     #[test]
@@ -274,5 +316,25 @@ mod tests {
             (r.code, r.details["path"].as_str()),
             (ErrorCode::InvalidRequest, Some("after"))
         );
+    }
+
+    #[test]
+    fn rule_o11_an_actor_that_may_not_ask_is_forbidden_whatever_it_asks() {
+        // Found end to end: a helpdesk agent naming both a subscription and an order was
+        // answered `invalid_request`, so its refusal was never recorded.
+        let state = with_contoso();
+        let q = contract::CancellationInfo {
+            customer: CustomerRef::Tenant(CONTOSO),
+            subscription_id: Some(csp_events::SubscriptionId(uuid::Uuid::from_u128(1))),
+            order_id: Some(csp_events::OrderId(uuid::Uuid::from_u128(2))),
+        };
+        let helpdesk = ctx_partner(Role::HelpdeskAgent, now());
+        let r = cancellation_info(&state, &catalog(), &q, &helpdesk).unwrap_err();
+        assert_eq!(r.code, ErrorCode::Forbidden, "{r:?}");
+        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        // a buyer asking the same is told what is wrong with the question
+        let buyer = ctx_partner(Role::AdminAgent, now());
+        let r = cancellation_info(&state, &catalog(), &q, &buyer).unwrap_err();
+        assert_eq!(r.code, ErrorCode::InvalidRequest, "{r:?}");
     }
 }

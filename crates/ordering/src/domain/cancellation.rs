@@ -3,35 +3,12 @@
 //! (a renewal reopens the window), then the window of the current term, exclusive at its end.
 
 use csp_events::kernel::{apply_due, Context, Rejection};
-use csp_events::ordering::LineItem;
+use csp_events::ordering::{LineItem, Status as ItemStatus, WindowInfo};
 use csp_events::{ErrorCode, OrderId, SubscriptionId, Timestamp};
-use serde::Serialize;
 
 use super::access::{partner_for, Target, BUYERS};
 use super::perpetual::PerpetualState;
 use super::subscription::{Status, Subscription, SubscriptionState};
-
-/// The cancellation window of one purchase, as of `now`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WindowInfo {
-    /// The subscription or perpetual purchase.
-    pub item: LineItem,
-    /// The order it came from.
-    pub order: OrderId,
-    /// `false` for products that can never be cancelled (rule O9).
-    pub cancellable: bool,
-    /// End (exclusive) of the window of the current term or of the purchase.
-    pub window_ends_at: Option<Timestamp>,
-    /// Whether `now` is at or past the end (or the product has no window).
-    pub passed: bool,
-    /// Whole seconds left, 0 once passed: a client shows days, hours or minutes from it.
-    pub seconds_remaining: i64,
-    /// `active`, `cancelled` or `expired`: a cancelled or expired purchase cannot be cancelled
-    /// whatever its window says.
-    pub status: &'static str,
-    /// The term the window belongs to (1 for the first; 0 for perpetual purchases).
-    pub term_number: u32,
-}
 
 fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp) -> WindowInfo {
     let remaining = end.map_or(0, |e| e.since(now).num_seconds().max(0));
@@ -42,7 +19,7 @@ fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp
         window_ends_at: end,
         passed: end.is_none_or(|e| now >= e),
         seconds_remaining: remaining,
-        status: "active",
+        status: ItemStatus::Active,
         term_number: 0,
     }
 }
@@ -83,9 +60,9 @@ pub fn subscription_window(
     );
     info.term_number = sub.term_number;
     info.status = match sub.status {
-        Status::Active => "active",
-        Status::Cancelled { .. } => "cancelled",
-        Status::Expired { .. } => "expired",
+        Status::Active => ItemStatus::Active,
+        Status::Cancelled { .. } => ItemStatus::Cancelled,
+        Status::Expired { .. } => ItemStatus::Expired,
     };
     if sub.status != Status::Active {
         info.passed = true;
@@ -114,7 +91,7 @@ pub fn order_windows<'a>(
                 ctx.now,
             );
             if p.cancelled_at.is_some() {
-                info.status = "cancelled";
+                info.status = ItemStatus::Cancelled;
                 info.passed = true;
                 info.seconds_remaining = 0;
             }

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use csp_catalog::Catalog;
 use csp_events::kernel::{Context, Decider, Rejection};
 use csp_events::ordering::{
-    BillingPlan, CustomerAdded, LineItem, OrderLineRequest, OrderPlaced, PerpetualPurchased,
-    PricedLine, ProductKind, SubscriptionStarted, Term,
+    CustomerAdded, LineItem, OrderLineRequest, OrderPlaced, PerpetualPurchased, PricedLine,
+    ProductKind, Review, ReviewLine, SubscriptionStarted,
 };
 use csp_events::{ErrorCode, Event, Money, OrderId, PurchaseId, Role, SubscriptionId, Timestamp};
-use serde::Serialize;
 
 use super::access::{invalid_order, partner_for, platform, Target, BUYERS, REVIEWERS};
 use super::pricing::{price_line, Priced};
@@ -313,46 +312,6 @@ fn line_event(
 // Review (rule O2): priced, each line's plans listed, nothing recorded
 // ---------------------------------------------------------------------------------------------
 
-/// One line of a review: its price and the plans it could take, or why it cannot be bought.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReviewLine {
-    /// 1-based line number.
-    pub line: u32,
-    /// The line as requested.
-    pub request: OrderLineRequest,
-    /// The product's display name, when the product exists.
-    pub product_name: Option<String>,
-    /// The terms the SKU is sold for, when the SKU exists.
-    pub available_terms: Vec<Term>,
-    /// The billing plans the SKU offers for the requested term (rule M3).
-    pub available_plans: Vec<BillingPlan>,
-    /// Unit price for one term, when priced.
-    pub unit_price: Option<Money>,
-    /// Unit price × quantity, when priced.
-    pub line_price: Option<Money>,
-    /// What would refuse this line if the order were placed as it stands.
-    pub problem: Option<Rejection>,
-}
-
-/// A reviewed order: what it would cost, and what each line could be.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Review {
-    /// The customer's tenant id.
-    pub customer: csp_events::TenantId,
-    /// The currency of every price.
-    pub currency: csp_events::Currency,
-    /// Whether prices include tax (RULES.md M2).
-    pub tax_inclusive: bool,
-    /// The policy version the order would be sold under.
-    pub policy_version: u32,
-    /// The lines.
-    pub lines: Vec<ReviewLine>,
-    /// Sum of the priced lines.
-    pub total: Money,
-    /// Whether placing the order as it stands would be accepted.
-    pub can_place: bool,
-}
-
 /// Reviews an order for `target` at `ctx.now`: prices every line that can be priced, lists the
 /// terms and billing plans each line could take, and says what would refuse the others. Records
 /// nothing. Only the order as a whole (no lines, unknown customer, not yours) is refused.
@@ -413,7 +372,7 @@ mod tests {
     use csp_catalog::CatalogFile;
     use csp_events::api::CustomerRef;
     use csp_events::kernel::spec::Spec;
-    use csp_events::ordering::PolicyRef;
+    use csp_events::ordering::{BillingPlan, PolicyRef, Term};
     use csp_events::{Currency, TenantId};
 
     fn place(target: Target, lines: Vec<OrderLineRequest>) -> PlaceOrder {

@@ -3,28 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use csp_events::api::CustomerRef;
-use csp_events::market::CountryCode;
-use csp_events::{Currency, Envelope, Event, TenantId, Timestamp};
+pub use csp_events::ordering::CustomerView;
+use csp_events::{Envelope, Event, TenantId};
 use serde::Serialize;
-
-/// One customer as Get Customers shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CustomerView {
-    /// Tenant id.
-    pub tenant_id: TenantId,
-    /// Lower-cased domain name.
-    pub domain: String,
-    /// Company name.
-    pub company_name: String,
-    /// Country.
-    pub country: CountryCode,
-    /// Billing currency.
-    pub currency: Currency,
-    /// The partner of record.
-    pub partner: TenantId,
-    /// When it was added.
-    pub added_at: Timestamp,
-}
 
 /// Customers by tenant id and by domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -4,39 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use csp_events::ordering::{LineItem, OrderPlaced, PricedLine};
+use csp_events::ordering::{LineItem, OrderPlaced};
 use csp_events::{Envelope, Event, OrderId, TenantId, Timestamp};
 use serde::Serialize;
 
 use super::subscriptions::Status;
-
-/// One line of an order, with its item's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrderLineView {
-    /// The line as priced and recorded.
-    pub line: PricedLine,
-    /// Where the subscription or purchase it created is now.
-    pub status: Status,
-}
-
-/// One order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrderView {
-    /// The order as placed (lines inside are as priced; see `lines` for status).
-    pub order_id: OrderId,
-    /// Customer tenant id.
-    pub customer: TenantId,
-    /// Partner tenant id.
-    pub partner: TenantId,
-    /// When it was bought.
-    pub purchased_at: Timestamp,
-    /// Entered by backfill.
-    pub backfilled: bool,
-    /// Its total.
-    pub total: csp_events::Money,
-    /// Its lines.
-    pub lines: Vec<OrderLineView>,
-}
+pub use csp_events::ordering::{OrderLineView, OrderView};
 
 /// Orders by id and per customer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

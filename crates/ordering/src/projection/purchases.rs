@@ -7,54 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use csp_events::market::{ProductId, SkuId};
 use csp_events::ordering::{LineItem, ProductKind, Term};
 use csp_events::{Envelope, Event, OrderId, TenantId, Timestamp};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::subscriptions::Status;
-
-/// One purchase on the Software page's list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PurchaseView {
-    /// The subscription or perpetual purchase.
-    pub item: LineItem,
-    /// Its order (the cancel dialog of rule O10 chooses by it).
-    pub order_id: OrderId,
-    /// Line number within the order.
-    pub line: u32,
-    /// Customer tenant id.
-    pub customer: TenantId,
-    /// Catalog product.
-    pub product: ProductId,
-    /// Catalog SKU.
-    pub sku: SkuId,
-    /// Display name at purchase.
-    pub product_name: String,
-    /// Subscription, reservation or perpetual.
-    pub kind: ProductKind,
-    /// Term.
-    pub term: Term,
-    /// Units.
-    pub quantity: u32,
-    /// When it was bought.
-    pub purchased_at: Timestamp,
-    /// Sold as a license only: no keys, no downloads (RULES.md K1).
-    pub license_only: bool,
-    /// Bought before the cut-over (still listed here, rule O4).
-    pub before_cutover: bool,
-    /// Active, cancelled or expired.
-    pub status: Status,
-    /// A subscription: whether it renews at `term_end`. Shown here for every subscription
-    /// because this is the one list where a pre-cut-over subscription appears at all (Get
-    /// Subscription does not show it, rule O4), and it never renews (O6). `None` for a
-    /// perpetual purchase, which has no term.
-    pub auto_renew: Option<bool>,
-    /// A subscription: the end (exclusive) of its current term, when it expires unless it
-    /// renews (or did expire, `status` says which). `None` for a perpetual purchase.
-    pub term_end: Option<Timestamp>,
-}
+pub use csp_events::ordering::PurchaseView;
 
 type Key = (TenantId, Timestamp, OrderId, u32);
 

@@ -6,71 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use csp_events::market::{ProductId, SkuId};
-use csp_events::ordering::{BillingPlan, ProductKind, Term};
-use csp_events::{Envelope, Event, Money, OrderId, SubscriptionId, TenantId, Timestamp};
+pub use csp_events::ordering::{Status, SubscriptionView};
+use csp_events::{Envelope, Event, OrderId, SubscriptionId, TenantId, Timestamp};
 use serde::Serialize;
-
-/// Where a purchase is: one of three, never two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// In force.
-    Active,
-    /// Cancelled inside its window.
-    Cancelled,
-    /// Ended without renewal.
-    Expired,
-}
-
-/// One subscription as Get Subscription shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SubscriptionView {
-    /// Its id.
-    pub subscription_id: SubscriptionId,
-    /// The order that created it, and the line.
-    pub order_id: OrderId,
-    /// Line number within the order.
-    pub line: u32,
-    /// Customer tenant id.
-    pub customer: TenantId,
-    /// Catalog product.
-    pub product: ProductId,
-    /// Catalog SKU.
-    pub sku: SkuId,
-    /// Display name at purchase.
-    pub product_name: String,
-    /// Software subscription or Azure Reservation.
-    pub kind: ProductKind,
-    /// Units.
-    pub quantity: u32,
-    /// Term length.
-    pub term: Term,
-    /// Billing plan.
-    pub billing_plan: BillingPlan,
-    /// Price of the current term.
-    pub term_price: Money,
-    /// Active, cancelled or expired.
-    pub status: Status,
-    /// 1 for the first term.
-    pub term_number: u32,
-    /// Current term start.
-    pub term_start: Timestamp,
-    /// Current term end (exclusive).
-    pub term_end: Timestamp,
-    /// Whether it renews at the term end.
-    pub auto_renew: bool,
-    /// End (exclusive) of the current term's cancellation window; `None` if never cancellable.
-    pub cancellable_until: Option<Timestamp>,
-    /// Bought before the cut-over: hidden from Get Subscriptions, never renews.
-    pub before_cutover: bool,
-    /// When it was bought.
-    pub purchased_at: Timestamp,
-    /// When it was cancelled or expired.
-    pub ended_at: Option<Timestamp>,
-    /// The policy version it was sold under.
-    pub policy_version: u32,
-}
 
 /// Subscriptions by id and per customer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -13,7 +13,6 @@ use csp_events::ordering as contract;
 use csp_events::{Actor, ActorKind, Currency, Envelope, RequestId, Role, TenantId, Timestamp};
 use csp_ordering::service::OrderingService;
 use csp_ordering::State;
-use serde_json::Value;
 use uuid::Uuid;
 
 pub const PARTNER: TenantId = TenantId(Uuid::from_u128(0x0a01));
@@ -156,12 +155,12 @@ impl Harness {
     }
 
     /// Runs a decided command: records its events on success.
-    pub fn run(
+    pub fn run<R>(
         &mut self,
         actor: Actor,
         now: Timestamp,
-        f: impl FnOnce(&State, &Context) -> Result<Decided, Rejection>,
-    ) -> Result<(Value, Vec<Envelope>), Rejection> {
+        f: impl FnOnce(&State, &Context) -> Result<Decided<R>, Rejection>,
+    ) -> Result<(R, Vec<Envelope>), Rejection> {
         self.0
             .decide(actor, now, |state, _catalog, ctx| f(state, ctx))
     }

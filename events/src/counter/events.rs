@@ -1,29 +1,9 @@
-//! The counter: a deliberately tiny service that exercises every part of the runtime (a rule,
-//! a tenant check, a scheduled transition) before and beside the real services. It is part of
-//! the contract because its events travel in the same envelope and log as everyone else's; it
-//! is not a business feature.
-//!
-//! A partner opens a counter for a customer it serves, with a limit and a lifetime; it counts up
-//! to the limit; at the end of its lifetime it expires (a scheduled transition).
+//! The counter's events (postcard, frozen once released).
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{CommandBody, QueryBody, RequestId};
 use crate::id::TenantId;
 use crate::time::Timestamp;
-
-/// The service name.
-pub const SERVICE: &str = "counter";
-
-/// The stream of a customer's counter.
-pub fn stream(customer: TenantId) -> String {
-    format!("counter/{customer}")
-}
-
-/// The counter watcher's stream of `customer`'s watch.
-pub fn watch_stream(customer: TenantId) -> String {
-    format!("watch/{customer}")
-}
 
 /// A partner opened a counter for a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,56 +71,4 @@ pub struct CounterWatchEnded {
     pub customer: TenantId,
     /// Increments the watch saw.
     pub observed: u64,
-}
-
-/// Open a counter (partner `admin_agent`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenCounter {
-    /// Idempotency key.
-    pub request_id: RequestId,
-    /// The customer's tenant id.
-    pub customer: TenantId,
-    /// Maximum total, at least 1.
-    pub limit: u64,
-    /// Lifetime in hours, at least 1.
-    pub expires_in_hours: u32,
-}
-
-impl CommandBody for OpenCounter {
-    const NAME: &'static str = "open_counter";
-    fn request_id(&self) -> &RequestId {
-        &self.request_id
-    }
-}
-
-/// Count up (the partner that opened the counter, `admin_agent`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Increment {
-    /// Idempotency key.
-    pub request_id: RequestId,
-    /// The customer's tenant id.
-    pub customer: TenantId,
-    /// At least 1.
-    pub by: u64,
-}
-
-impl CommandBody for Increment {
-    const NAME: &'static str = "increment";
-    fn request_id(&self) -> &RequestId {
-        &self.request_id
-    }
-}
-
-/// Read a counter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GetCounter {
-    /// The customer's tenant id.
-    pub customer: TenantId,
-}
-
-impl QueryBody for GetCounter {
-    const NAME: &'static str = "get_counter";
 }
