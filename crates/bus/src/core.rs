@@ -317,8 +317,10 @@ pub(crate) enum AppendFailure {
     Failed(ApiError),
 }
 
-/// Wraps emits in envelopes (versions from the applied state) and appends them with the request
-/// record in one batch. Returns the last new sequence number, if anything new was written.
+/// Wraps emits in envelopes (versions from the applied state as it is now) and appends them
+/// with the request record in one batch: for what decides nothing from the state (refusals,
+/// quarantines, rejected commands). Returns the last new sequence number, if anything new was
+/// written.
 pub(crate) async fn append_emits<S: Service>(
     shared: &Shared<S>,
     emits: Vec<Emit>,
@@ -327,16 +329,19 @@ pub(crate) async fn append_emits<S: Service>(
     request: Option<NewRequest>,
     causation: Option<Uuid>,
 ) -> Result<Option<u64>, AppendFailure> {
-    append_with_upstream(
-        shared,
-        Vec::new(),
-        emits,
-        ctx,
-        correlation,
-        request,
-        causation,
-    )
-    .await
+    let events = {
+        let applied = read_lock(&shared.applied);
+        stamp(
+            shared,
+            &applied,
+            Vec::new(),
+            emits,
+            ctx,
+            correlation,
+            causation,
+        )
+    };
+    append_stamped(shared, events, request).await
 }
 
 /// An upstream event, stored verbatim (as published, outbox position included) in the
@@ -385,16 +390,19 @@ pub(crate) fn envelope(
     }
 }
 
-/// [`append_emits`], with upstream copies and their reactions first.
-pub(crate) async fn append_with_upstream<S: Service>(
+/// Envelopes for `emits`, after every upstream copy with what fell due before it and its
+/// reactions, versioned from `applied` — which must be the very state they were decided on,
+/// read under the same lock: a version taken from a later state would hide a concurrent change
+/// from the log's optimistic check (two racing cancels would both be recorded).
+pub(crate) fn stamp<S: Service>(
     shared: &Shared<S>,
+    applied: &Applied<S::State>,
     ingests: Vec<Ingest>,
     emits: Vec<Emit>,
     ctx: Option<&Context>,
     correlation: Option<Uuid>,
-    request: Option<NewRequest>,
     causation: Option<Uuid>,
-) -> Result<Option<u64>, AppendFailure> {
+) -> Vec<NewEvent> {
     let now = ctx.map_or_else(|| shared.clock.now(), |c| c.now);
     let actor = ctx.map_or_else(
         || csp_events::Actor::system(shared.name),
@@ -402,52 +410,59 @@ pub(crate) async fn append_with_upstream<S: Service>(
     );
     let correlation = correlation.unwrap_or_else(Uuid::now_v7);
     let mut events = Vec::with_capacity(emits.len() + ingests.len() * 2);
-    {
-        let applied = read_lock(&shared.applied);
-        let mut next: HashMap<String, u64> = HashMap::new();
-        let mut version = |stream: &str| -> u64 {
-            let v = next
-                .entry(stream.to_string())
-                .or_insert_with(|| applied.versions.get(stream).copied().unwrap_or(0));
-            *v += 1;
-            *v
-        };
-        let make = |emit: Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
-            let env = envelope(emit, version, now, &actor, correlation, causation);
-            let bytes = codec::encode(&env);
-            NewEvent {
-                event_id: env.event_id.as_uuid(),
-                stream: env.stream,
-                version: env.stream_version,
-                publish: S::publishes(env.payload.kind()),
-                bytes,
-            }
-        };
-        // Each upstream copy follows the transitions due before it and precedes its reactions
-        // in log order, which is what replay folds.
-        for ingest in ingests {
-            for t in ingest.before {
-                let v = version(&t.stream);
-                events.push(make(t, v, ingest.correlation, None));
-            }
-            let version_of_copy = version(&ingest.stream);
-            events.push(NewEvent {
-                event_id: ingest.event_id,
-                stream: ingest.stream,
-                version: version_of_copy,
-                publish: false,
-                bytes: ingest.bytes,
-            });
-            for r in ingest.reactions {
-                let v = version(&r.stream);
-                events.push(make(r, v, ingest.correlation, Some(ingest.event_id)));
-            }
+    let mut next: HashMap<String, u64> = HashMap::new();
+    let mut version = |stream: &str| -> u64 {
+        let v = next
+            .entry(stream.to_string())
+            .or_insert_with(|| applied.versions.get(stream).copied().unwrap_or(0));
+        *v += 1;
+        *v
+    };
+    let make = |emit: Emit, version: u64, correlation: Uuid, causation: Option<Uuid>| {
+        let env = envelope(emit, version, now, &actor, correlation, causation);
+        let bytes = codec::encode(&env);
+        NewEvent {
+            event_id: env.event_id.as_uuid(),
+            stream: env.stream,
+            version: env.stream_version,
+            publish: S::publishes(env.payload.kind()),
+            bytes,
         }
-        for emit in emits {
-            let v = version(&emit.stream);
-            events.push(make(emit, v, correlation, causation));
+    };
+    // Each upstream copy follows the transitions due before it and precedes its reactions in
+    // log order, which is what replay folds.
+    for ingest in ingests {
+        for t in ingest.before {
+            let v = version(&t.stream);
+            events.push(make(t, v, ingest.correlation, None));
+        }
+        let version_of_copy = version(&ingest.stream);
+        events.push(NewEvent {
+            event_id: ingest.event_id,
+            stream: ingest.stream,
+            version: version_of_copy,
+            publish: false,
+            bytes: ingest.bytes,
+        });
+        for r in ingest.reactions {
+            let v = version(&r.stream);
+            events.push(make(r, v, ingest.correlation, Some(ingest.event_id)));
         }
     }
+    for emit in emits {
+        let v = version(&emit.stream);
+        events.push(make(emit, v, correlation, causation));
+    }
+    events
+}
+
+/// Appends what [`stamp`] built, with the request record, in one batch. Returns the last new
+/// sequence number, if anything new was written.
+pub(crate) async fn append_stamped<S: Service>(
+    shared: &Shared<S>,
+    events: Vec<NewEvent>,
+    request: Option<NewRequest>,
+) -> Result<Option<u64>, AppendFailure> {
     match shared.log.append(Batch { events, request }).await {
         Ok(AppendOutcome::Appended { positions }) => Ok(positions
             .iter()

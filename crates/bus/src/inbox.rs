@@ -38,8 +38,8 @@ use uuid::Uuid;
 
 use crate::bus::Headers;
 use crate::core::{
-    append_with_upstream, read_lock, wait_applied, AppendFailure, Ingest, Shared, AUTHORIZATION,
-    INBOX_PREFIX,
+    append_emits, append_stamped, read_lock, stamp, wait_applied, AppendFailure, Ingest, Shared,
+    AUTHORIZATION, INBOX_PREFIX,
 };
 use crate::crash;
 use crate::js::{JsConsumer, JsMsg};
@@ -487,25 +487,35 @@ impl<S: Service> Consumer<S> {
     /// reactions.
     async fn append(&self, envs: &[Envelope], bytes: &[Bytes]) -> Result<(), AppendFailure> {
         let stream = format!("{INBOX_PREFIX}{}", self.producer);
-        let decided = {
+        // Decided and versioned against one state, under one lock (see `stamp`).
+        let events = {
             let applied = read_lock(&self.shared.applied);
-            decide_batch::<S>(&applied.state, &self.shared.config, self.producer, envs)
+            let decided =
+                decide_batch::<S>(&applied.state, &self.shared.config, self.producer, envs);
+            let ingests: Vec<Ingest> = envs
+                .iter()
+                .zip(bytes)
+                .zip(decided)
+                .map(|((env, bytes), d)| Ingest {
+                    stream: stream.clone(),
+                    event_id: env.event_id.as_uuid(),
+                    bytes: bytes.to_vec(),
+                    correlation: env.correlation_id.as_uuid(),
+                    before: d.before,
+                    reactions: d.reactions,
+                })
+                .collect();
+            stamp(
+                &self.shared,
+                &applied,
+                ingests,
+                Vec::new(),
+                None,
+                None,
+                None,
+            )
         };
-        let ingests: Vec<Ingest> = envs
-            .iter()
-            .zip(bytes)
-            .zip(decided)
-            .map(|((env, bytes), d)| Ingest {
-                stream: stream.clone(),
-                event_id: env.event_id.as_uuid(),
-                bytes: bytes.to_vec(),
-                correlation: env.correlation_id.as_uuid(),
-                before: d.before,
-                reactions: d.reactions,
-            })
-            .collect();
-        let last =
-            append_with_upstream(&self.shared, ingests, Vec::new(), None, None, None, None).await?;
+        let last = append_stamped(&self.shared, events, None).await?;
         if let Some(last) = last {
             wait_applied(&self.shared, last).await;
         }
@@ -656,9 +666,7 @@ impl<S: Service> Consumer<S> {
         let emit = Emit::new(format!("quarantine/{}", self.producer), event)
             .derived(id, self.shared.clock.now());
         warn!(service = self.shared.name, producer = self.producer, subject = %m.msg.subject, "quarantined: {reason}");
-        match append_with_upstream(&self.shared, Vec::new(), vec![emit], None, None, None, None)
-            .await
-        {
+        match append_emits(&self.shared, vec![emit], None, None, None, None).await {
             Ok(_) | Err(AppendFailure::AlreadyRecorded(_)) => {}
             Err(e) => {
                 warn!(service = self.shared.name, "recording a quarantine: {e:?}");

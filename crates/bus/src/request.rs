@@ -206,31 +206,33 @@ pub(crate) async fn handle_request<S: Service>(
                     Ok(ctx) => ctx,
                     Err(e) => return error_reply(e),
                 };
-                let decided = {
+                // Decided and versioned against one state, under one lock (see `stamp`).
+                let (events, reply) = {
                     let applied = read_lock(&shared.applied);
-                    prepared.decide(&applied.state, &shared.config, &ctx)
-                };
-                let (emits, reply) = match decided {
-                    Ok(d) => (d.events, Bytes::from(Reply::Ok(d.reply).to_bytes())),
-                    Err(r) if r.code == ErrorCode::Forbidden => {
-                        let (customer, r) = take_customer(r);
-                        let reply = error_reply(r.clone());
-                        let emit = access_refused::<S>(endpoint.name, &r, &verified, customer);
-                        (vec![emit], reply)
-                    }
-                    Err(r) => return error_reply(r),
+                    let (emits, reply) = match prepared.decide(&applied.state, &shared.config, &ctx)
+                    {
+                        Ok(d) => (d.events, Bytes::from(Reply::Ok(d.reply).to_bytes())),
+                        Err(r) if r.code == ErrorCode::Forbidden => {
+                            let (customer, r) = take_customer(r);
+                            let reply = error_reply(r.clone());
+                            let emit = access_refused::<S>(endpoint.name, &r, &verified, customer);
+                            (vec![emit], reply)
+                        }
+                        Err(r) => return error_reply(r),
+                    };
+                    let events = stamp(
+                        shared,
+                        &applied,
+                        Vec::new(),
+                        emits,
+                        Some(&ctx),
+                        Some(correlation),
+                        None,
+                    );
+                    (events, reply)
                 };
                 let req = request(&reply);
-                match append_emits(
-                    shared,
-                    emits,
-                    Some(&ctx),
-                    Some(correlation),
-                    Some(req),
-                    None,
-                )
-                .await
-                {
+                match append_stamped(shared, events, Some(req)).await {
                     Ok(Some(last)) => {
                         wait_applied(shared, last).await;
                         return reply;

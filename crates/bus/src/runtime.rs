@@ -318,13 +318,15 @@ async fn scheduler<S: Service>(
     let mut applied_changes = shared.applied_tx.subscribe();
     loop {
         shared.scheduler_looks.fetch_add(1, Ordering::Relaxed);
+        // Found due and versioned against one state, under one lock (see `stamp`).
         let due = {
             let applied = read_lock(&shared.applied);
-            S::due(&applied.state, &shared.config, shared.clock.now())
+            let due = S::due(&applied.state, &shared.config, shared.clock.now());
+            stamp(&shared, &applied, Vec::new(), due, None, None, None)
         };
         if !due.is_empty() {
             let n = due.len();
-            match append_emits(&shared, due, None, None, None, None).await {
+            match append_stamped(&shared, due, None).await {
                 Ok(Some(last)) => {
                     debug!(
                         service = shared.name,
