@@ -6,7 +6,8 @@
 //! - [`envelope`] and [`event`]: the events every service records and publishes;
 //! - [`codec`]: format byte + postcard, schema versions and upcasting;
 //! - [`api`]: the JSON edge (one reply shape, stable error codes, strict decoding);
-//! - [`ordering`]: the ordering service's events, commands and queries;
+//! - [`ordering`]: the ordering service's events, commands, queries and their replies, one
+//!   file each in one folder (the layout every service's part follows);
 //! - [`counter`]: the runtime's test service (a counter with a rule and a due transition);
 //! - [`feed`]: heartbeats and `events_from`, how consumers recover what the bus lost;
 //! - [`subject`]: NATS subject and stream names;

@@ -1,12 +1,117 @@
 //! The JSON command API: every documented example decodes, and every command and query refuses
 //! an unknown field with `invalid_request` naming it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use csp_events::api::{decode_json, CommandBody, QueryBody};
 use csp_events::ordering::*;
-use csp_events::ErrorCode;
+use csp_events::{ApiError, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
+
+/// The README's endpoint sections (`#### \`csp.cmd.<service>.<name>\``, and `qry`) by
+/// `<service>.<name>`: each one's JSON blocks, in order. The first is the request, every
+/// further one a reply.
+fn readme() -> &'static BTreeMap<String, Vec<Value>> {
+    static SECTIONS: OnceLock<BTreeMap<String, Vec<Value>>> = OnceLock::new();
+    SECTIONS.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut sections = BTreeMap::new();
+        let mut current: Option<String> = None;
+        let mut block: Option<String> = None;
+        for (n, line) in text.lines().enumerate() {
+            if let Some(json) = block.as_mut() {
+                if line == "```" {
+                    let json = block.take().unwrap();
+                    if let Some(name) = &current {
+                        let value: Value = serde_json::from_str(&json).unwrap_or_else(|e| {
+                            panic!("README.md, block ending on line {}: {e}", n + 1)
+                        });
+                        sections
+                            .entry(name.clone())
+                            .or_insert_with(Vec::new)
+                            .push(value);
+                    }
+                } else {
+                    json.push_str(line);
+                    json.push('\n');
+                }
+            } else if line == "```json" {
+                block = Some(String::new());
+            } else if line.starts_with('#') {
+                current = line
+                    .strip_prefix("#### `csp.cmd.")
+                    .or_else(|| line.strip_prefix("#### `csp.qry."))
+                    .and_then(|rest| rest.strip_suffix('`'))
+                    .map(str::to_string);
+                if let Some(name) = &current {
+                    assert!(
+                        !sections.contains_key(name),
+                        "README.md documents {name} twice"
+                    );
+                    sections.insert(name.clone(), Vec::new());
+                }
+            }
+        }
+        sections
+    })
+}
+
+/// The README documents `name` of `service` with the request of `json/<service>/<name>.json`
+/// and at least one successful reply; every reply it shows is what the contract's reply type
+/// reads and writes back field for field (an `ok` one), or an `ApiError` (a refused one).
+fn documented<R: DeserializeOwned + Serialize>(service: &str, name: &str) -> String {
+    let key = format!("{service}.{name}");
+    let blocks = readme()
+        .get(&key)
+        .unwrap_or_else(|| panic!("README.md has no section for {key}"));
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("json")
+        .join(service)
+        .join(format!("{name}.json"));
+    let request: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(
+        blocks.first(),
+        Some(&request),
+        "{key}: README.md's request differs from {}",
+        file.display()
+    );
+    let mut ok = 0;
+    for reply in &blocks[1..] {
+        let fields: Vec<&str> = reply
+            .as_object()
+            .unwrap_or_else(|| panic!("{key}: a reply is an object: {reply}"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        match reply["ok"].as_bool() {
+            Some(true) => {
+                assert_eq!(fields, ["ok", "result"], "{key}: {reply}");
+                let result = &reply["result"];
+                let decoded: R = serde_json::from_value(result.clone())
+                    .unwrap_or_else(|e| panic!("{key}: the documented reply: {e}"));
+                assert_eq!(
+                    &serde_json::to_value(&decoded).unwrap(),
+                    result,
+                    "{key}: the documented reply is not what the service writes"
+                );
+                ok += 1;
+            }
+            Some(false) => {
+                assert_eq!(fields, ["error", "ok"], "{key}: {reply}");
+                serde_json::from_value::<ApiError>(reply["error"].clone())
+                    .unwrap_or_else(|e| panic!("{key}: the documented error: {e}"));
+            }
+            None => panic!("{key}: a reply without `ok`: {reply}"),
+        }
+    }
+    assert!(ok > 0, "{key}: README.md shows no successful reply");
+    key
+}
 
 fn example(name: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json");
@@ -72,8 +177,34 @@ fn check<T: serde::de::DeserializeOwned + serde::Serialize>(name: &str) {
     }
 }
 
+/// [`documented`], for the one service whose example folder holds `name`.
+fn documented_somewhere<R: DeserializeOwned + Serialize>(name: &str) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json");
+    let service = ["ordering", "counter"]
+        .into_iter()
+        .find(|s| root.join(s).join(format!("{name}.json")).exists())
+        .unwrap_or_else(|| panic!("no example for {name}"));
+    documented::<R>(service, name);
+}
+
+#[test]
+fn the_readme_documents_every_endpoint_once_and_nothing_else() {
+    let mut endpoints: Vec<String> = ["ordering", "counter"]
+        .iter()
+        .flat_map(|s| {
+            example_names(s)
+                .into_iter()
+                .map(move |n| format!("{s}.{n}"))
+        })
+        .collect();
+    endpoints.sort();
+    let sections: Vec<String> = readme().keys().cloned().collect();
+    assert_eq!(sections, endpoints);
+}
+
 fn command<T: CommandBody>() -> &'static str {
     check::<T>(T::NAME);
+    documented_somewhere::<T::Reply>(T::NAME);
     let body = example(T::NAME);
     let mut v: Value = serde_json::from_slice(&body).unwrap();
     v.as_object_mut().unwrap().remove("request_id");
@@ -86,6 +217,7 @@ fn command<T: CommandBody>() -> &'static str {
 
 fn query<T: QueryBody>() -> &'static str {
     check::<T>(T::NAME);
+    documented_somewhere::<T::Reply>(T::NAME);
     T::NAME
 }
 

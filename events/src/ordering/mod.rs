@@ -5,7 +5,7 @@
 //! Events carry everything billing and entitlement need to act without asking ordering again:
 //! prices, quantities, terms, plans, windows, the tax flag, the customer's country and currency,
 //! and the policy in force when the purchase was made.
-
+//!
 //! One file per part: [`events`] (postcard, frozen once released), [`commands`] and [`queries`]
 //! (the JSON bodies) and [`replies`] (the `result` of each one's reply). Everything is
 //! re-exported here, so `csp_events::ordering::PlaceOrder` names it whatever file it is in.
