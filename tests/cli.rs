@@ -2,12 +2,10 @@
 //! `csp send` / `csp replay` against a served ordering — exit 0 on success, non-zero with a
 //! one-line reason otherwise.
 
-mod common;
-
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{Csp, CUSTOMER, PARTNER};
+use csp_testkit::e2e::{Csp, CUSTOMER, PARTNER};
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::Value;
 
@@ -37,7 +35,7 @@ fn text(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
     csp_testkit::within(Duration::from_secs(300), async {
-        let _guard = common::serial().await;
+        let _guard = csp_testkit::e2e::serial().await;
         let data = TempDir::new("csp-e2e-demo").unwrap();
         let dir = data.path().display().to_string();
         let out = csp(&["demo", "--data", &dir], None);
@@ -76,7 +74,7 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_replay_exit_codes_say_what_happened() {
     csp_testkit::within(Duration::from_secs(300), async {
-        let _guard = common::serial().await;
+        let _guard = csp_testkit::e2e::serial().await;
         let server = NatsServer::start().expect("nats-server");
         let url = server.url();
         let data = TempDir::new("csp-e2e-send").unwrap();
@@ -143,7 +141,7 @@ async fn send_and_replay_exit_codes_say_what_happened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_serves_every_service_over_nats_and_stops_cleanly() {
     csp_testkit::within(Duration::from_secs(300), async {
-        let _guard = common::serial().await;
+        let _guard = csp_testkit::e2e::serial().await;
         let server = NatsServer::start().expect("nats-server");
         let url = server.url();
         let data = TempDir::new("csp-e2e-up").unwrap();
@@ -192,7 +190,7 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
     csp_testkit::within(Duration::from_secs(300), async {
-        let _guard = common::serial().await;
+        let _guard = csp_testkit::e2e::serial().await;
         let server = NatsServer::builder()
             .max_payload(16 * 1024)
             .start()
@@ -201,21 +199,21 @@ async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
         let data = TempDir::new("csp-e2e-big-answer").unwrap();
         let _service = Csp::serve(&url, "ordering", data.path(), &["--max-body", "8192"]).await;
         let client = async_nats::connect(&url).await.unwrap();
-        let issuer = common::dev_issuer(data.path());
+        let issuer = csp_testkit::e2e::dev_issuer(data.path());
         let partner = csp_events::TenantId(PARTNER.parse().unwrap());
-        let agent = common::partner_token(&issuer, partner, csp_events::Role::AdminAgent);
+        let agent = csp_testkit::e2e::partner_token(&issuer, partner, csp_events::Role::AdminAgent);
         // 100 customers: get_customers answers ~25 KB.
         for i in 0..100u128 {
             let tenant = uuid::Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_0000_0000 | i);
             let body = format!(
                 r#"{{"request_id":"add-{i}","tenant_id":"{tenant}","domain":"big-{i}.example","company_name":"Big Answer Number {i} Ltd","country":"US","currency":"USD"}}"#
             );
-            let r = common::send(&client, "csp.cmd.ordering.add_customer", Some(&agent), body.as_bytes()).await;
-            assert_eq!(common::code(&r), "ok", "{r}");
+            let r = csp_testkit::e2e::send(&client, "csp.cmd.ordering.add_customer", Some(&agent), body.as_bytes()).await;
+            assert_eq!(csp_testkit::e2e::code(&r), "ok", "{r}");
         }
         let started = std::time::Instant::now();
-        let r = common::send(&client, "csp.qry.ordering.get_customers", Some(&agent), b"{}").await;
-        assert_eq!(common::code(&r), "payload_too_large", "{r}");
+        let r = csp_testkit::e2e::send(&client, "csp.qry.ordering.get_customers", Some(&agent), b"{}").await;
+        assert_eq!(csp_testkit::e2e::code(&r), "payload_too_large", "{r}");
         assert!(r["error"]["details"]["size"].as_u64().unwrap() > 16 * 1024, "{r}");
         assert!(started.elapsed() < Duration::from_secs(5), "answered at once");
         // In pages of 30 it fits: four pages, chained by their cursors, hold all 100.
@@ -225,8 +223,8 @@ async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
                 None => r#"{"limit":30}"#.to_string(),
                 Some(a) => format!(r#"{{"limit":30,"after":"{a}"}}"#),
             };
-            let r = common::send(&client, "csp.qry.ordering.get_customers", Some(&agent), body.as_bytes()).await;
-            assert_eq!(common::code(&r), "ok", "{r}");
+            let r = csp_testkit::e2e::send(&client, "csp.qry.ordering.get_customers", Some(&agent), body.as_bytes()).await;
+            assert_eq!(csp_testkit::e2e::code(&r), "ok", "{r}");
             seen.extend(r["result"]["customers"].as_array().unwrap().iter().map(|c| c["tenant_id"].clone()));
             match r["result"]["next"].as_str() {
                 Some(n) => after = Some(n.to_string()),

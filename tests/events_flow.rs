@@ -2,27 +2,14 @@
 //! the counter observer consumes and reacts. Exactly-once effect while the consumer and the
 //! producer are killed (SIGKILL and every crash point), and `events_from` refusing outsiders.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::*;
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, Event, EventId, Role, TenantId};
+use csp_testkit::e2e::*;
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::Value;
-
-async fn status(client: &async_nats::Client, service: &str, admin: &str) -> Value {
-    let r = send(
-        client,
-        &format!("csp.admin.{service}.status"),
-        Some(admin),
-        b"{}",
-    )
-    .await;
-    r["result"].clone()
-}
 
 /// Sends one increment, retrying (same `request_id`, so at most one effect) until it is
 /// answered `ok`: through crashes and restarts the caller only ever sees success.
@@ -44,45 +31,17 @@ async fn increment_until_ok(client: &async_nats::Client, agent: &str, id: &str) 
     }
 }
 
-/// What the services of one test share: a directory, the development and internal issuers'
-/// key files, and tokens from the development issuer.
-struct Shared {
-    root: TempDir,
-    keys: Vec<String>,
-    admin: String,
-    agent: String,
-}
-
-impl Shared {
-    fn new(prefix: &str) -> Shared {
-        let root = TempDir::new(prefix).unwrap();
-        let keys = vec![
-            "--dev-key".to_string(),
-            root.path().join("dev.key").display().to_string(),
-            "--internal-key".to_string(),
-            root.path().join("internal.key").display().to_string(),
-        ];
-        let issuer = csp_auth::DevIssuer::load_or_create(root.path().join("dev.key")).unwrap();
-        Shared {
-            admin: admin_token(&issuer),
-            agent: partner_token(&issuer, PARTNER.parse().unwrap(), Role::AdminAgent),
-            root,
-            keys,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_effect_through_consumer_and_producer_crashes() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-flow");
+        } = Keys::new("csp-e2e-flow");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
 
         let mut producer =
@@ -168,14 +127,14 @@ async fn exactly_once_effect_through_consumer_and_producer_crashes() {
                 consumer.env.clear();
                 consumer.start_again(&nats.url(), "counter-observer").await;
             }
-            let s = status(&client, "counter-observer", &admin).await;
+            let s = status(&client, "counter-observer", &admin, false).await;
             if s["last_seq"].as_u64().unwrap_or(0) >= (2 * N + 1) as u64 {
                 break;
             }
             assert!(Instant::now() < deadline, "consumer stuck at {s}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let cs = status(&client, "counter-observer", &admin).await;
+        let cs = status(&client, "counter-observer", &admin, false).await;
         assert!(producer.terminate().success());
         assert!(consumer.terminate().success());
 
@@ -351,12 +310,12 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-recover");
+        } = Keys::new("csp-e2e-recover");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut producer =
             Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
@@ -379,7 +338,9 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
         }
         // All 21 published (stream sequences 1..=21 = outbox sequences 1..=21).
         let deadline = Instant::now() + Duration::from_secs(20);
-        while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(21) {
+        while status(&client, "counter", &admin, false).await["outbox_published"].as_u64()
+            != Some(21)
+        {
             assert!(Instant::now() < deadline, "outbox not published");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -416,7 +377,7 @@ async fn lost_messages_are_recovered_and_garbage_is_quarantined() {
         // 21 upstream + 20 reactions + 1 quarantine.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let s = status(&client, "counter-observer", &admin).await;
+            let s = status(&client, "counter-observer", &admin, false).await;
             if s["last_seq"].as_u64().unwrap_or(0) >= 42 {
                 eprintln!("recovered: {}", s["inbox"]);
                 break;
@@ -483,12 +444,12 @@ async fn an_unknown_kind_holds_its_producer_while_another_keeps_flowing() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-hold");
+        } = Keys::new("csp-e2e-hold");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
         let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
@@ -497,7 +458,9 @@ async fn an_unknown_kind_holds_its_producer_while_another_keeps_flowing() {
             open_counter(&client, svc, &agent, 1000, 48).await;
         }
         let deadline = Instant::now() + Duration::from_secs(20);
-        while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(1) {
+        while status(&client, "counter", &admin, false).await["outbox_published"].as_u64()
+            != Some(1)
+        {
             assert!(Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -550,7 +513,7 @@ async fn an_unknown_kind_holds_its_producer_while_another_keeps_flowing() {
         // Progress: counter-b's six events and their five reactions arrive; the hold is reported.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let s = status(&client, "counter-observer", &admin).await;
+            let s = status(&client, "counter-observer", &admin, false).await;
             let held = s["inbox"]["held_newer_schema"].as_u64().unwrap_or(0);
             if held >= 1 && s["last_seq"].as_u64().unwrap_or(0) >= 12 {
                 eprintln!("held: {}", s["inbox"]);
@@ -561,7 +524,9 @@ async fn an_unknown_kind_holds_its_producer_while_another_keeps_flowing() {
         }
         // The held producer's five increments are all published to JetStream; give delivery and two
         // heartbeats time to (wrongly) bring them in: proving an absence needs a bounded wait.
-        while status(&client, "counter", &admin).await["outbox_published"].as_u64() != Some(6) {
+        while status(&client, "counter", &admin, false).await["outbox_published"].as_u64()
+            != Some(6)
+        {
             assert!(Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -594,12 +559,12 @@ async fn exactly_once_across_a_nats_server_kill_and_restart() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-nats-restart");
+        } = Keys::new("csp-e2e-nats-restart");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut producer =
             Csp::serve(&nats.url(), "counter", &root.path().join("counter"), &keys).await;
@@ -688,12 +653,12 @@ async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-restore");
+        } = Keys::new("csp-e2e-restore");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let counter_dir = root.path().join("counter");
         let mut producer = Csp::serve(&nats.url(), "counter", &counter_dir, &keys).await;
@@ -731,7 +696,7 @@ async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
             async move {
                 let deadline = Instant::now() + Duration::from_secs(30);
                 loop {
-                    let s = status(&client, "counter-observer", &admin).await;
+                    let s = status(&client, "counter-observer", &admin, false).await;
                     if s["last_seq"].as_u64().unwrap_or(0) >= want {
                         return s;
                     }
@@ -798,12 +763,12 @@ async fn a_consumer_of_two_producers_attributes_each_event_over_nats() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
         let _serial = serial().await;
         let nats = NatsServer::start().expect("nats-server");
-        let Shared {
+        let Keys {
             root,
             keys,
             admin,
             agent,
-        } = Shared::new("csp-e2e-two");
+        } = Keys::new("csp-e2e-two");
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut a = Csp::serve(&nats.url(), "counter", &root.path().join("a"), &keys).await;
         let mut b = Csp::serve(&nats.url(), "counter-b", &root.path().join("b"), &keys).await;
@@ -834,7 +799,7 @@ async fn a_consumer_of_two_producers_attributes_each_event_over_nats() {
         // 4 + 3 upstream copies, each counted under its producer.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let s = status(&client, "counter-observer", &admin).await;
+            let s = status(&client, "counter-observer", &admin, false).await;
             let upstream = &s["state"]["upstream"];
             if upstream["counter"] == 4 && upstream["counter-b"] == 3 {
                 break;

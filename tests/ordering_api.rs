@@ -7,15 +7,13 @@
 //! - events: a plain JetStream subscriber and `events_from` see the same contiguous outbox;
 //! - fire-and-forget: `csp.in.ordering.place_order`, its outcome events carrying the correlation.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::*;
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, ActorKind, Envelope, Event, Role, TenantId, Timestamp};
+use csp_testkit::e2e::*;
 use csp_testkit::{NatsServer, TempDir};
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
@@ -82,7 +80,7 @@ impl Ordering {
 
     /// The reply's raw bytes.
     async fn raw(&self, subject: &str, token: Option<&str>, body: &[u8]) -> Bytes {
-        common::send_raw(&self.client, subject, token, body).await
+        csp_testkit::e2e::send_raw(&self.client, subject, token, body).await
     }
 
     async fn cmd(&self, name: &str, token: &str, body: Value) -> Value {
@@ -110,15 +108,7 @@ impl Ordering {
     }
 
     async fn status(&self) -> Value {
-        let r = send(
-            &self.client,
-            "csp.admin.ordering.status",
-            Some(&self.admin),
-            br#"{"digest":true}"#,
-        )
-        .await;
-        assert_eq!(code(&r), "ok", "{r}");
-        r["result"].clone()
+        status(&self.client, "ordering", &self.admin, true).await
     }
 
     async fn last_seq(&self) -> u64 {

@@ -3,15 +3,14 @@
 //! order per request; and the digest of the live state equals the one `csp replay` computes from
 //! the log afterwards. Hand-written JSON over a real nats-server, the real `csp` binary.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{admin_token, code, dev_issuer, partner_token, send, Csp, CUSTOMER, PARTNER};
 use csp_events::{Role, TenantId};
+use csp_testkit::e2e::{
+    admin_token, code, dev_issuer, partner_token, send, status, try_send, Csp, CUSTOMER, PARTNER,
+};
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::Value;
 
@@ -21,34 +20,6 @@ fn order_body(request_id: &str) -> String {
     )
 }
 
-/// One request with a short timeout: `None` when no answer came (the service is down or died
-/// with the request in hand), else the reply.
-async fn try_send(
-    client: &async_nats::Client,
-    subject: &str,
-    token: &str,
-    body: &str,
-) -> Option<Value> {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Authorization", format!("Bearer {token}").as_str());
-    let request = async_nats::Request::new()
-        .payload(Bytes::from(body.to_string()))
-        .headers(headers)
-        .timeout(Some(Duration::from_secs(2)));
-    let reply = client
-        .send_request(subject.to_string(), request)
-        .await
-        .ok()?;
-    serde_json::from_slice(&reply.payload).ok()
-}
-
-async fn status(client: &async_nats::Client, admin: &str) -> Value {
-    let body = br#"{"digest":true}"#;
-    let r = send(client, "csp.admin.ordering.status", Some(admin), body).await;
-    assert_eq!(code(&r), "ok", "{r}");
-    r["result"].clone()
-}
-
 /// Must-show: `csp serve ordering` killed with SIGKILL mid-load and restarted; every request that
 /// got no answer is retried with its `request_id`: every acknowledged order is there, and exactly
 /// one order exists per `request_id` (idempotency through the log's request records, rule O2's
@@ -56,7 +27,7 @@ async fn status(client: &async_nats::Client, admin: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_acknowledged_order_and_retries_make_one_each() {
     csp_testkit::within(Duration::from_secs(300), async {
-        let _guard = common::serial().await;
+        let _guard = csp_testkit::e2e::serial().await;
         let server = NatsServer::start().expect("nats-server");
         let url = server.url();
         let data = TempDir::new("csp-e2e-ordering-kill").unwrap();
@@ -88,7 +59,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_order_and_retries_make_one_each(
             tasks.push(tokio::spawn(async move {
                 for i in 0..PER_CLIENT {
                     let id = format!("kill-{c}-{i}");
-                    match try_send(&client, "csp.cmd.ordering.place_order", &agent, &order_body(&id)).await {
+                    match try_send(&client, "csp.cmd.ordering.place_order", &agent, order_body(&id).as_bytes()).await {
                         Some(r) if r["ok"] == true => {
                             let order = r["result"]["order_id"].as_str().unwrap().to_string();
                             acked.lock().unwrap().insert(id, order);
@@ -152,7 +123,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_order_and_retries_make_one_each(
         assert_eq!(orders, expected, "exactly the orders answered, one per request_id");
 
         // The live digest, from the running service's state...
-        let live = status(&client, &admin).await;
+        let live = status(&client, "ordering", &admin, true).await;
         assert_eq!(live["state"]["orders"], CLIENTS * PER_CLIENT);
         let live_digest = live["state"]["digest"].as_str().unwrap().to_string();
         assert_eq!(csp.terminate().code(), Some(0));

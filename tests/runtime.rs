@@ -3,15 +3,13 @@
 //! concurrent retries, idempotency conflicts, hostile bodies, the scheduler across restarts,
 //! and SIGTERM under load. The service is `counter`, the runtime's test service.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::*;
 use csp_auth::DevIssuer;
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, ActorKind, Event, Role, TenantId, Timestamp};
+use csp_testkit::e2e::*;
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -499,18 +497,15 @@ async fn an_idle_service_on_the_system_clock_does_not_spin() {
         let client = async_nats::connect(nats.url()).await.unwrap();
         let admin = admin_token(&issuer);
         let looks = |r: Value| {
-            r["result"]["scheduler_looks"]
+            r["scheduler_looks"]
                 .as_u64()
                 .unwrap_or_else(|| panic!("status: {r}"))
         };
-        let status = |client: async_nats::Client, admin: String| async move {
-            send(&client, "csp.admin.counter.status", Some(&admin), b"{}").await
-        };
-        let before = looks(status(client.clone(), admin.clone()).await);
+        let before = looks(status(&client, "counter", &admin, false).await);
         // Idle for a second: a waiting scheduler looks a few times (its interval, the status
         // request); a spinning one would look hundreds of thousands of times.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let after = looks(status(client.clone(), admin.clone()).await);
+        let after = looks(status(&client, "counter", &admin, false).await);
         assert!(
             after - before < 50,
             "the scheduler looked {} times in an idle second",

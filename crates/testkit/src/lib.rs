@@ -21,10 +21,13 @@
 //! If there is none, [`NatsServer::start`] fails with how to install it: a missing server is a
 //! broken test machine, never a reason to skip.
 //!
-//! Modules: `server` (the process and its lifecycle), `tempdir` (a directory removed on drop).
+//! Modules: `server` (the process and its lifecycle), `tempdir` (a directory removed on drop),
+//! [`e2e`] (the `csp` binary as a child process, hand-written JSON requests, tokens, status:
+//! what every service's end-to-end suite drives the system with).
 
 #![warn(missing_docs)]
 
+pub mod e2e;
 mod server;
 mod tempdir;
 

@@ -1,15 +1,17 @@
-//! Shared pieces of the end-to-end suites: the real `csp` binary as a child process, a NATS
-//! client speaking hand-written JSON, and tokens from the development issuer the service trusts.
+//! The end-to-end suites' shared pieces, written once for every service's suite: the real
+//! `csp` binary as a child process, a NATS client speaking hand-written JSON (as an outside
+//! system does), tokens from the development issuer the services trust, and the admin status
+//! endpoint.
 //!
 //! End-to-end tests spawn servers and processes: they take [`serial`] so they run one at a time,
 //! and they wait on progress (a PING answered, a position reached), never on fixed sleeps.
-
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::TempDir;
+use async_nats::Client;
 use bytes::Bytes;
 use csp_auth::DevIssuer;
 use csp_events::{ActorKind, Role, TenantId};
@@ -28,9 +30,31 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
+/// The `csp` binary of the build running the test: `$CSP_BIN`, else `csp` in the target
+/// directory the test executable runs from (`target/<profile>/deps/<test>` →
+/// `target/<profile>/csp`; cargo builds a package's binaries before its integration tests).
+pub fn csp_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CSP_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a test executable lives in target/<profile>/deps");
+    let bin = profile.join("csp");
+    assert!(
+        bin.exists(),
+        "{} does not exist: run the end-to-end tests through cargo test in the csp package, or set CSP_BIN",
+        bin.display()
+    );
+    bin
+}
+
 /// A `csp serve <service>` child process.
 pub struct Csp {
     child: Option<Child>,
+    /// Its data directory (the log under `log/`).
     pub data: PathBuf,
     args: Vec<String>,
     /// Extra environment for the next start (e.g. `CSP_CRASH_AT`).
@@ -61,7 +85,7 @@ impl Csp {
     }
 
     async fn start(&mut self, nats: &str, service: &str) {
-        let child = Command::new(env!("CARGO_BIN_EXE_csp"))
+        let child = Command::new(csp_binary())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
@@ -130,7 +154,7 @@ impl Csp {
     /// die before it ever answers.
     pub fn spawn_again(&mut self) {
         self.kill();
-        let child = Command::new(env!("CARGO_BIN_EXE_csp"))
+        let child = Command::new(csp_binary())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
@@ -175,6 +199,45 @@ impl Drop for Csp {
     }
 }
 
+/// What the services of one test share: a directory, the development and internal issuers'
+/// key files (`keys`: the flags that name them, for `Csp::serve`'s `extra`), and tokens from
+/// the development issuer: `admin` for the admin endpoints, `agent` a partner `admin_agent` of
+/// [`PARTNER`].
+pub struct Keys {
+    /// The directory (removed on drop).
+    pub root: TempDir,
+    /// `--dev-key <file> --internal-key <file>`.
+    pub keys: Vec<String>,
+    /// A token for the admin endpoints.
+    pub admin: String,
+    /// A partner `admin_agent`'s token.
+    pub agent: String,
+}
+
+impl Keys {
+    /// Fresh keys in a new temporary directory named after `prefix`.
+    pub fn new(prefix: &str) -> Keys {
+        let root = TempDir::new(prefix).expect("a temporary directory");
+        let keys = vec![
+            "--dev-key".to_string(),
+            root.path().join("dev.key").display().to_string(),
+            "--internal-key".to_string(),
+            root.path().join("internal.key").display().to_string(),
+        ];
+        let issuer = DevIssuer::load_or_create(root.path().join("dev.key")).expect("dev issuer");
+        Keys {
+            admin: admin_token(&issuer),
+            agent: partner_token(
+                &issuer,
+                PARTNER.parse().expect("a tenant id"),
+                Role::AdminAgent,
+            ),
+            root,
+            keys,
+        }
+    }
+}
+
 /// The development issuer the service in `data` trusts (same key file).
 pub fn dev_issuer(data: &Path) -> DevIssuer {
     std::fs::create_dir_all(data).expect("data dir");
@@ -214,24 +277,30 @@ pub fn admin_token(issuer: &DevIssuer) -> String {
 
 /// Sends `body` (raw bytes, hand-written JSON) on `subject` with an optional token and returns
 /// the reply parsed as JSON.
-pub async fn send(
-    client: &async_nats::Client,
-    subject: &str,
-    token: Option<&str>,
-    body: &[u8],
-) -> Value {
+pub async fn send(client: &Client, subject: &str, token: Option<&str>, body: &[u8]) -> Value {
     let reply = send_raw(client, subject, token, body).await;
     serde_json::from_slice(&reply)
         .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {reply:?}"))
 }
 
+/// Like [`send`], but `None` where a test under faults expects silence: no reply within two
+/// seconds (the service was killed mid-request), or one that is not JSON.
+pub async fn try_send(client: &Client, subject: &str, token: &str, body: &[u8]) -> Option<Value> {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Authorization", format!("Bearer {token}").as_str());
+    let request = async_nats::Request::new()
+        .payload(Bytes::copy_from_slice(body))
+        .headers(headers)
+        .timeout(Some(Duration::from_secs(2)));
+    let reply = client
+        .send_request(subject.to_string(), request)
+        .await
+        .ok()?;
+    serde_json::from_slice(&reply.payload).ok()
+}
+
 /// Like [`send`], the reply's bytes as they came.
-pub async fn send_raw(
-    client: &async_nats::Client,
-    subject: &str,
-    token: Option<&str>,
-    body: &[u8],
-) -> Bytes {
+pub async fn send_raw(client: &Client, subject: &str, token: Option<&str>, body: &[u8]) -> Bytes {
     let mut headers = async_nats::HeaderMap::new();
     if let Some(t) = token {
         headers.insert("Authorization", format!("Bearer {t}").as_str());
@@ -248,13 +317,7 @@ pub async fn send_raw(
 }
 
 /// Opens the test customer's counter on `service` (`counter`, `counter-b`) and checks it worked.
-pub async fn open_counter(
-    client: &async_nats::Client,
-    service: &str,
-    agent: &str,
-    limit: u64,
-    hours: u32,
-) {
+pub async fn open_counter(client: &Client, service: &str, agent: &str, limit: u64, hours: u32) {
     let body = format!(
         r#"{{"request_id":"o","customer":"{CUSTOMER}","limit":{limit},"expires_in_hours":{hours}}}"#
     );
@@ -277,16 +340,28 @@ pub fn code(reply: &Value) -> String {
     }
 }
 
-/// The service's log position, through its admin status endpoint.
-pub async fn last_seq(client: &async_nats::Client, service: &str, admin: &str) -> u64 {
+/// The service's admin status (`result`), with the state digest when `digest`: checked `ok`.
+pub async fn status(client: &Client, service: &str, admin: &str, digest: bool) -> Value {
+    let body = if digest {
+        &br#"{"digest":true}"#[..]
+    } else {
+        b"{}"
+    };
     let r = send(
         client,
         &format!("csp.admin.{service}.status"),
         Some(admin),
-        b"{}",
+        body,
     )
     .await;
-    r["result"]["last_seq"]
+    assert_eq!(code(&r), "ok", "status of {service}: {r}");
+    r["result"].clone()
+}
+
+/// The service's log position, through its admin status endpoint.
+pub async fn last_seq(client: &Client, service: &str, admin: &str) -> u64 {
+    let r = status(client, service, admin, false).await;
+    r["last_seq"]
         .as_u64()
         .unwrap_or_else(|| panic!("status: {r}"))
 }
