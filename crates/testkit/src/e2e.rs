@@ -85,15 +85,7 @@ impl Csp {
     }
 
     async fn start(&mut self, nats: &str, service: &str) {
-        let child = Command::new(csp_binary())
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning csp");
-        self.child = Some(child);
+        self.spawn();
         let client = async_nats::connect(nats).await.expect("connect");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -154,6 +146,10 @@ impl Csp {
     /// die before it ever answers.
     pub fn spawn_again(&mut self) {
         self.kill();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
         let child = Command::new(csp_binary())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
