@@ -115,6 +115,30 @@ impl Emit {
     pub fn transition(t: Transition<Event>) -> Emit {
         Emit::new(t.stream, t.event).derived(t.id, t.effective_at)
     }
+
+    /// An event recorded where its type says ([`crate::event::Routed`]): stream and customer
+    /// from the event, partner from the event or, for the events after an aggregate's first
+    /// that do not repeat it, `partner`. So no service maps its events to streams by hand.
+    pub fn routed(event: impl Into<Event>, partner: Option<TenantId>) -> Emit {
+        let event = event.into();
+        // A kind whose recorder names its stream, emitted by a domain by mistake, is recorded
+        // on a stream named after it, never on `""`.
+        let stream = event
+            .stream()
+            .unwrap_or_else(|| format!("unrouted/{}", event.name()));
+        Emit::new(stream, event).routed_tenants(partner)
+    }
+
+    /// A due transition routed like [`Emit::routed`]: its derived id and true business time.
+    pub fn due(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
+        Emit::transition(t).routed_tenants(partner)
+    }
+
+    fn routed_tenants(self, partner: Option<TenantId>) -> Emit {
+        let customer = self.event.customer();
+        let partner = self.event.partner().or(partner);
+        self.tenants(partner, customer)
+    }
 }
 
 /// What a command handler decided: the events to record and the result to reply with once they
@@ -128,6 +152,10 @@ pub struct Decided<R = Value> {
     /// The `result` of the `{"ok":true,"result":...}` reply.
     pub reply: R,
 }
+
+/// What a command handler returns: its decision, or the rejection the client gets. One name,
+/// so a handler's signature fits on a line and says only what it decides and replies.
+pub type Handled<R> = Result<Decided<R>, Rejection>;
 
 impl<R: serde::Serialize> Decided<R> {
     /// The same decision with its reply as JSON. A reply type that cannot be written as JSON
@@ -233,6 +261,17 @@ pub struct Decision<E> {
     pub transitions: Vec<Transition<E>>,
     /// The command's own events.
     pub events: Vec<E>,
+}
+
+impl Decision<Event> {
+    /// The decision as the runtime records it: the transitions first, then the command's
+    /// events, each routed ([`Emit::routed`]), `partner` for those that do not name theirs.
+    pub fn into_emits(self, partner: Option<TenantId>) -> Vec<Emit> {
+        let transitions = self.transitions.into_iter();
+        let mut out: Vec<Emit> = transitions.map(|t| Emit::due(t, partner)).collect();
+        out.extend(self.events.into_iter().map(|e| Emit::routed(e, partner)));
+        out
+    }
 }
 
 /// Decides `command` the way DESIGN.md requires: first every transition already due, then the

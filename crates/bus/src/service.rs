@@ -18,8 +18,9 @@ use serde_json::Value;
 pub trait Service: Send + Sync + 'static {
     /// The service name: subject token (`csp.cmd.<NAME>.…`) and `$SRV` name.
     const NAME: &'static str;
-    /// Semantic version, shown by `$SRV.INFO`.
-    const VERSION: &'static str;
+    /// Semantic version, shown by `$SRV.INFO`: csp's, since the workspace is versioned (and
+    /// released) as one; a service built on its own would say its own.
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     /// One line for `$SRV.INFO`.
     const DESCRIPTION: &'static str;
 

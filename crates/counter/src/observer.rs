@@ -53,7 +53,6 @@ pub struct State {
 
 impl<R: Reactions> Service for CounterObserver<R> {
     const NAME: &'static str = SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "csp runtime test consumer: reacts to each counter increment";
 
     type Config = ();

@@ -35,9 +35,7 @@ impl Instance for Second {
 
 impl<I: Instance> Service for CounterService<I> {
     const NAME: &'static str = I::NAME;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str =
-        "csp runtime test service: a counter with a limit and an expiry";
+    const DESCRIPTION: &'static str = "csp's test service: a counter with a limit and an expiry";
 
     type Config = ();
     type State = State;
@@ -48,7 +46,10 @@ impl<I: Instance> Service for CounterService<I> {
     }
 
     fn apply(state: &mut State, env: &Envelope, _origin: Origin<'_>) {
-        state.apply(env);
+        // A counter's own events; the rest (refusals, rejected commands) are the runtime's.
+        if let Some(customer) = env.customer.filter(|c| env.stream == counter::stream(*c)) {
+            state.evolve(customer, &env.payload);
+        }
     }
 
     fn endpoints() -> Endpoints<Self> {
@@ -59,6 +60,6 @@ impl<I: Instance> Service for CounterService<I> {
     }
 
     fn due(state: &State, _: &(), now: Timestamp) -> Vec<Emit> {
-        state.due(now)
+        state.due_emits(now, crate::domain::counter::partner)
     }
 }

@@ -64,7 +64,6 @@ impl Scratch for Batch<'_> {
 
 impl Service for CounterWatcher {
     const NAME: &'static str = SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "csp runtime test consumer: watches each counter until its expiry, on a schedule of its own";
 

@@ -14,7 +14,9 @@
 use std::collections::BTreeSet;
 
 use csp_catalog::Catalog;
-use csp_events::kernel::{apply_due, decide_at, Context, Decided, Decider, Emit, Rejection};
+use csp_events::kernel::{
+    apply_due, decide_at, Context, Decided, Decider, Emit, Handled, Rejection,
+};
 use csp_events::ordering::{
     self as contract, AddedCustomer, AutoRenewSet, CancelledSubscription, DecidedRefundRequest,
     FiledRefundRequest, ImportResult, ImportResults, OrderCancellation, PerpetualCancellations,
@@ -30,7 +32,6 @@ use crate::domain::order::{Order, PlaceOrder};
 use crate::domain::perpetual::{CancelPerpetual, Perpetual};
 use crate::domain::refund::{FileRefund, Refund, RefundCommand};
 use crate::domain::subscription::{Subscription, SubscriptionCommand};
-use crate::domain::{emit, transition};
 use crate::state::State;
 
 /// The most items one `import_orders` or `cancel_perpetual` may carry: a bound on one command's
@@ -51,7 +52,7 @@ fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp
                 Event::CustomerAdded(a) => Some(a.partner),
                 other => partner_of(state, other.customer()),
             };
-            emit(e, partner, effective_at)
+            Emit::routed(e, partner).effective(effective_at)
         })
         .collect()
 }
@@ -62,7 +63,7 @@ pub fn add_customer(
     catalog: &Arc<Catalog>,
     c: &contract::AddCustomer,
     ctx: &Context,
-) -> Result<Decided<AddedCustomer>, Rejection> {
+) -> Handled<AddedCustomer> {
     let cmd = AddCustomer {
         tenant_id: c.tenant_id,
         domain: c.domain.clone(),
@@ -94,7 +95,7 @@ fn catch_up(events: &[Event], now: Timestamp) -> Vec<Emit> {
             let mut st = None;
             Subscription::evolve(&mut st, e);
             for t in apply_due::<Subscription>(&mut st, now) {
-                out.push(transition(t, Some(s.partner)));
+                out.push(Emit::due(t, Some(s.partner)));
             }
         }
     }
@@ -133,7 +134,7 @@ pub fn place_order(
     catalog: &Arc<Catalog>,
     c: &contract::PlaceOrder,
     ctx: &Context,
-) -> Result<Decided<PlacedOrder>, Rejection> {
+) -> Handled<PlacedOrder> {
     let cmd = PlaceOrder {
         target: state.target(&c.customer),
         lines: c.lines.clone(),
@@ -168,7 +169,7 @@ fn batch<R: serde::Serialize, Reply>(
     results: Vec<R>,
     first_error: Option<Rejection>,
     reply: impl FnOnce(Vec<R>) -> Reply,
-) -> Result<Decided<Reply>, Rejection> {
+) -> Handled<Reply> {
     if emits.is_empty() {
         if let Some(e) = first_error {
             return Err(e.with("results", csp_events::kernel::to_json(&results)?));
@@ -189,7 +190,7 @@ pub fn import_orders(
     catalog: &Arc<Catalog>,
     c: &contract::ImportOrders,
     ctx: &Context,
-) -> Result<Decided<ImportResults>, Rejection> {
+) -> Handled<ImportResults> {
     // The role first, as everywhere (`domain::access`): an actor that may not backfill is
     // refused, and so recorded, whatever its batch holds — an empty one included. The refusal
     // names the first order's customer, as the per-order check below would.
@@ -260,18 +261,8 @@ fn on_subscription(
     cmd: &SubscriptionCommand,
     ctx: &Context,
 ) -> Result<Vec<Emit>, Rejection> {
-    let partner = state
-        .subscriptions
-        .get(id)
-        .and_then(|s| s.as_ref().map(|s| s.started.partner));
-    let d = state.subscriptions.decide(id, cmd, ctx)?;
-    let mut out: Vec<Emit> = d
-        .transitions
-        .into_iter()
-        .map(|t| transition(t, partner))
-        .collect();
-    out.extend(d.events.into_iter().map(|e| emit(e, partner, None)));
-    Ok(out)
+    let partner = crate::domain::subscription::partner;
+    state.subscriptions.decide_emits(id, cmd, ctx, partner)
 }
 
 /// `set_auto_renew` (rules O6, O7).
@@ -280,7 +271,7 @@ pub fn set_auto_renew(
     _catalog: &Arc<Catalog>,
     c: &contract::SetAutoRenew,
     ctx: &Context,
-) -> Result<Decided<AutoRenewSet>, Rejection> {
+) -> Handled<AutoRenewSet> {
     let cmd = SubscriptionCommand::SetAutoRenew {
         target: state.target(&c.customer),
         subscription: c.subscription_id,
@@ -301,7 +292,7 @@ pub fn cancel_subscription(
     _catalog: &Arc<Catalog>,
     c: &contract::CancelSubscription,
     ctx: &Context,
-) -> Result<Decided<CancelledSubscription>, Rejection> {
+) -> Handled<CancelledSubscription> {
     let cmd = SubscriptionCommand::Cancel {
         target: state.target(&c.customer),
         subscription: c.subscription_id,
@@ -331,7 +322,7 @@ pub fn cancel_perpetual(
     _catalog: &Arc<Catalog>,
     c: &contract::CancelPerpetual,
     ctx: &Context,
-) -> Result<Decided<PerpetualCancellations>, Rejection> {
+) -> Handled<PerpetualCancellations> {
     let target = state.target(&c.customer);
     partner_for(ctx, &target, ADMIN_AGENT, "cancel a purchase")?;
     if c.order_ids.is_empty() {
@@ -415,7 +406,7 @@ pub fn file_refund_request(
     _catalog: &Arc<Catalog>,
     c: &contract::FileRefundRequest,
     ctx: &Context,
-) -> Result<Decided<FiledRefundRequest>, Rejection> {
+) -> Handled<FiledRefundRequest> {
     let target = state.target(&c.customer);
     // Roles before body checks, so a refused actor is recorded whatever it sent.
     partner_for(
@@ -473,7 +464,7 @@ pub fn decide_refund_request(
     _catalog: &Arc<Catalog>,
     c: &contract::DecideRefundRequest,
     ctx: &Context,
-) -> Result<Decided<DecidedRefundRequest>, Rejection> {
+) -> Handled<DecidedRefundRequest> {
     let s = state.refunds.get(&c.refund_request_id).cloned().flatten();
     let cmd = RefundCommand::Decide {
         request: c.refund_request_id,

@@ -23,7 +23,6 @@ pub struct OrderingService;
 
 impl Service for OrderingService {
     const NAME: &'static str = SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "csp ordering: customers, orders, subscriptions, cancellations and refund requests";
 

@@ -20,7 +20,6 @@ use crate::domain::order::{Order, OrderState};
 use crate::domain::perpetual::{Perpetual, PerpetualState};
 use crate::domain::refund::{Refund, RefundState};
 use crate::domain::subscription::{Subscription, SubscriptionState};
-use crate::domain::transition;
 use crate::projection::Projections;
 
 /// The ordering service's whole state. Every field is an ordered map, so its serialisation — and
@@ -109,17 +108,8 @@ impl State {
     /// expiries with their deterministic ids and true `effective_at`, in due order per
     /// subscription (a subscription down for years catches up term by term).
     pub fn due(&self, now: Timestamp) -> Vec<Emit> {
-        self.subscriptions
-            .due(now)
-            .into_iter()
-            .map(|(id, t)| {
-                let partner = self
-                    .subscriptions
-                    .get(id)
-                    .and_then(|s| s.as_ref().map(|s| s.started.partner));
-                transition(t, partner)
-            })
-            .collect()
+        let partner = crate::domain::subscription::partner;
+        self.subscriptions.due_emits(now, partner)
     }
 
     /// What an operator checks first, the same from the running service (`csp.admin.ordering.status`)

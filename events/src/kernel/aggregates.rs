@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Serialize, Serializer};
 
-use super::{apply_due, decide_at, Context, Decider, Decision, Rejection, Transition};
+use super::{apply_due, decide_at, Context, Decider, Decision, Emit, Rejection, Transition};
+use crate::event::Event;
+use crate::id::TenantId;
 use crate::time::Timestamp;
 
 /// Every aggregate of decider `D` by id (ordered, so the state serialises — and digests — the
@@ -148,6 +150,42 @@ impl<Id: Ord + Copy, D: Decider> Aggregates<Id, D> {
     /// When the next transition of any aggregate falls due.
     pub fn next_due_at(&self) -> Option<Timestamp> {
         self.due.first().map(|(at, _)| *at)
+    }
+
+    /// Aggregate `id` as a reader at `now` should see it: a transition that is due but not yet
+    /// recorded (the scheduler runs every few seconds) shown as it will be.
+    pub fn view(&self, id: Id, now: Timestamp) -> Option<D::State> {
+        let mut state = self.states.get(&id)?.clone();
+        apply_due::<D>(&mut state, now);
+        Some(state)
+    }
+}
+
+impl<Id: Ord + Copy, D: Decider<Event = Event>> Aggregates<Id, D> {
+    /// What the scheduler records at `now` ([`Aggregates::due`]), routed: each transition's
+    /// partner, where its event does not name it, is `partner` of its aggregate's state.
+    pub fn due_emits(
+        &self,
+        now: Timestamp,
+        partner: impl Fn(&D::State) -> Option<TenantId>,
+    ) -> Vec<Emit> {
+        let partner_of = |id| self.states.get(&id).and_then(&partner);
+        let due = self.due(now).into_iter();
+        due.map(|(id, t)| Emit::due(t, partner_of(id))).collect()
+    }
+
+    /// [`Aggregates::decide`], as the runtime records it ([`Decision::into_emits`]): a
+    /// handler's whole decision in one call. `partner` reads it from the aggregate's state for
+    /// the events that do not name their own.
+    pub fn decide_emits(
+        &self,
+        id: Id,
+        command: &D::Command,
+        ctx: &Context,
+        partner: impl Fn(&D::State) -> Option<TenantId>,
+    ) -> Result<Vec<Emit>, Rejection> {
+        let decision = self.decide(id, command, ctx)?;
+        Ok(decision.into_emits(self.states.get(&id).and_then(partner)))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The counter decider: one counter per customer.
 
-use csp_events::counter::{CounterExpired, CounterIncremented, CounterOpened};
+use csp_events::counter::{
+    CounterExpired, CounterIncremented, CounterOpened, Increment, OpenCounter,
+};
 use csp_events::kernel::{Context, Decider, Due, Rejection};
 use csp_events::{ActorKind, ErrorCode, Event, Role, TenantId, Timestamp};
 
@@ -15,25 +17,19 @@ pub struct CounterState {
     pub expired: bool,
 }
 
-/// What a counter is asked to do.
+/// What a counter is asked to do: the contract's commands as they arrive (the decider needs
+/// nothing they do not say).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CounterCommand {
-    /// Open it for `customer`.
-    Open {
-        /// The customer.
-        customer: TenantId,
-        /// The limit.
-        limit: u64,
-        /// Lifetime in hours.
-        expires_in_hours: u32,
-    },
-    /// Count up.
-    Increment {
-        /// The customer.
-        customer: TenantId,
-        /// By how much.
-        by: u64,
-    },
+    /// `open_counter`.
+    Open(OpenCounter),
+    /// `increment`.
+    Increment(Increment),
+}
+
+/// The partner a counter's later events are recorded for (only its opening names it).
+pub fn partner(s: &CounterState) -> Option<TenantId> {
+    s.opened.as_ref().map(|o| o.partner)
 }
 
 /// The counter decider.
@@ -56,6 +52,25 @@ pub fn check_admin_agent(ctx: &Context, customer: TenantId) -> Result<(), Reject
     }
 }
 
+/// The counter as `ctx`'s actor may see it: an `admin_agent` of the partner that opened it;
+/// `not_found` if there is none.
+pub fn served<'a>(
+    s: &'a CounterState,
+    ctx: &Context,
+    customer: TenantId,
+) -> Result<&'a CounterOpened, Rejection> {
+    check_admin_agent(ctx, customer)?;
+    let Some(opened) = &s.opened else {
+        let message = format!("customer {customer} has no counter");
+        return Err(Rejection::new(ErrorCode::NotFound, message));
+    };
+    if opened.partner != ctx.actor.tenant {
+        let message = "this partner does not serve that customer";
+        return Err(forbidden(message, customer));
+    }
+    Ok(opened)
+}
+
 impl Decider for Counter {
     type State = CounterState;
     type Command = CounterCommand;
@@ -67,11 +82,12 @@ impl Decider for Counter {
         ctx: &Context,
     ) -> Result<Vec<Event>, Rejection> {
         match c {
-            CounterCommand::Open {
+            CounterCommand::Open(OpenCounter {
                 customer,
                 limit,
                 expires_in_hours,
-            } => {
+                ..
+            }) => {
                 check_admin_agent(ctx, *customer)?;
                 if s.opened.is_some() {
                     return Err(Rejection::new(
@@ -105,20 +121,8 @@ impl Decider for Counter {
                 }
                 .into()])
             }
-            CounterCommand::Increment { customer, by } => {
-                check_admin_agent(ctx, *customer)?;
-                let Some(opened) = &s.opened else {
-                    return Err(Rejection::new(
-                        ErrorCode::NotFound,
-                        format!("customer {customer} has no counter"),
-                    ));
-                };
-                if opened.partner != ctx.actor.tenant {
-                    return Err(forbidden(
-                        "this partner does not serve that customer",
-                        *customer,
-                    ));
-                }
+            CounterCommand::Increment(Increment { customer, by, .. }) => {
+                let opened = served(s, ctx, *customer)?;
                 if s.expired {
                     return Err(Rejection::new(
                         ErrorCode::InvalidState,
@@ -223,7 +227,11 @@ mod tests {
     }
 
     fn inc(by: u64) -> CounterCommand {
-        CounterCommand::Increment { customer: C, by }
+        CounterCommand::Increment(Increment {
+            request_id: csp_events::RequestId::new("r-1").unwrap(),
+            customer: C,
+            by,
+        })
     }
 
     #[test]

@@ -32,26 +32,3 @@ pub mod term;
 
 #[cfg(test)]
 pub(crate) mod testing;
-
-use csp_events::kernel::{Emit, Transition};
-use csp_events::{Event, TenantId, Timestamp};
-
-/// A command's own event, as the runtime records it: its stream and customer from the event,
-/// effective now (or at `effective_at`, for a backfill).
-pub fn emit(event: Event, partner: Option<TenantId>, effective_at: Option<Timestamp>) -> Emit {
-    // Every ordering event states its stream (`Routed`); one that did not would be recorded
-    // on a stream named after its kind, never on `""`.
-    let stream = event
-        .stream()
-        .unwrap_or_else(|| format!("unrouted/{}", event.name()));
-    let customer = event.customer();
-    Emit::new(stream, event)
-        .tenants(partner, customer)
-        .effective(effective_at)
-}
-
-/// A due transition, as the runtime records it: its derived id and its true business time.
-pub fn transition(t: Transition<Event>, partner: Option<TenantId>) -> Emit {
-    let customer = t.event.customer();
-    Emit::transition(t).tenants(partner, customer)
-}

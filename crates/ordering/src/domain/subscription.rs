@@ -70,6 +70,12 @@ impl Sub {
 /// A subscription's state: `None` until its `SubscriptionStarted`.
 pub type SubscriptionState = Option<Sub>;
 
+/// The partner that sold a subscription: its events after the start do not name it, so the
+/// runtime records them for this one.
+pub fn partner(s: &SubscriptionState) -> Option<csp_events::TenantId> {
+    s.as_ref().map(|s| s.started.partner)
+}
+
 /// What is asked of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscriptionCommand {
