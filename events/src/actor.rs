@@ -32,6 +32,10 @@ pub enum Role {
     Support,
     /// Another csp service, calling an internal endpoint.
     Service,
+    /// Platform: runs csp — reads a service's status and digest, moves a manual clock (the
+    /// admin endpoints). Appended last: a role's position is its postcard tag in every
+    /// envelope already recorded.
+    Operator,
 }
 
 impl Role {
@@ -49,6 +53,7 @@ impl Role {
             Role::Importer => "importer",
             Role::Support => "support",
             Role::Service => "service",
+            Role::Operator => "operator",
         }
     }
 }
@@ -61,7 +66,7 @@ pub enum ActorKind {
     Partner,
     /// A customer tenant's own user, seeing only its own tenant.
     Customer,
-    /// The platform operator (`importer`, `support`).
+    /// The platform's own users (`importer`, `support`, `operator`).
     Platform,
     /// A csp service (internal issuer only).
     Service,

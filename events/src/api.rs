@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::error::Category;
 use serde_json::Value;
 
+use crate::event::ItemRef;
 use crate::id::TenantId;
 
 mod strict;
@@ -103,6 +104,21 @@ pub struct ApiError {
     /// Structured facts: `path` for `invalid_request`, `window_ends_at`, `available_plans`...
     #[serde(default)]
     pub details: serde_json::Map<String, Value>,
+    /// Set on a refusal of access: what the runtime records as one `AccessRefused` and never
+    /// sends (a refused actor learns nothing it could not know already).
+    #[serde(skip)]
+    pub refused: Option<Box<Refused>>,
+}
+
+/// Whom an access refusal concerned, for the audit trail: the customer and the item, when the
+/// refusing code knows them (they exist). Kept out of the reply: a `not_found` for another
+/// partner's customer reads exactly like one for a customer that does not exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refused {
+    /// The customer the actor tried to reach.
+    pub customer: Option<TenantId>,
+    /// The item, when it was one.
+    pub item: Option<ItemRef>,
 }
 
 impl ApiError {
@@ -112,7 +128,21 @@ impl ApiError {
             code,
             message: message.into(),
             details: serde_json::Map::new(),
+            refused: None,
         }
+    }
+
+    /// Marks this error as a refusal of access, concerning `customer` and `item`: the runtime
+    /// records it as one `AccessRefused` (every `forbidden` is one, marked or not; a `not_found`
+    /// is one only when marked — the item exists, the actor may not know it).
+    pub fn refusal(mut self, customer: Option<TenantId>, item: Option<ItemRef>) -> ApiError {
+        self.refused = Some(Box::new(Refused { customer, item }));
+        self
+    }
+
+    /// Whether the runtime records this rejection as an access refusal.
+    pub fn is_refusal(&self) -> bool {
+        self.code == ErrorCode::Forbidden || self.refused.is_some()
     }
 
     /// Adds one detail.

@@ -19,7 +19,12 @@
 //! - 2: `Quarantined` gained `producer`;
 //! - 3: the counter's events appended (additions only: schema 2 decodes as 3);
 //! - 4: `CounterObserved` appended (additions only);
-//! - 5: `CounterWatched`, `CounterWatchEnded` appended (additions only).
+//! - 5: `CounterWatched`, `CounterWatchEnded` appended (additions only);
+//! - 6: every ordering event about a purchase names its selling partner, and `AccessRefused`
+//!   names the item refused. Schema 2–5 records of those kinds decode with their frozen types
+//!   ([`v5`]) and are upcast: the partner is the envelope's (the runtime has always recorded
+//!   the selling partner there), the item unknown. Before 1.0 this is how a shape changes; after
+//!   it, a change is a new variant.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -38,7 +43,7 @@ pub const FORMAT_V1: u8 = 1;
 pub const FUTURE_FORMATS: std::ops::RangeInclusive<u8> = 2..=31;
 
 /// The schema this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u16 = 5;
+pub const SCHEMA_VERSION: u16 = 6;
 
 /// Why bytes are not an event this build can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,7 +205,7 @@ pub fn with_outbox(
 /// Decodes a record, upcasting an older payload schema to the current [`Event`].
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (h, payload) = decode_header(bytes)?;
-    let event = decode_payload(h.schema_version, payload)?;
+    let event = decode_payload(h.schema_version, h.partner, payload)?;
     Ok(h.into_envelope(event))
 }
 
@@ -238,22 +243,23 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeErro
     }
 }
 
-fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
+fn decode_payload(
+    schema: u16,
+    partner: Option<TenantId>,
+    bytes: &[u8],
+) -> Result<Event, DecodeError> {
     match schema {
-        1 => decode_exact::<v1::Event>(bytes).map(v1::upcast),
         0 => Err(DecodeError::Malformed("unknown event schema 0".into())),
-        // From schema 2 on, shapes are frozen and variants only appended: a kind this build
+        1 => v5::upcast(v1::upcast(decode_exact::<v1::Event>(bytes)?), partner),
+        // Schemas 2 to 5 only appended variants: a kind decodes with its schema-5 type.
+        2..=5 => {
+            known_kind(schema, bytes)?;
+            v5::upcast(decode_exact::<v5::Event>(bytes)?, partner)
+        }
+        // From schema 6 on, shapes are frozen and variants only appended: a kind this build
         // knows decodes with its types whatever the writer's schema.
         schema => {
-            let (variant, _) = postcard::take_from_bytes::<u32>(bytes)
-                .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-            if usize::try_from(variant).map_or(true, |v| v >= EventKind::ALL.len()) {
-                return Err(DecodeError::UnknownKind {
-                    variant,
-                    schema,
-                    known: EventKind::ALL.len(),
-                });
-            }
+            known_kind(schema, bytes)?;
             match decode_exact::<Event>(bytes) {
                 Err(_) if schema > SCHEMA_VERSION => Err(DecodeError::NewerSchema {
                     found: schema,
@@ -265,13 +271,293 @@ fn decode_payload(schema: u16, bytes: &[u8]) -> Result<Event, DecodeError> {
     }
 }
 
-/// Schema 1, frozen. Only what changed since is a type of its own; unchanged variants reuse the
-/// current structs, so a frozen schema is a list of variants, not a copy of the contract.
+/// Refuses a payload whose variant this build does not know (appended by a newer build).
+fn known_kind(schema: u16, bytes: &[u8]) -> Result<(), DecodeError> {
+    let (variant, _) = postcard::take_from_bytes::<u32>(bytes)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if usize::try_from(variant).map_or(true, |v| v >= EventKind::ALL.len()) {
+        return Err(DecodeError::UnknownKind {
+            variant,
+            schema,
+            known: EventKind::ALL.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Schemas 2 to 5, frozen: the shapes that schema 6 changed, and the event enum of schema 5
+/// (which schemas 2 to 4 are prefixes of). Unchanged variants reuse the current structs.
+pub mod v5 {
+    use serde::{Deserialize, Serialize};
+
+    use super::DecodeError;
+    use crate::counter::*;
+    use crate::event::{self, CommandRejected, Quarantined};
+    use crate::id::{OrderId, PurchaseId, RefundRequestId, SubscriptionId, TenantId};
+    use crate::money::Money;
+    use crate::ordering::*;
+    use crate::time::Timestamp;
+
+    /// `AccessRefused` before it named the item.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct AccessRefused {
+        pub service: String,
+        pub action: String,
+        pub customer: Option<TenantId>,
+        pub reason: String,
+    }
+
+    /// `SubscriptionRenewed` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct SubscriptionRenewed {
+        pub subscription: SubscriptionId,
+        pub customer: TenantId,
+        pub term_number: u32,
+        pub term_start: Timestamp,
+        pub term_end: Timestamp,
+        pub billing_plan: BillingPlan,
+        pub term_price: Money,
+        pub cancellable_until: Option<Timestamp>,
+    }
+
+    /// `SubscriptionExpired` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct SubscriptionExpired {
+        pub subscription: SubscriptionId,
+        pub customer: TenantId,
+        pub expired_at: Timestamp,
+    }
+
+    /// `AutoRenewChanged` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct AutoRenewChanged {
+        pub subscription: SubscriptionId,
+        pub customer: TenantId,
+        pub auto_renew: bool,
+    }
+
+    /// `SubscriptionCancelled` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct SubscriptionCancelled {
+        pub subscription: SubscriptionId,
+        pub order: OrderId,
+        pub customer: TenantId,
+        pub term_number: u32,
+        pub term_start: Timestamp,
+        pub term_end: Timestamp,
+        pub term_price: Money,
+        pub billing_plan: BillingPlan,
+        pub cancelled_at: Timestamp,
+    }
+
+    /// `PerpetualCancelled` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct PerpetualCancelled {
+        pub purchase: PurchaseId,
+        pub order: OrderId,
+        pub customer: TenantId,
+        pub price: Money,
+        pub cancelled_at: Timestamp,
+    }
+
+    /// `RefundRequestFiled` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct RefundRequestFiled {
+        pub refund_request: RefundRequestId,
+        pub customer: TenantId,
+        pub subject: RefundSubject,
+        pub reason: String,
+        pub amount_requested: Money,
+        pub contact: Contact,
+        pub impact: Option<String>,
+        pub title: Option<String>,
+        pub attachments: Vec<Attachment>,
+    }
+
+    /// `RefundRequestApproved` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct RefundRequestApproved {
+        pub refund_request: RefundRequestId,
+        pub customer: TenantId,
+        pub amount: Money,
+        pub note: Option<String>,
+    }
+
+    /// `RefundRequestDeclined` before it named the selling partner.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub struct RefundRequestDeclined {
+        pub refund_request: RefundRequestId,
+        pub customer: TenantId,
+        pub reason: String,
+    }
+
+    /// The event enum of schema 5, variant for variant.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub enum Event {
+        AccessRefused(AccessRefused),
+        Quarantined(Quarantined),
+        CommandRejected(CommandRejected),
+        CustomerAdded(CustomerAdded),
+        OrderPlaced(OrderPlaced),
+        SubscriptionStarted(SubscriptionStarted),
+        SubscriptionRenewed(SubscriptionRenewed),
+        SubscriptionExpired(SubscriptionExpired),
+        AutoRenewChanged(AutoRenewChanged),
+        SubscriptionCancelled(SubscriptionCancelled),
+        PerpetualPurchased(PerpetualPurchased),
+        PerpetualCancelled(PerpetualCancelled),
+        RefundRequestFiled(RefundRequestFiled),
+        RefundRequestApproved(RefundRequestApproved),
+        RefundRequestDeclined(RefundRequestDeclined),
+        CounterOpened(CounterOpened),
+        CounterIncremented(CounterIncremented),
+        CounterExpired(CounterExpired),
+        CounterObserved(CounterObserved),
+        CounterWatched(CounterWatched),
+        CounterWatchEnded(CounterWatchEnded),
+    }
+
+    /// Schema 5 → current: the selling partner is the envelope's `partner` (`partner`), which
+    /// the runtime has always set to it for these kinds; a record without one cannot name it
+    /// and is malformed rather than guessed.
+    pub fn upcast(e: Event, partner: Option<TenantId>) -> Result<event::Event, DecodeError> {
+        use event::Event as E;
+        let selling = || {
+            partner.ok_or_else(|| {
+                DecodeError::Malformed("a schema-5 purchase event without a partner".into())
+            })
+        };
+        Ok(match e {
+            Event::AccessRefused(x) => E::AccessRefused(event::AccessRefused {
+                service: x.service,
+                action: x.action,
+                customer: x.customer,
+                reason: x.reason,
+                item: None,
+            }),
+            Event::Quarantined(x) => E::Quarantined(x),
+            Event::CommandRejected(x) => E::CommandRejected(x),
+            Event::CustomerAdded(x) => E::CustomerAdded(x),
+            Event::OrderPlaced(x) => E::OrderPlaced(x),
+            Event::SubscriptionStarted(x) => E::SubscriptionStarted(x),
+            Event::SubscriptionRenewed(x) => {
+                E::SubscriptionRenewed(crate::ordering::SubscriptionRenewed {
+                    subscription: x.subscription,
+                    customer: x.customer,
+                    partner: selling()?,
+                    term_number: x.term_number,
+                    term_start: x.term_start,
+                    term_end: x.term_end,
+                    billing_plan: x.billing_plan,
+                    term_price: x.term_price,
+                    cancellable_until: x.cancellable_until,
+                })
+            }
+            Event::SubscriptionExpired(x) => {
+                E::SubscriptionExpired(crate::ordering::SubscriptionExpired {
+                    subscription: x.subscription,
+                    customer: x.customer,
+                    partner: selling()?,
+                    expired_at: x.expired_at,
+                })
+            }
+            Event::AutoRenewChanged(x) => E::AutoRenewChanged(crate::ordering::AutoRenewChanged {
+                subscription: x.subscription,
+                customer: x.customer,
+                partner: selling()?,
+                auto_renew: x.auto_renew,
+            }),
+            Event::SubscriptionCancelled(x) => {
+                E::SubscriptionCancelled(crate::ordering::SubscriptionCancelled {
+                    subscription: x.subscription,
+                    order: x.order,
+                    customer: x.customer,
+                    partner: selling()?,
+                    term_number: x.term_number,
+                    term_start: x.term_start,
+                    term_end: x.term_end,
+                    term_price: x.term_price,
+                    billing_plan: x.billing_plan,
+                    cancelled_at: x.cancelled_at,
+                })
+            }
+            Event::PerpetualPurchased(x) => E::PerpetualPurchased(x),
+            Event::PerpetualCancelled(x) => {
+                E::PerpetualCancelled(crate::ordering::PerpetualCancelled {
+                    purchase: x.purchase,
+                    order: x.order,
+                    customer: x.customer,
+                    partner: selling()?,
+                    price: x.price,
+                    cancelled_at: x.cancelled_at,
+                })
+            }
+            Event::RefundRequestFiled(x) => {
+                E::RefundRequestFiled(crate::ordering::RefundRequestFiled {
+                    refund_request: x.refund_request,
+                    customer: x.customer,
+                    partner: selling()?,
+                    subject: x.subject,
+                    reason: x.reason,
+                    amount_requested: x.amount_requested,
+                    contact: x.contact,
+                    impact: x.impact,
+                    title: x.title,
+                    attachments: x.attachments,
+                })
+            }
+            Event::RefundRequestApproved(x) => {
+                E::RefundRequestApproved(crate::ordering::RefundRequestApproved {
+                    refund_request: x.refund_request,
+                    customer: x.customer,
+                    partner: selling()?,
+                    amount: x.amount,
+                    note: x.note,
+                })
+            }
+            Event::RefundRequestDeclined(x) => {
+                E::RefundRequestDeclined(crate::ordering::RefundRequestDeclined {
+                    refund_request: x.refund_request,
+                    customer: x.customer,
+                    partner: selling()?,
+                    reason: x.reason,
+                })
+            }
+            Event::CounterOpened(x) => E::CounterOpened(x),
+            Event::CounterIncremented(x) => E::CounterIncremented(x),
+            Event::CounterExpired(x) => E::CounterExpired(x),
+            Event::CounterObserved(x) => E::CounterObserved(x),
+            Event::CounterWatched(x) => E::CounterWatched(x),
+            Event::CounterWatchEnded(x) => E::CounterWatchEnded(x),
+        })
+    }
+
+    /// Writes a schema-5 record, as a build of schema 5 did: for the frozen fixtures and the
+    /// upcast tests; nothing in production writes schema 5 any more.
+    pub fn encode(env: &crate::envelope::Envelope, payload: &Event) -> Vec<u8> {
+        super::encode_at(env, 5, payload)
+    }
+}
+
+/// Schema 1, frozen. Only what changed since is a type of its own; the rest are schema 5's
+/// (`v5`, itself the current structs where nothing changed), so a frozen schema is a list of
+/// variants, not a copy of the contract.
 pub mod v1 {
     use serde::{Deserialize, Serialize};
 
-    use crate::event::{self, AccessRefused, CommandRejected};
-    use crate::ordering::*;
+    use super::v5::{self, *};
+    use crate::event::{self, CommandRejected};
+    use crate::ordering::{CustomerAdded, OrderPlaced, PerpetualPurchased, SubscriptionStarted};
 
     /// `Quarantined` before it named the producer.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,10 +591,10 @@ pub mod v1 {
         RefundRequestDeclined(RefundRequestDeclined),
     }
 
-    /// Schema 1 → current. The producer of a quarantined message is the service token of its
+    /// Schema 1 → schema 5. The producer of a quarantined message is the service token of its
     /// subject (`csp.evt.<service>.…`), which is what schema 2 records explicitly.
-    pub fn upcast(e: Event) -> event::Event {
-        use event::Event as E;
+    pub fn upcast(e: Event) -> v5::Event {
+        use v5::Event as E;
         match e {
             Event::AccessRefused(x) => E::AccessRefused(x),
             Event::Quarantined(q) => E::Quarantined(event::Quarantined {
@@ -336,24 +622,29 @@ pub mod v1 {
     /// Writes a schema-1 record, as a build of schema 1 did. Kept for the upcast test and the
     /// frozen fixture; nothing in production writes schema 1.
     pub fn encode(env: &crate::envelope::Envelope, payload: &Event) -> Vec<u8> {
-        let mut out = vec![super::FORMAT_V1];
-        let header = super::Header {
-            event_id: env.event_id,
-            stream: env.stream.clone(),
-            stream_version: env.stream_version,
-            recorded_at: env.recorded_at,
-            effective_at: env.effective_at,
-            causation_id: env.causation_id,
-            correlation_id: env.correlation_id,
-            actor: env.actor.clone(),
-            partner: env.partner,
-            customer: env.customer,
-            outbox: env.outbox,
-            schema_version: 1,
-        };
-        out = postcard::to_extend(&header, out).unwrap_or_default();
-        postcard::to_extend(payload, out).unwrap_or_default()
+        super::encode_at(env, 1, payload)
     }
+}
+
+/// A record as a build of `schema` wrote it, `payload` being that schema's enum.
+fn encode_at(env: &Envelope, schema: u16, payload: &impl Serialize) -> Vec<u8> {
+    let header = Header {
+        event_id: env.event_id,
+        stream: env.stream.clone(),
+        stream_version: env.stream_version,
+        recorded_at: env.recorded_at,
+        effective_at: env.effective_at,
+        causation_id: env.causation_id,
+        correlation_id: env.correlation_id,
+        actor: env.actor.clone(),
+        partner: env.partner,
+        customer: env.customer,
+        outbox: env.outbox,
+        schema_version: schema,
+    };
+    // Serialising into a Vec cannot fail: every type here serialises infallibly.
+    let out = postcard::to_extend(&header, vec![FORMAT_V1]).unwrap_or_default();
+    postcard::to_extend(payload, out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -24,6 +24,35 @@ pub struct AccessRefused {
     pub customer: Option<TenantId>,
     /// Why, for the audit trail.
     pub reason: String,
+    /// What was refused, when it is one item (a subscription, a product key's entitlement,
+    /// an invoice), so the activity log can show it; since schema 6.
+    pub item: Option<ItemRef>,
+}
+
+/// One item of a customer's, named for the audit trail: its kind (`subscription`, `order`,
+/// `perpetual`, `refund_request`, `entitlement`, `invoice`...) and its id as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ItemRef {
+    /// The kind of item, snake_case.
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+}
+
+impl ItemRef {
+    /// `kind` `id`.
+    pub fn new(kind: &str, id: impl std::fmt::Display) -> ItemRef {
+        ItemRef {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.id)
+    }
 }
 
 /// A consumer met bytes it could not decode at all. They are kept here, and copied to
@@ -182,15 +211,15 @@ routed! {
     CustomerAdded => |e| (Some(stream::customer(e.customer)), Some(e.customer), Some(e.partner));
     OrderPlaced => |e| (Some(stream::order(e.order)), Some(e.customer), Some(e.partner));
     SubscriptionStarted => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
-    SubscriptionRenewed => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
-    SubscriptionExpired => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
-    AutoRenewChanged => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
-    SubscriptionCancelled => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), None);
+    SubscriptionRenewed => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
+    SubscriptionExpired => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
+    AutoRenewChanged => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
+    SubscriptionCancelled => |e| (Some(stream::subscription(e.subscription)), Some(e.customer), Some(e.partner));
     PerpetualPurchased => |e| (Some(stream::perpetual(e.purchase)), Some(e.customer), Some(e.partner));
-    PerpetualCancelled => |e| (Some(stream::perpetual(e.purchase)), Some(e.customer), None);
-    RefundRequestFiled => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
-    RefundRequestApproved => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
-    RefundRequestDeclined => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), None);
+    PerpetualCancelled => |e| (Some(stream::perpetual(e.purchase)), Some(e.customer), Some(e.partner));
+    RefundRequestFiled => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), Some(e.partner));
+    RefundRequestApproved => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), Some(e.partner));
+    RefundRequestDeclined => |e| (Some(stream::refund_request(e.refund_request)), Some(e.customer), Some(e.partner));
     CounterOpened => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), Some(e.partner));
     CounterIncremented => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), None);
     CounterExpired => |e| (Some(crate::counter::stream(e.customer)), Some(e.customer), None);

@@ -71,6 +71,7 @@ fn payload(kind: EventKind) -> Event {
             action: "place_order".into(),
             customer: Some(CUSTOMER),
             reason: "sales_agent may not buy on a customer's behalf".into(),
+            item: Some(crate::event::ItemRef::new("order", ORDER)),
         }
         .into(),
         EventKind::Quarantined => Quarantined {
@@ -173,6 +174,7 @@ fn payload(kind: EventKind) -> Event {
         EventKind::SubscriptionRenewed => SubscriptionRenewed {
             subscription: SUB,
             customer: CUSTOMER,
+            partner: PARTNER,
             term_number: 2,
             term_start: at(2029, 11, 2, 9),
             term_end: at(2032, 11, 2, 9),
@@ -184,12 +186,14 @@ fn payload(kind: EventKind) -> Event {
         EventKind::SubscriptionExpired => SubscriptionExpired {
             subscription: SUB,
             customer: CUSTOMER,
+            partner: PARTNER,
             expired_at: at(2029, 11, 2, 9),
         }
         .into(),
         EventKind::AutoRenewChanged => AutoRenewChanged {
             subscription: SUB,
             customer: CUSTOMER,
+            partner: PARTNER,
             auto_renew: false,
         }
         .into(),
@@ -197,6 +201,7 @@ fn payload(kind: EventKind) -> Event {
             subscription: SUB,
             order: ORDER,
             customer: CUSTOMER,
+            partner: PARTNER,
             term_number: 1,
             term_start: start,
             term_end: at(2029, 11, 2, 9),
@@ -232,6 +237,7 @@ fn payload(kind: EventKind) -> Event {
             purchase: PURCHASE,
             order: ORDER,
             customer: CUSTOMER,
+            partner: PARTNER,
             price: usd(389_900),
             cancelled_at: at(2026, 11, 12, 9),
         }
@@ -239,6 +245,7 @@ fn payload(kind: EventKind) -> Event {
         EventKind::RefundRequestFiled => RefundRequestFiled {
             refund_request: REFUND,
             customer: CUSTOMER,
+            partner: PARTNER,
             subject: RefundSubject::Order(ORDER),
             reason: "Bought the wrong edition".into(),
             amount_requested: usd(389_900),
@@ -258,6 +265,7 @@ fn payload(kind: EventKind) -> Event {
         EventKind::RefundRequestApproved => RefundRequestApproved {
             refund_request: REFUND,
             customer: CUSTOMER,
+            partner: PARTNER,
             amount: usd(300_000),
             note: Some("partial: 3 days of use".into()),
         }
@@ -265,6 +273,7 @@ fn payload(kind: EventKind) -> Event {
         EventKind::RefundRequestDeclined => RefundRequestDeclined {
             refund_request: REFUND,
             customer: CUSTOMER,
+            partner: PARTNER,
             reason: "outside policy".into(),
         }
         .into(),
@@ -351,6 +360,134 @@ pub fn frozen_path(kind: EventKind) -> PathBuf {
     dir().join("frozen").join(format!("{}.bin", kind.name()))
 }
 
+/// The kinds whose shape a schema changed (before 1.0; after it a change is a new variant),
+/// with that schema. Each keeps its record as first released (`frozen/<kind>.bin`) and gets a
+/// frozen record of its new shape (`frozen/schema<N>/<kind>.bin`): both decode forever.
+pub const RESHAPED: &[(u16, EventKind)] = &[
+    (6, EventKind::AccessRefused),
+    (6, EventKind::SubscriptionRenewed),
+    (6, EventKind::SubscriptionExpired),
+    (6, EventKind::AutoRenewChanged),
+    (6, EventKind::SubscriptionCancelled),
+    (6, EventKind::PerpetualCancelled),
+    (6, EventKind::RefundRequestFiled),
+    (6, EventKind::RefundRequestApproved),
+    (6, EventKind::RefundRequestDeclined),
+];
+
+/// The file of `kind`'s frozen record in the shape `schema` gave it (see [`RESHAPED`]).
+pub fn reshaped_path(schema: u16, kind: EventKind) -> PathBuf {
+    dir()
+        .join("frozen")
+        .join(format!("schema{schema}"))
+        .join(format!("{}.bin", kind.name()))
+}
+
+/// What a sample record of `kind` written by a build of `schema` reads as today: the sample,
+/// without what later schemas added (an upcast cannot know it). The selling partner that
+/// schema 6 added to purchase events is known (the envelope's), the refused item is not.
+pub fn as_released(kind: EventKind, schema: u16) -> Event {
+    let mut event = sample(kind).payload;
+    if let (Event::AccessRefused(a), ..=5) = (&mut event, schema) {
+        a.item = None;
+    }
+    event
+}
+
+/// A schema-5 record of `kind`'s sample, as a build of schema 5 wrote it (`None` for a kind
+/// schema 5 did not have... every kind today existed then).
+pub fn schema5_record(kind: EventKind) -> Vec<u8> {
+    use crate::codec::v5;
+    let env = sample(kind);
+    let old = match env.payload.clone() {
+        Event::AccessRefused(x) => v5::Event::AccessRefused(v5::AccessRefused {
+            service: x.service,
+            action: x.action,
+            customer: x.customer,
+            reason: x.reason,
+        }),
+        Event::SubscriptionRenewed(x) => v5::Event::SubscriptionRenewed(v5::SubscriptionRenewed {
+            subscription: x.subscription,
+            customer: x.customer,
+            term_number: x.term_number,
+            term_start: x.term_start,
+            term_end: x.term_end,
+            billing_plan: x.billing_plan,
+            term_price: x.term_price,
+            cancellable_until: x.cancellable_until,
+        }),
+        Event::SubscriptionExpired(x) => v5::Event::SubscriptionExpired(v5::SubscriptionExpired {
+            subscription: x.subscription,
+            customer: x.customer,
+            expired_at: x.expired_at,
+        }),
+        Event::AutoRenewChanged(x) => v5::Event::AutoRenewChanged(v5::AutoRenewChanged {
+            subscription: x.subscription,
+            customer: x.customer,
+            auto_renew: x.auto_renew,
+        }),
+        Event::SubscriptionCancelled(x) => {
+            v5::Event::SubscriptionCancelled(v5::SubscriptionCancelled {
+                subscription: x.subscription,
+                order: x.order,
+                customer: x.customer,
+                term_number: x.term_number,
+                term_start: x.term_start,
+                term_end: x.term_end,
+                term_price: x.term_price,
+                billing_plan: x.billing_plan,
+                cancelled_at: x.cancelled_at,
+            })
+        }
+        Event::PerpetualCancelled(x) => v5::Event::PerpetualCancelled(v5::PerpetualCancelled {
+            purchase: x.purchase,
+            order: x.order,
+            customer: x.customer,
+            price: x.price,
+            cancelled_at: x.cancelled_at,
+        }),
+        Event::RefundRequestFiled(x) => v5::Event::RefundRequestFiled(v5::RefundRequestFiled {
+            refund_request: x.refund_request,
+            customer: x.customer,
+            subject: x.subject,
+            reason: x.reason,
+            amount_requested: x.amount_requested,
+            contact: x.contact,
+            impact: x.impact,
+            title: x.title,
+            attachments: x.attachments,
+        }),
+        Event::RefundRequestApproved(x) => {
+            v5::Event::RefundRequestApproved(v5::RefundRequestApproved {
+                refund_request: x.refund_request,
+                customer: x.customer,
+                amount: x.amount,
+                note: x.note,
+            })
+        }
+        Event::RefundRequestDeclined(x) => {
+            v5::Event::RefundRequestDeclined(v5::RefundRequestDeclined {
+                refund_request: x.refund_request,
+                customer: x.customer,
+                reason: x.reason,
+            })
+        }
+        Event::Quarantined(x) => v5::Event::Quarantined(x),
+        Event::CommandRejected(x) => v5::Event::CommandRejected(x),
+        Event::CustomerAdded(x) => v5::Event::CustomerAdded(x),
+        Event::OrderPlaced(x) => v5::Event::OrderPlaced(x),
+        Event::SubscriptionStarted(x) => v5::Event::SubscriptionStarted(x),
+        Event::PerpetualPurchased(x) => v5::Event::PerpetualPurchased(x),
+        Event::CounterOpened(x) => v5::Event::CounterOpened(x),
+        Event::CounterIncremented(x) => v5::Event::CounterIncremented(x),
+        Event::CounterExpired(x) => v5::Event::CounterExpired(x),
+        Event::CounterObserved(x) => v5::Event::CounterObserved(x),
+        Event::CounterWatched(x) => v5::Event::CounterWatched(x),
+        Event::CounterWatchEnded(x) => v5::Event::CounterWatchEnded(x),
+    };
+    v5::encode(&env, &old)
+}
+
 /// The frozen schema-1 record (a `Quarantined` before it named its producer), decoded forever.
 pub fn schema1_path() -> PathBuf {
     dir().join("schema1").join("quarantined.bin")
@@ -383,11 +520,20 @@ pub fn write_all() -> std::io::Result<Vec<PathBuf>> {
         std::fs::write(&old, schema1_record())?;
         written.push(old);
     }
-    // A kind's frozen record is written once, when the kind is new, and never again.
+    // A kind's frozen record is written once, when the kind is new, and never again; so is
+    // the record of each new shape a schema gave it.
     std::fs::create_dir_all(dir().join("frozen"))?;
     for kind in EventKind::ALL {
         let p = frozen_path(*kind);
         if !p.exists() {
+            std::fs::write(&p, codec::encode(&sample(*kind)))?;
+            written.push(p);
+        }
+    }
+    for (schema, kind) in RESHAPED {
+        let p = reshaped_path(*schema, *kind);
+        if !p.exists() && *schema == codec::SCHEMA_VERSION {
+            std::fs::create_dir_all(p.parent().unwrap_or(&dir()))?;
             std::fs::write(&p, codec::encode(&sample(*kind)))?;
             written.push(p);
         }

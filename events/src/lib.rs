@@ -38,9 +38,9 @@ pub mod subject;
 pub mod time;
 
 pub use actor::{Actor, ActorKind, Role, TokenClaims};
-pub use api::{ApiError, CustomerRef, ErrorCode, Reply, RequestId};
+pub use api::{ApiError, CustomerRef, ErrorCode, Refused, Reply, RequestId};
 pub use envelope::{Envelope, OutboxPosition};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, ItemRef};
 pub use id::{
     CorrelationId, EventId, OrderId, PurchaseId, RefundRequestId, SubscriptionId, TenantId,
 };

@@ -59,9 +59,10 @@ fn the_frozen_schema_1_record_is_upcast() {
 }
 
 /// Every kind's record as first released, never rewritten (`cargo xtask fixtures` only adds
-/// the file of a new kind): today's build still decodes each to the same event. This is what
-/// makes "a released shape never changes" a checked rule rather than a hope, and what lets a
-/// consumer fold a known kind whatever schema its writer knew.
+/// the file of a new kind, or of a kind's new shape): today's build still decodes each to the
+/// same event, upcast where a later schema added a field. This is what makes "a released shape
+/// never changes unnoticed" a checked rule rather than a hope, and what lets a consumer fold a
+/// known kind whatever schema its writer knew.
 #[test]
 fn every_kind_as_first_released_still_decodes_to_its_sample() {
     for kind in EventKind::ALL {
@@ -76,9 +77,65 @@ fn every_kind_as_first_released_still_decodes_to_its_sample() {
             .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
         assert_eq!(
             decoded.payload,
-            fixtures::sample(*kind).payload,
-            "{}: the shape changed since it was released; make it a new variant",
+            fixtures::as_released(*kind, decoded.schema_version),
+            "{}: the shape changed since it was released, without an upcast",
             path.display()
         );
     }
+}
+
+/// Every new shape a schema gave a kind is frozen too, and decodes to today's sample.
+#[test]
+fn every_reshaped_kind_has_its_new_shape_frozen() {
+    for (schema, kind) in fixtures::RESHAPED {
+        let path = fixtures::reshaped_path(*schema, *kind);
+        let bytes = std::fs::read(&path).unwrap_or_else(|_| {
+            panic!(
+                "no frozen schema-{schema} record of {}: run `cargo xtask fixtures` and commit it",
+                kind.name()
+            )
+        });
+        let decoded = codec::decode(&bytes)
+            .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+        assert_eq!(decoded.schema_version, *schema, "{}", path.display());
+        assert_eq!(
+            decoded.payload,
+            fixtures::as_released(*kind, *schema),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// A schema-5 record of every kind — what the logs and streams written before schema 6 hold —
+/// reads as today's sample, the selling partner taken from the envelope.
+#[test]
+fn every_schema_5_record_is_upcast_with_its_selling_partner() {
+    for kind in EventKind::ALL {
+        let decoded = codec::decode(&fixtures::schema5_record(*kind))
+            .unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
+        assert_eq!(decoded.schema_version, 5);
+        assert_eq!(
+            decoded.payload,
+            fixtures::as_released(*kind, 5),
+            "{}",
+            kind.name()
+        );
+    }
+    // Without a partner in the envelope a schema-5 purchase event cannot say who sold it: it
+    // is malformed, never guessed.
+    let mut env = fixtures::sample(EventKind::SubscriptionExpired);
+    env.partner = None;
+    let old = codec::v5::encode(
+        &env,
+        &codec::v5::Event::SubscriptionExpired(codec::v5::SubscriptionExpired {
+            subscription: csp_events::SubscriptionId(uuid::Uuid::nil()),
+            customer: env.customer.unwrap(),
+            expired_at: env.effective_at,
+        }),
+    );
+    assert!(matches!(
+        codec::decode(&old),
+        Err(codec::DecodeError::Malformed(_))
+    ));
 }

@@ -19,10 +19,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssuerKind {
-    /// A CSP partner's identity provider: partner users of its own tenant, and `global_admin`
-    /// users of customer tenants.
+    /// A CSP partner's identity provider: the users of that partner's own tenant, nobody
+    /// else's (a partner's IdP minting a customer's token would let any partner impersonate
+    /// any customer).
     Partner,
-    /// The platform operator: `importer` and `support` users.
+    /// A customer tenant's own identity provider: that customer's users (`global_admin`), so
+    /// a customer's own admin sees every item of its tenant, whichever partner sold it.
+    Customer,
+    /// The platform's identity provider: `importer`, `support` and `operator` users.
     Platform,
     /// csp itself, minting `service` tokens so services can call each other's internal endpoints.
     Internal,
@@ -36,6 +40,7 @@ impl IssuerKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             IssuerKind::Partner => "partner",
+            IssuerKind::Customer => "customer",
             IssuerKind::Platform => "platform",
             IssuerKind::Internal => "internal",
             IssuerKind::Development => "development",
@@ -60,8 +65,9 @@ pub struct IssuerConfig {
     pub iss: String,
     /// What the issuer may mint.
     pub kind: IssuerKind,
-    /// The partner's own tenant: required for partner issuers, refused for every other kind
-    /// (a tenant there would look like a restriction that nothing enforces).
+    /// The tenant the issuer speaks for: required for partner and customer issuers (their
+    /// tokens may claim only it), refused for every other kind (a tenant there would look like
+    /// a restriction that nothing enforces).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantId>,
     /// Standard base64 of raw 32-byte Ed25519 public keys. Several, so an issuer can rotate: add
@@ -142,12 +148,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A partner issuer must name the partner's tenant, the only tenant its partner tokens may
+    /// A partner or customer issuer must name its tenant, the only tenant its tokens may
     /// claim.
-    #[error("partner issuer {iss:?} needs `tenant`: the partner's own tenant id")]
-    PartnerWithoutTenant {
+    #[error("{kind} issuer {iss:?} needs `tenant`: the {kind}'s own tenant id")]
+    TenantRequired {
         /// The issuer.
         iss: String,
+        /// Its kind.
+        kind: IssuerKind,
     },
     /// `jsonwebtoken` already had another crypto provider when the verifier was built: something
     /// in the process decoded or signed with it first, fixing a provider that may not verify
@@ -155,7 +163,7 @@ pub enum ConfigError {
     #[error("jsonwebtoken already has another crypto provider in this process: build the Verifier before anything else uses jsonwebtoken")]
     CryptoProvider,
     /// A tenant on a non-partner issuer.
-    #[error("issuer {iss:?} is a {kind} issuer, which takes no `tenant`: only partner issuers are bound to one")]
+    #[error("issuer {iss:?} is a {kind} issuer, which takes no `tenant`: only partner and customer issuers are bound to one")]
     UnexpectedTenant {
         /// The issuer.
         iss: String,

@@ -15,6 +15,13 @@ pub enum AuthError {
         "no credentials: send a signed token in the `Authorization` header as `Bearer <token>`"
     )]
     Missing,
+    /// More than one `Authorization` header (names compare case-insensitively): one credential
+    /// per request.
+    #[error("{count} `Authorization` headers: send exactly one credential per request")]
+    SeveralCredentials {
+        /// How many there were.
+        count: usize,
+    },
     /// Not `Bearer <jwt>`, not three base64url JSON parts, or claims that do not decode.
     #[error("the token is malformed: {reason}")]
     Malformed {

@@ -11,12 +11,15 @@
 //!   [`IssuerKind`] that bounds what it may mint, whatever it signs:
 //!   - `partner`: `partner` tokens for its own `tenant` only, with partner roles (`admin_agent`,
 //!     `sales_agent`, `helpdesk_agent`, `global_admin`, `account_admin`, `referral_admin`,
-//!     `marketing_content_admin`, `billing_admin`), and `customer` tokens with `global_admin`
-//!     only, for any tenant (whether the partner serves that customer is the domain's check);
-//!   - `platform`: `platform` tokens with `importer` and/or `support`;
+//!     `marketing_content_admin`, `billing_admin`); never a customer's token (a customer's
+//!     `global_admin` sees every item of its tenant, whichever partner sold it);
+//!   - `customer`: a customer tenant's own identity provider: `customer` tokens for its own
+//!     `tenant` only, with `global_admin`;
+//!   - `platform`: `platform` tokens with `importer`, `support` and/or `operator`;
 //!   - `internal`: `service` tokens with role `service` (see [`InternalIssuer`]);
 //!   - `development`: anything; it exists for the embedded default, the demo and tests
 //!     ([`DevIssuer`]) and must never be in a production configuration.
+//! - One credential per request: two `Authorization` headers (whatever their case) are refused.
 //! - Times are checked against the `now` the caller passes: the wall clock, not the business
 //!   clock, with [`CLOCK_LEEWAY_SECS`] of tolerance for clock skew.
 //! - Nothing here logs, and no error carries the token.
@@ -25,7 +28,7 @@
 //!
 //! JSON (read with [`AuthConfig::load`]); unknown fields are refused. `public_keys` are standard
 //! base64 of raw 32-byte Ed25519 public keys; list several to rotate keys. `tenant` is required
-//! for partner issuers and refused for the others.
+//! for partner and customer issuers and refused for the others.
 //!
 //! ```json
 //! {
@@ -65,7 +68,7 @@
 //! let tenant = TenantId(uuid::Uuid::from_u128(1));
 //! let token = dev.mint_for(ActorKind::Partner, tenant, "alice", &[Role::AdminAgent], 300, now);
 //! let verified = verifier
-//!     .verify(Some(&format!("Bearer {token}")), now)
+//!     .verify(Some(format!("Bearer {token}").as_str()), now)
 //!     .map_err(|e| e.message())?;
 //! assert_eq!(verified.actor.user, "alice");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,6 +1,9 @@
 //! What each kind of issuer may mint. A signature proves only who signed; this is what stops a
-//! partner's identity provider from granting `support`, or partner rights in another partner's
-//! tenant. Which customers a partner serves is not known here: the domain checks that later.
+//! partner's identity provider from granting `support`, partner rights in another partner's
+//! tenant, or a customer's `global_admin` (which sees every item of that customer, whoever sold
+//! it): a partner issuer mints its own partner's users only, a customer's users come from that
+//! customer's own issuer. Which customers a partner serves is not known here: the tenancy
+//! module checks that against the customer directory.
 
 use csp_events::{ActorKind, Role, TenantId, TokenClaims};
 
@@ -18,16 +21,17 @@ const PARTNER_ROLES: &[Role] = &[
     Role::BillingAdmin,
 ];
 
-/// The roles a partner issuer may grant to a customer's user.
+/// The roles a customer issuer may grant to its customer's users.
 const CUSTOMER_ROLES: &[Role] = &[Role::GlobalAdmin];
 
 /// The roles a platform issuer may grant.
-const PLATFORM_ROLES: &[Role] = &[Role::Importer, Role::Support];
+const PLATFORM_ROLES: &[Role] = &[Role::Importer, Role::Support, Role::Operator];
 
 /// The roles an internal issuer may grant.
 const SERVICE_ROLES: &[Role] = &[Role::Service];
 
-/// Checks that an issuer of `kind` (bound to `issuer_tenant` if a partner) may mint `claims`;
+/// Checks that an issuer of `kind` (bound to `issuer_tenant` if a partner's or a customer's)
+/// may mint `claims`;
 /// `Err` holds the reason for the client.
 pub(crate) fn check(
     kind: IssuerKind,
@@ -45,7 +49,13 @@ pub(crate) fn check(
             }
             roles_within(claims, PARTNER_ROLES, "a partner user")
         }
-        (IssuerKind::Partner, ActorKind::Customer) => {
+        (IssuerKind::Customer, ActorKind::Customer) => {
+            if Some(claims.tid) != issuer_tenant {
+                return Err(format!(
+                    "a customer issuer mints tokens only for its own customer tenant, not {}",
+                    claims.tid
+                ));
+            }
             roles_within(claims, CUSTOMER_ROLES, "a customer user")
         }
         (IssuerKind::Platform, ActorKind::Platform) => {
@@ -81,7 +91,8 @@ fn roles_within(claims: &TokenClaims, allowed: &[Role], whom: &str) -> Result<()
 /// The token kinds an issuer kind may mint, for messages.
 fn mintable(kind: IssuerKind) -> &'static str {
     match kind {
-        IssuerKind::Partner => "partner and customer tokens",
+        IssuerKind::Partner => "partner tokens",
+        IssuerKind::Customer => "customer tokens",
         IssuerKind::Platform => "platform tokens",
         IssuerKind::Internal => "service tokens",
         IssuerKind::Development => "any token",
@@ -121,11 +132,11 @@ mod tests {
     }
 
     #[test]
-    fn platform_issuer_mints_only_importer_and_support() {
+    fn platform_issuer_mints_only_importer_support_and_operator() {
         let ok = claims(
             ActorKind::Platform,
             tenant(1),
-            &[Role::Importer, Role::Support],
+            &[Role::Importer, Role::Support, Role::Operator],
         );
         assert!(check(IssuerKind::Platform, None, &ok).is_ok());
         let admin = claims(ActorKind::Platform, tenant(1), &[Role::AdminAgent]);
@@ -145,12 +156,33 @@ mod tests {
     }
 
     #[test]
-    fn partner_issuer_cannot_mint_service_or_platform_tokens() {
-        for kind in [ActorKind::Service, ActorKind::Platform] {
+    fn partner_issuer_mints_only_its_own_partner_users() {
+        for kind in [ActorKind::Service, ActorKind::Platform, ActorKind::Customer] {
             let c = claims(kind, tenant(1), &[]);
             let err = check(IssuerKind::Partner, Some(tenant(1)), &c).expect_err("refused");
-            assert!(err.contains("partner and customer tokens"), "{err}");
+            assert!(err.contains("mints partner tokens"), "{err}");
         }
+        // A customer's global admin from a partner's IdP would see every item of that
+        // customer, whichever partner sold it: never.
+        let customer = claims(ActorKind::Customer, tenant(2), &[Role::GlobalAdmin]);
+        assert!(check(IssuerKind::Partner, Some(tenant(1)), &customer).is_err());
+        let other = claims(ActorKind::Partner, tenant(2), &[Role::AdminAgent]);
+        assert!(check(IssuerKind::Partner, Some(tenant(1)), &other).is_err());
+        let own = claims(ActorKind::Partner, tenant(1), &[Role::AdminAgent]);
+        assert!(check(IssuerKind::Partner, Some(tenant(1)), &own).is_ok());
+    }
+
+    #[test]
+    fn customer_issuer_mints_only_its_own_customers_global_admins() {
+        let own = claims(ActorKind::Customer, tenant(5), &[Role::GlobalAdmin]);
+        assert!(check(IssuerKind::Customer, Some(tenant(5)), &own).is_ok());
+        let other = claims(ActorKind::Customer, tenant(6), &[Role::GlobalAdmin]);
+        let err = check(IssuerKind::Customer, Some(tenant(5)), &other).expect_err("refused");
+        assert!(err.contains("its own customer tenant"), "{err}");
+        let agent = claims(ActorKind::Customer, tenant(5), &[Role::AdminAgent]);
+        assert!(check(IssuerKind::Customer, Some(tenant(5)), &agent).is_err());
+        let partner = claims(ActorKind::Partner, tenant(5), &[Role::AdminAgent]);
+        assert!(check(IssuerKind::Customer, Some(tenant(5)), &partner).is_err());
     }
 
     #[test]

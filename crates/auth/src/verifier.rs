@@ -96,10 +96,13 @@ impl Verifier {
                 return Err(ConfigError::EmptyIss { index });
             }
             match (issuer.kind, issuer.tenant) {
-                (IssuerKind::Partner, None) => {
-                    return Err(ConfigError::PartnerWithoutTenant { iss: issuer.iss })
+                (kind @ (IssuerKind::Partner | IssuerKind::Customer), None) => {
+                    return Err(ConfigError::TenantRequired {
+                        iss: issuer.iss,
+                        kind,
+                    })
                 }
-                (IssuerKind::Partner, Some(_)) | (_, None) => {}
+                (IssuerKind::Partner | IssuerKind::Customer, Some(_)) | (_, None) => {}
                 (kind, Some(_)) => {
                     return Err(ConfigError::UnexpectedTenant {
                         iss: issuer.iss,
@@ -152,17 +155,26 @@ impl Verifier {
         self.issuers.iter().map(|(iss, i)| (iss.as_str(), i.kind))
     }
 
-    /// Verifies the value of an `Authorization` header (`Bearer <jwt>`, scheme case-insensitive).
+    /// Verifies a request's `Authorization` header (`Bearer <jwt>`, scheme case-insensitive),
+    /// given every value the request carries under that name, whatever its case. More than one
+    /// is refused, every time: which of two credentials would win must never depend on the
+    /// order a map happens to iterate in (`Some(value)` or `None` for a single header).
     ///
     /// `now_unix_secs` is the wall clock, never the business clock: token validity is security
     /// time, agreed with the issuer's real clock, while the business clock may be a manual test
     /// clock set to next year (which would accept expired tokens) or to last year.
-    pub fn verify(
+    pub fn verify<'a>(
         &self,
-        authorization: Option<&str>,
+        authorization: impl IntoIterator<Item = &'a str>,
         now_unix_secs: i64,
     ) -> Result<Verified, AuthError> {
-        let token = bearer_token(authorization)?;
+        let mut values = authorization.into_iter();
+        let first = values.next();
+        let more = values.count();
+        if more > 0 {
+            return Err(AuthError::SeveralCredentials { count: more + 1 });
+        }
+        let token = bearer_token(first)?;
         self.verify_token(token, now_unix_secs)
     }
 

@@ -13,12 +13,14 @@ use ed25519_dalek::{Signer as _, SigningKey};
 const NOW: i64 = 1_700_000_000;
 const PARTNER_ISS: &str = "https://idp.contoso.example";
 const PLATFORM_ISS: &str = "https://ops.csp.example";
+const CUSTOMER_ISS: &str = "https://login.fabrikam.example";
 
 const DEV_SEED: [u8; 32] = [1; 32];
 const PARTNER_SEED: [u8; 32] = [2; 32];
 const PARTNER_NEXT_SEED: [u8; 32] = [3; 32];
 const PLATFORM_SEED: [u8; 32] = [4; 32];
 const INTERNAL_SEED: [u8; 32] = [5; 32];
+const CUSTOMER_SEED: [u8; 32] = [6; 32];
 const STRANGER_SEED: [u8; 32] = [9; 32];
 
 fn tenant(n: u128) -> TenantId {
@@ -27,6 +29,10 @@ fn tenant(n: u128) -> TenantId {
 
 fn partner_tenant() -> TenantId {
     tenant(0xC0)
+}
+
+fn customer_tenant() -> TenantId {
+    tenant(0xCAFE)
 }
 
 /// A signer for any `iss`: `DevIssuer::mint` signs the claims as given, so a seeded dev issuer
@@ -47,6 +53,12 @@ fn config() -> AuthConfig {
                     signer(PARTNER_SEED).public_key_base64(),
                     signer(PARTNER_NEXT_SEED).public_key_base64(),
                 ],
+            },
+            IssuerConfig {
+                iss: CUSTOMER_ISS.into(),
+                kind: IssuerKind::Customer,
+                tenant: Some(customer_tenant()),
+                public_keys: vec![signer(CUSTOMER_SEED).public_key_base64()],
             },
             IssuerConfig {
                 iss: PLATFORM_ISS.into(),
@@ -82,7 +94,7 @@ fn bearer(token: &str) -> String {
 }
 
 fn verify(token: &str) -> Result<Verified, AuthError> {
-    verifier().verify(Some(&bearer(token)), NOW)
+    verifier().verify(Some(bearer(token).as_str()), NOW)
 }
 
 /// Verifies and checks the error never quotes the token.
@@ -154,7 +166,9 @@ fn a_header_that_is_not_bearer_is_malformed() {
         format!("Basic {token}"),
         format!("Token {token}"),
     ] {
-        let err = verifier().verify(Some(&header), NOW).expect_err("refused");
+        let err = verifier()
+            .verify(Some(header.as_str()), NOW)
+            .expect_err("refused");
         assert!(matches!(err, AuthError::Malformed { .. }), "{err:?}");
         assert!(!err.message().contains(&token));
     }
@@ -444,29 +458,61 @@ fn a_partner_issuer_mints_partner_tokens_for_its_own_tenant_only() {
 }
 
 #[test]
-fn a_partner_issuer_mints_customer_tokens_with_global_admin_only() {
+fn a_partner_issuer_cannot_mint_a_customer_token() {
+    // A customer's global admin sees every item of its tenant, whichever partner sold it: a
+    // partner's IdP minting one would let any partner read any customer's keys.
     let partner = signer(PARTNER_SEED);
-    // Any customer tenant: whether the partner serves it is the domain's check.
     let admin = claims(
         PARTNER_ISS,
         ActorKind::Customer,
-        tenant(0xCAFE),
+        customer_tenant(),
         &[Role::GlobalAdmin],
     );
-    let verified = verify(&partner.mint(&admin)).expect("customer global admin");
-    assert_eq!(verified.actor.kind, ActorKind::Customer);
-    assert_eq!(verified.actor.tenant, tenant(0xCAFE));
-
-    let agent = claims(
-        PARTNER_ISS,
-        ActorKind::Customer,
-        tenant(0xCAFE),
-        &[Role::AdminAgent],
+    let err = refused(&partner.mint(&admin));
+    assert!(
+        matches!(&err, AuthError::NotAllowed { reason } if reason.contains("partner tokens")),
+        "{err:?}"
     );
-    assert!(matches!(
-        refused(&partner.mint(&agent)),
-        AuthError::NotAllowed { .. }
-    ));
+}
+
+#[test]
+fn a_customer_issuer_mints_its_own_customers_global_admins_only() {
+    let customer = signer(CUSTOMER_SEED);
+    let admin = claims(
+        CUSTOMER_ISS,
+        ActorKind::Customer,
+        customer_tenant(),
+        &[Role::GlobalAdmin],
+    );
+    let verified = verify(&customer.mint(&admin)).expect("customer global admin");
+    assert_eq!(verified.issuer_kind, IssuerKind::Customer);
+    assert_eq!(verified.actor.kind, ActorKind::Customer);
+    assert_eq!(verified.actor.tenant, customer_tenant());
+
+    for (kind, tid, roles) in [
+        (
+            ActorKind::Customer,
+            tenant(0xBEEF),
+            &[Role::GlobalAdmin][..],
+        ),
+        (
+            ActorKind::Customer,
+            customer_tenant(),
+            &[Role::AdminAgent][..],
+        ),
+        (
+            ActorKind::Partner,
+            customer_tenant(),
+            &[Role::AdminAgent][..],
+        ),
+        (ActorKind::Platform, customer_tenant(), &[Role::Support][..]),
+    ] {
+        let c = claims(CUSTOMER_ISS, kind, tid, roles);
+        assert!(
+            matches!(refused(&customer.mint(&c)), AuthError::NotAllowed { .. }),
+            "{kind:?} {tid} {roles:?}"
+        );
+    }
 }
 
 #[test]
@@ -549,7 +595,19 @@ fn configuration_mistakes_are_refused_at_start() {
             None,
             vec![key.clone()]
         )]),
-        Err(ConfigError::PartnerWithoutTenant { .. })
+        Err(ConfigError::TenantRequired { .. })
+    ));
+    assert!(matches!(
+        build(vec![issuer(
+            "c",
+            IssuerKind::Customer,
+            None,
+            vec![key.clone()]
+        )]),
+        Err(ConfigError::TenantRequired {
+            kind: IssuerKind::Customer,
+            ..
+        })
     ));
     assert!(matches!(
         build(vec![issuer(
@@ -608,6 +666,7 @@ fn the_config_file_loads_and_verifies() {
     assert_eq!(
         kinds,
         [
+            IssuerKind::Customer,
             IssuerKind::Development,
             IssuerKind::Internal,
             IssuerKind::Partner,
@@ -624,11 +683,11 @@ fn a_remembered_token_is_still_checked_against_the_time_and_tampering_is_not_rem
     let c = claims(DEV_ISSUER, ActorKind::Customer, tenant(1), &[]);
     let token = dev.mint(&c);
     // First use verifies the signature; the second is answered from memory, identically.
-    let first = v.verify(Some(&bearer(&token)), NOW).unwrap();
-    assert_eq!(v.verify(Some(&bearer(&token)), NOW).unwrap(), first);
+    let first = v.verify(Some(bearer(&token).as_str()), NOW).unwrap();
+    assert_eq!(v.verify(Some(bearer(&token).as_str()), NOW).unwrap(), first);
     // Remembered or not, an expired token is refused.
     assert_eq!(
-        v.verify(Some(&bearer(&token)), c.exp + CLOCK_LEEWAY_SECS + 1),
+        v.verify(Some(bearer(&token).as_str()), c.exp + CLOCK_LEEWAY_SECS + 1),
         Err(AuthError::Expired { exp: c.exp })
     );
     // A token differing in one signature byte is another token: verified, and refused.
@@ -637,7 +696,7 @@ fn a_remembered_token_is_still_checked_against_the_time_and_tampering_is_not_rem
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     assert_eq!(
-        v.verify(Some(&bearer(&tampered)), NOW),
+        v.verify(Some(bearer(&tampered).as_str()), NOW),
         Err(AuthError::BadSignature)
     );
     // Debug output never shows remembered tokens.

@@ -28,6 +28,15 @@ impl Headers {
         self
     }
 
+    /// Every value of `name`, compared case-insensitively: what a check that must see a
+    /// repeated header (credentials) reads.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `name`, compared case-insensitively as NATS does for well-known
     /// headers.
     pub fn get(&self, name: &str) -> Option<&str> {

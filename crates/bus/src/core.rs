@@ -15,7 +15,7 @@ use csp_eventlog::{AppendError, AppendOutcome, Batch, EventLog, NewEvent, NewReq
 use csp_events::event::AccessRefused;
 use csp_events::kernel::{Context, Rejection};
 use csp_events::{
-    codec, ActorKind, ApiError, CorrelationId, Envelope, ErrorCode, EventId, Reply, TenantId,
+    codec, ActorKind, ApiError, CorrelationId, Envelope, ErrorCode, EventId, Refused, Reply,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -234,48 +234,46 @@ pub(crate) fn context<S: Service>(
     })
 }
 
-/// A forbidden rejection may name, in `details.customer`, the customer the actor tried to reach:
-/// the runtime records it in `AccessRefused` and removes it from the reply, so a refused actor
-/// learns nothing about a tenant it may not see.
-pub(crate) fn take_customer(mut r: Rejection) -> (Option<TenantId>, Rejection) {
-    let customer = r
-        .details
-        .remove("customer")
-        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
-    (customer, r)
+/// Splits a refusal into what the runtime records (whom it concerned: [`Refused`], set by the
+/// tenancy checks) and what the actor is told, which never names them.
+pub(crate) fn take_refused(mut r: Rejection) -> (Refused, Rejection) {
+    let refused = r.refused.take().map(|b| *b).unwrap_or_default();
+    (refused, r)
 }
 
 pub(crate) fn access_refused<S: Service>(
     action: &str,
     r: &Rejection,
     verified: &Verified,
-    customer: Option<TenantId>,
+    refused: Refused,
 ) -> Emit {
     let actor = &verified.actor;
     let partner = (actor.kind == ActorKind::Partner).then_some(actor.tenant);
+    let customer = refused.customer;
     Emit::new(
         format!("access-refused/{}", actor.tenant),
         AccessRefused {
             service: S::NAME.to_string(),
             action: action.to_string(),
             customer,
-            reason: r.message.clone(),
+            reason: format!("{}: {}", r.code, r.message),
+            item: refused.item,
         },
     )
     .tenants(partner, customer)
 }
 
-/// Records a refusal outside a command (queries, internal endpoints) and answers `forbidden`.
+/// Records a refusal outside a command (queries, internal and admin endpoints) and answers it
+/// (`forbidden`, or `not_found` for what the actor may not know exists).
 pub(crate) async fn refuse<S: Service>(
     shared: &Shared<S>,
     action: &str,
     r: Rejection,
     verified: &Verified,
     correlation: Uuid,
-    customer: Option<TenantId>,
 ) -> Bytes {
-    let (named, r) = take_customer(r);
-    let emit = access_refused::<S>(action, &r, verified, customer.or(named));
+    let (refused, r) = take_refused(r);
+    let emit = access_refused::<S>(action, &r, verified, refused);
     // A refusal decides nothing and needs no key material: it is recorded even when the OS
     // has no randomness to give.
     let ctx = Context {

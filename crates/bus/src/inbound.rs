@@ -122,7 +122,7 @@ async fn run<S: Service>(shared: &Shared<S>, m: &JsMsg) -> bool {
     // nothing of theirs enters the log (a stranger must not be able to write to it). A copy goes
     // to the DLQ with the reason, for the operator.
     let verified = shared.verifier.verify(
-        m.msg.headers.get(AUTHORIZATION),
+        m.msg.headers.all(AUTHORIZATION),
         crate::clock::wall_seconds(),
     );
     let tenant = match (&verified, error.code) {

@@ -193,7 +193,6 @@ pub(crate) async fn events_from<S: Service>(
             refusal,
             verified,
             uuid::Uuid::now_v7(),
-            None,
         )
         .await;
     }

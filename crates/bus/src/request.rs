@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use csp_auth::IssuerKind;
 use csp_eventlog::NewRequest;
-use csp_events::{ApiError, ErrorCode, Reply, Role};
+use csp_events::{Actor, ActorKind, ApiError, ErrorCode, Reply, Role};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Semaphore};
@@ -118,7 +118,7 @@ pub(crate) async fn handle_request<S: Service>(
     }
     let verified = match shared
         .verifier
-        .verify(msg.headers.get(AUTHORIZATION), wall_seconds())
+        .verify(msg.headers.all(AUTHORIZATION), wall_seconds())
     {
         Ok(v) => v,
         Err(e) => return error_reply(e.to_api_error()),
@@ -127,14 +127,18 @@ pub(crate) async fn handle_request<S: Service>(
         return crate::outbox::events_from(shared, &verified, &msg.payload).await;
     }
     if endpoint_index >= shared.table.len() {
-        if !matches!(
-            verified.issuer_kind,
-            IssuerKind::Internal | IssuerKind::Development
-        ) {
-            return error_reply(ApiError::new(
+        let name = if endpoint_index == shared.table.len() {
+            "admin.clock"
+        } else {
+            "admin.status"
+        };
+        if !may_administer(&verified.actor) {
+            let refusal = ApiError::new(
                 ErrorCode::Forbidden,
-                "admin endpoints are for csp's own tools only",
-            ));
+                "the admin endpoints are for a platform operator or another csp service",
+            );
+            let correlation = Uuid::now_v7();
+            return refuse(shared, name, refusal, &verified, correlation).await;
         }
         return if endpoint_index == shared.table.len() {
             admin_clock(shared, &msg.payload)
@@ -161,7 +165,7 @@ pub(crate) async fn handle_request<S: Service>(
                 endpoint.name
             ),
         );
-        return refuse(shared, endpoint.name, refusal, &verified, correlation, None).await;
+        return refuse(shared, endpoint.name, refusal, &verified, correlation).await;
     }
     match &endpoint.handler {
         Handler::Query(run) => {
@@ -175,8 +179,8 @@ pub(crate) async fn handle_request<S: Service>(
             };
             match result {
                 Ok(v) => Bytes::from(Reply::Ok(v).to_bytes()),
-                Err(r) if r.code == ErrorCode::Forbidden => {
-                    refuse(shared, endpoint.name, r, &verified, correlation, None).await
+                Err(r) if r.is_refusal() => {
+                    refuse(shared, endpoint.name, r, &verified, correlation).await
                 }
                 Err(r) => error_reply(r),
             }
@@ -186,7 +190,7 @@ pub(crate) async fn handle_request<S: Service>(
                 Ok(p) => p,
                 Err(e) => return error_reply(e),
             };
-            let hash = body_hash(endpoint.name, &msg.payload);
+            let hash = request_hash(endpoint.name, &actor, &msg.payload);
             let tenant = actor.tenant;
             let request_id = prepared.request_id().as_str().to_string();
             match shared.log.request(tenant.as_uuid(), &request_id) {
@@ -212,10 +216,10 @@ pub(crate) async fn handle_request<S: Service>(
                     let (emits, reply) = match prepared.decide(&applied.state, &shared.config, &ctx)
                     {
                         Ok(d) => (d.events, Bytes::from(Reply::Ok(d.reply).to_bytes())),
-                        Err(r) if r.code == ErrorCode::Forbidden => {
-                            let (customer, r) = take_customer(r);
+                        Err(r) if r.is_refusal() => {
+                            let (refused, r) = take_refused(r);
                             let reply = error_reply(r.clone());
-                            let emit = access_refused::<S>(endpoint.name, &r, &verified, customer);
+                            let emit = access_refused::<S>(endpoint.name, &r, &verified, refused);
                             (vec![emit], reply)
                         }
                         Err(r) => return error_reply(r),
@@ -260,7 +264,7 @@ pub(crate) async fn handle_request<S: Service>(
 fn idempotency_conflict(request_id: &str) -> ApiError {
     ApiError::new(
         ErrorCode::IdempotencyConflict,
-        format!("request_id {request_id:?} was already used with a different body; use a new request_id"),
+        format!("request_id {request_id:?} was already used in your tenant, with a different body or by another user; use a new request_id"),
     )
     .with("request_id", request_id)
 }
@@ -278,4 +282,35 @@ pub(crate) fn body_hash(command: &str, body: &[u8]) -> [u8; 32] {
     h.update([0]);
     h.update(&canonical);
     h.finalize().into()
+}
+
+/// The hash a command's request record keeps: its [`body_hash`] and who sent it (kind, tenant,
+/// user). A stored reply answers only a retry by the same user with the same body: another
+/// user of the tenant reusing the `request_id` (a `forbidden` answered to a sales agent, say)
+/// gets `idempotency_conflict`, never someone else's answer.
+pub(crate) fn request_hash(command: &str, actor: &Actor, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(body_hash(command, body));
+    let kind = serde_json::to_vec(&actor.kind).unwrap_or_default();
+    for part in [
+        &kind[..],
+        actor.tenant.as_uuid().as_bytes(),
+        actor.user.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// Who may read a service's status (with its all-tenant digest) and move its manual clock:
+/// the platform's `operator`, or another csp service (a `service` token, which only the
+/// internal issuer — or the local development issuer — can mint). Never a partner's or a
+/// customer's user, whatever their role.
+fn may_administer(actor: &Actor) -> bool {
+    match actor.kind {
+        ActorKind::Platform => actor.has(Role::Operator),
+        ActorKind::Service => actor.has(Role::Service),
+        ActorKind::Partner | ActorKind::Customer => false,
+    }
 }

@@ -71,6 +71,12 @@ impl Demo {
         self.dev.mint_for(kind, tenant, user, &[role], 3600, now)
     }
 
+    /// The platform operator who moves the story's clock and reads the service's status.
+    fn operator(&self) -> String {
+        let platform = TenantId(uuid::Uuid::nil());
+        self.token(ActorKind::Platform, platform, "ops@csp", Role::Operator)
+    }
+
     fn agent(&self) -> String {
         self.token(
             ActorKind::Partner,
@@ -127,7 +133,7 @@ impl Demo {
             .client
             .request(
                 &admin_subject(SERVICE, "clock"),
-                &self.agent(),
+                &self.operator(),
                 &json!({ "set": to }),
             )
             .await?;
@@ -453,7 +459,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             let dev = DevIssuer::load_or_create(data.join("dev-issuer.key")).context("the development issuer key")?;
             let client = Client::new(bus, Duration::from_secs(10));
             let mut demo = Demo { client, dev, partner: tenant(), started: args.start, now: args.start };
-            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({})).await?;
+            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.operator(), &json!({})).await?;
             if status["result"]["manual_clock"] != true {
                 bail!("the system runs on the system clock; start it with --manual-clock to run the demo against it");
             }
@@ -462,7 +468,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             demo.now = now;
             println!("csp demo: ordering on {where_}, clock starting {now}");
             let told = story(&mut demo).await;
-            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.agent(), &json!({ "digest": true })).await?;
+            let status = demo.client.request(&admin_subject(SERVICE, "status"), &demo.operator(), &json!({ "digest": true })).await?;
             if let Some(system) = system {
                 system.shutdown().await;
             }

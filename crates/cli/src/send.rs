@@ -166,13 +166,15 @@ fn token(args: &SendArgs) -> anyhow::Result<String> {
         None if admin => TenantId(uuid::Uuid::nil()),
         None => anyhow::bail!("--tenant is required to mint a token (or give --token)"),
     };
-    let roles = if args.roles.is_empty() {
-        vec![Role::AdminAgent]
-    } else {
-        args.roles.clone()
+    // The admin endpoints take a platform operator; everything else defaults to a partner's
+    // admin agent.
+    let (kind, roles) = match (args.roles.is_empty(), admin) {
+        (true, true) => (ActorKind::Platform, vec![Role::Operator]),
+        (true, false) => (args.kind, vec![Role::AdminAgent]),
+        (false, _) => (args.kind, args.roles.clone()),
     };
     Ok(issuer.mint_for(
-        args.kind,
+        kind,
         tenant,
         "csp-send",
         &roles,

@@ -13,13 +13,14 @@ pub struct TokenArgs {
     /// partner, customer, platform or service.
     #[arg(long, default_value = "partner", value_parser = parse_kind)]
     kind: ActorKind,
-    /// The actor's tenant id.
+    /// The actor's tenant id (optional for platform and service tokens).
     #[arg(long)]
     tenant: Option<TenantId>,
     /// The user (the token's `sub`).
     #[arg(long, default_value = "dev@localhost")]
     user: String,
-    /// A role (repeatable): admin_agent, sales_agent, global_admin, importer, support, ...
+    /// A role (repeatable): admin_agent, sales_agent, global_admin, importer, support,
+    /// operator, ...
     #[arg(long = "role", value_parser = parse_role)]
     roles: Vec<Role>,
     /// Lifetime in seconds.
@@ -66,9 +67,12 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| args.data.join("dev-issuer.key"));
         let issuer = DevIssuer::load_or_create(&path)
             .with_context(|| format!("development issuer key {}", path.display()))?;
-        let tenant = args
-            .tenant
-            .context("--tenant is required: the actor's tenant id")?;
+        // The platform and csp's services have no tenant of their own: the nil id.
+        let tenant = match (args.tenant, args.kind) {
+            (Some(tenant), _) => tenant,
+            (None, ActorKind::Platform | ActorKind::Service) => TenantId(uuid::Uuid::nil()),
+            (None, _) => anyhow::bail!("--tenant is required: the actor's tenant id"),
+        };
         issuer.mint_for(args.kind, tenant, &args.user, &args.roles, args.ttl, now)
     };
     println!("{token}");

@@ -413,7 +413,7 @@ fn a_forbidden_command_names_the_customer_for_the_audit_trail() {
         )
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Forbidden);
-    assert_eq!(e.details["customer"], CONTOSO.to_string());
+    assert_eq!(e.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
     let e = h
         .run(
             partner(PARTNER, Role::SalesAgent),
@@ -421,7 +421,7 @@ fn a_forbidden_command_names_the_customer_for_the_audit_trail() {
             |s, ctx| api::place_order(s, &catalog(), &o, ctx),
         )
         .unwrap_err();
-    assert_eq!(e.details["customer"], CONTOSO.to_string());
+    assert_eq!(e.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
 }
 
 #[test]

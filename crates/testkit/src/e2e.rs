@@ -259,13 +259,13 @@ pub fn partner_token(issuer: &DevIssuer, partner: TenantId, role: Role) -> Strin
     )
 }
 
-/// A token for the admin endpoints (the development issuer is csp's own).
+/// A platform `operator`'s token: what the admin endpoints (status, clock) take.
 pub fn admin_token(issuer: &DevIssuer) -> String {
     issuer.mint_for(
-        ActorKind::Service,
+        ActorKind::Platform,
         TenantId(uuid::Uuid::nil()),
-        "csp-test",
-        &[Role::Service],
+        "ops@csp-test",
+        &[Role::Operator],
         3600,
         now_secs(),
     )

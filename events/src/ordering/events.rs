@@ -1,6 +1,7 @@
 //! Ordering's events: stored with postcard and published on `csp.evt.ordering.…`. A released
-//! shape never changes (postcard is not self-describing): a change is a new variant, with a
-//! frozen fixture for the old one (`fixtures/frozen/`) and a line in `CHANGELOG.md`.
+//! shape never changes silently (postcard is not self-describing): a change is a new variant,
+//! or — before 1.0 — a new schema whose reader upcasts the old shape (`codec::v5`), with the
+//! old shape's frozen fixture kept (`fixtures/frozen/`) and a line in `CHANGELOG.md`.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,9 @@ pub struct SubscriptionRenewed {
     pub subscription: SubscriptionId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner (the one that sold the item; since schema 6): a customer may be
+    /// served by several partners, and each sees and acts on only what it sold.
+    pub partner: TenantId,
     /// 2 for the first renewal.
     pub term_number: u32,
     /// New term start (= old term end).
@@ -130,6 +134,9 @@ pub struct SubscriptionExpired {
     pub subscription: SubscriptionId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner (the one that sold the item; since schema 6): a customer may be
+    /// served by several partners, and each sees and acts on only what it sold.
+    pub partner: TenantId,
     /// The end of the last term: when it expired.
     pub expired_at: Timestamp,
 }
@@ -141,6 +148,9 @@ pub struct AutoRenewChanged {
     pub subscription: SubscriptionId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner (the one that sold the item; since schema 6): a customer may be
+    /// served by several partners, and each sees and acts on only what it sold.
+    pub partner: TenantId,
     /// The new setting.
     pub auto_renew: bool,
 }
@@ -155,6 +165,9 @@ pub struct SubscriptionCancelled {
     pub order: OrderId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner (the one that sold the item; since schema 6): a customer may be
+    /// served by several partners, and each sees and acts on only what it sold.
+    pub partner: TenantId,
     /// The term it was cancelled in.
     pub term_number: u32,
     /// That term's start.
@@ -218,6 +231,9 @@ pub struct PerpetualCancelled {
     pub order: OrderId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner (the one that sold the item; since schema 6): a customer may be
+    /// served by several partners, and each sees and acts on only what it sold.
+    pub partner: TenantId,
     /// What was charged: the credit.
     pub price: Money,
     /// When it was cancelled.
@@ -231,6 +247,8 @@ pub struct RefundRequestFiled {
     pub refund_request: RefundRequestId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner of what the request is about (since schema 6).
+    pub partner: TenantId,
     /// The order or subscription it is about.
     pub subject: RefundSubject,
     /// Why.
@@ -254,6 +272,8 @@ pub struct RefundRequestApproved {
     pub refund_request: RefundRequestId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner of what the request is about (since schema 6).
+    pub partner: TenantId,
     /// Approved amount, at most the amount requested.
     pub amount: Money,
     /// Optional note from support.
@@ -267,6 +287,8 @@ pub struct RefundRequestDeclined {
     pub refund_request: RefundRequestId,
     /// The customer.
     pub customer: TenantId,
+    /// The selling partner of what the request is about (since schema 6).
+    pub partner: TenantId,
     /// Why.
     pub reason: String,
 }

@@ -122,6 +122,7 @@ impl Events {
                 action: "place_order".into(),
                 customer: Some(self.tenant),
                 reason: "bench".into(),
+                item: None,
             }),
             outbox: None,
         };

@@ -35,9 +35,9 @@ pub fn partner(s: &CounterState) -> Option<TenantId> {
 /// The counter decider.
 pub struct Counter;
 
-/// `forbidden`, naming the customer for the audit trail (the runtime strips it from the reply).
+/// `forbidden`, naming the customer for the audit trail (the runtime never sends it).
 pub fn forbidden(message: impl Into<String>, customer: TenantId) -> Rejection {
-    Rejection::new(ErrorCode::Forbidden, message).with("customer", customer.to_string())
+    Rejection::new(ErrorCode::Forbidden, message).refusal(Some(customer), None)
 }
 
 /// Only a partner `admin_agent` acts on counters.
@@ -254,7 +254,7 @@ mod tests {
         let r = Spec::<Counter>::given([opened()])
             .when(&inc(1), &ctx(OTHER, Role::AdminAgent, 1))
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.details["customer"], C.to_string());
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(C));
         Spec::<Counter>::given([opened()])
             .when(&inc(1), &ctx(P, Role::SalesAgent, 1))
             .then_reject(ErrorCode::Forbidden);

@@ -1,6 +1,6 @@
 //! Who may act, for whom. Roles are checked in `decide`, from the verified actor (DESIGN.md), so
 //! every decider test can prove its rule's roles; the runtime turns each `forbidden` into one
-//! `AccessRefused` event and strips `details.customer` from the reply.
+//! `AccessRefused` event naming the customer (`Rejection::refusal`), never sent in the reply.
 //!
 //! The order of checks is fixed and the same everywhere: the actor's kind and role first (so an
 //! actor without the role is refused — and recorded — whatever it names), then whether the named
@@ -42,20 +42,16 @@ impl Target {
         }
     }
 
-    /// The customer's tenant id, when known: the `details.customer` of a `forbidden`.
+    /// The customer's tenant id, when known: whom a `forbidden` concerned, for the audit trail.
     pub fn tenant(&self) -> Option<TenantId> {
         self.customer.as_ref().map(|c| c.customer)
     }
 }
 
 /// `forbidden`, naming the customer for the audit trail when it is known (the runtime records
-/// it in `AccessRefused` and strips it from the reply, so the refusal leaks nothing).
+/// it in `AccessRefused` and never sends it, so the refusal leaks nothing).
 pub fn forbidden(message: impl Into<String>, customer: Option<TenantId>) -> Rejection {
-    let r = Rejection::new(ErrorCode::Forbidden, message);
-    match customer {
-        Some(c) => r.with("customer", c.to_string()),
-        None => r,
-    }
+    Rejection::new(ErrorCode::Forbidden, message).refusal(customer, None)
 }
 
 /// `not_found` for a customer name that names nobody.

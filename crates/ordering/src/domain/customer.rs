@@ -224,7 +224,7 @@ mod tests {
                 &ctx_partner(Role::SalesAgent, now()),
             )
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.details["customer"], FABRIKAM.to_string());
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(FABRIKAM));
     }
 
     #[test]

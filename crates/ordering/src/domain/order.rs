@@ -442,7 +442,11 @@ mod tests {
                     &ctx_partner(role, now()),
                 )
                 .then_reject(ErrorCode::Forbidden);
-            assert_eq!(r.details["customer"], CONTOSO.to_string(), "{role:?}");
+            assert_eq!(
+                r.refused.as_ref().and_then(|f| f.customer),
+                Some(CONTOSO),
+                "{role:?}"
+            );
         }
     }
 
@@ -470,7 +474,7 @@ mod tests {
                 &ctx(partner_actor(OTHER_PARTNER, Role::AdminAgent), now()),
             )
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
     }
 
     #[test]

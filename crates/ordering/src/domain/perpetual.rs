@@ -88,6 +88,7 @@ impl Decider for Perpetual {
             purchase: p.purchased.purchase,
             order: p.purchased.order,
             customer: p.purchased.customer,
+            partner: p.purchased.partner,
             price: p.purchased.price,
             cancelled_at: ctx.now,
         }
@@ -138,6 +139,7 @@ mod tests {
             purchase: p.purchase,
             order: p.order,
             customer: p.customer,
+            partner: p.partner,
             price: p.price,
             cancelled_at: at,
         }
@@ -191,7 +193,7 @@ mod tests {
         let r = Spec::<Perpetual>::given([p.clone().into()])
             .when(&cancel(&p), &ctx_partner(Role::GlobalAdmin, now()))
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
     }
 
     #[test]

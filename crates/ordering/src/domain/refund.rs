@@ -165,6 +165,7 @@ impl Decider for Refund {
                 Ok(vec![RefundRequestFiled {
                     refund_request: RefundRequestId(ctx.new_id("refund_request", 0)),
                     customer: customer.customer,
+                    partner: customer.partner,
                     subject: *subject,
                     reason: reason.trim().to_string(),
                     amount_requested: *amount_requested,
@@ -235,6 +236,7 @@ impl Decider for Refund {
                         Ok(vec![RefundRequestApproved {
                             refund_request: *request,
                             customer: r.filed.customer,
+                            partner: r.filed.partner,
                             amount: *amount,
                             note: optional(reason),
                         }
@@ -253,6 +255,7 @@ impl Decider for Refund {
                         Ok(vec![RefundRequestDeclined {
                             refund_request: *request,
                             customer: r.filed.customer,
+                            partner: r.filed.partner,
                             reason,
                         }
                         .into()])
@@ -412,6 +415,7 @@ mod tests {
             .then(&[RefundRequestApproved {
                 refund_request: f.refund_request,
                 customer: CONTOSO,
+                partner: PARTNER,
                 amount: Money::new(300_000, Currency::USD),
                 note: Some("three days used".into()),
             }
@@ -442,6 +446,7 @@ mod tests {
             .then(&[RefundRequestDeclined {
                 refund_request: f.refund_request,
                 customer: CONTOSO,
+                partner: PARTNER,
                 reason: "outside policy".into(),
             }
             .into()]);
@@ -463,10 +468,11 @@ mod tests {
                 &ctx_partner(Role::AdminAgent, now()),
             )
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.details["customer"], CONTOSO.to_string());
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
         let declined: Event = RefundRequestDeclined {
             refund_request: f.refund_request,
             customer: CONTOSO,
+            partner: PARTNER,
             reason: "no".into(),
         }
         .into();

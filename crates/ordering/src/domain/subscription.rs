@@ -172,6 +172,7 @@ impl Decider for Subscription {
                 Ok(vec![AutoRenewChanged {
                     subscription: sub.id(),
                     customer: sub.started.customer,
+                    partner: sub.started.partner,
                     auto_renew: *auto_renew,
                 }
                 .into()])
@@ -209,6 +210,7 @@ impl Decider for Subscription {
                     subscription: sub.id(),
                     order: sub.started.order,
                     customer: sub.started.customer,
+                    partner: sub.started.partner,
                     term_number: sub.term_number,
                     term_start: sub.term_start,
                     term_end: sub.term_end,
@@ -274,6 +276,7 @@ impl Decider for Subscription {
                 SubscriptionRenewed {
                     subscription: sub.id(),
                     customer: sub.started.customer,
+                    partner: sub.started.partner,
                     term_number: sub.term_number.saturating_add(1),
                     term_start: at,
                     term_end: next_end,
@@ -287,6 +290,7 @@ impl Decider for Subscription {
             _ => SubscriptionExpired {
                 subscription: sub.id(),
                 customer: sub.started.customer,
+                partner: sub.started.partner,
                 expired_at: at,
             }
             .into(),
@@ -338,6 +342,7 @@ mod tests {
             subscription: s.subscription,
             order: s.order,
             customer: s.customer,
+            partner: s.partner,
             term_number,
             term_start: start,
             term_end: end,
@@ -431,7 +436,7 @@ mod tests {
             let r = Spec::<Subscription>::given([s.clone().into()])
                 .when(&cancel(&s), &ctx_partner(role, after(now(), 1, 0, 0)))
                 .then_reject(ErrorCode::Forbidden);
-            assert_eq!(r.details["customer"], CONTOSO.to_string());
+            assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
         }
         Spec::<Subscription>::given([s.clone().into()])
             .when(
@@ -480,6 +485,7 @@ mod tests {
         let off: Event = AutoRenewChanged {
             subscription: s.subscription,
             customer: CONTOSO,
+            partner: PARTNER,
             auto_renew: false,
         }
         .into();
@@ -491,6 +497,7 @@ mod tests {
             .then(&[AutoRenewChanged {
                 subscription: s.subscription,
                 customer: CONTOSO,
+                partner: PARTNER,
                 auto_renew: true,
             }
             .into()]);
@@ -539,6 +546,7 @@ mod tests {
             SubscriptionRenewed {
                 subscription: s.subscription,
                 customer: CONTOSO,
+                partner: PARTNER,
                 term_number: 2,
                 term_start: end,
                 term_end: at(2032, 11, 2, 9, 0, 0),
@@ -556,6 +564,7 @@ mod tests {
         let off: Event = AutoRenewChanged {
             subscription: s.subscription,
             customer: CONTOSO,
+            partner: PARTNER,
             auto_renew: false,
         }
         .into();
@@ -574,6 +583,7 @@ mod tests {
             &AutoRenewChanged {
                 subscription: s.subscription,
                 customer: CONTOSO,
+                partner: PARTNER,
                 auto_renew: false,
             }
             .into(),
@@ -585,6 +595,7 @@ mod tests {
             SubscriptionExpired {
                 subscription: s.subscription,
                 customer: CONTOSO,
+                partner: PARTNER,
                 expired_at: s.term_end
             }
             .into()
