@@ -22,11 +22,13 @@ use csp_events::ordering::{
     FiledRefundRequest, ImportResult, ImportResults, OrderCancellation, PerpetualCancellations,
     PlacedLine, PlacedOrder, RefundSubject, Status,
 };
-use csp_events::{ErrorCode, Event, Role, TenantId, Timestamp};
+use csp_events::{ErrorCode, Event, Role, Timestamp};
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::domain::access::{invalid_request, partner_for, platform, ADMIN_AGENT};
+use crate::domain::access::{
+    invalid_request, partner_for, platform, Target, BUYERS, SUBSCRIPTION_ADMINS,
+};
 use crate::domain::customer::{AddCustomer, Customers};
 use crate::domain::order::{Order, PlaceOrder};
 use crate::domain::perpetual::{CancelPerpetual, Perpetual};
@@ -38,23 +40,32 @@ use crate::state::State;
 /// work (split larger batches).
 pub const MAX_BATCH: usize = 1000;
 
-fn partner_of(state: &State, customer: Option<TenantId>) -> Option<TenantId> {
-    customer
-        .and_then(|c| state.customers.by_tenant.get(&c))
-        .map(|c| c.partner)
-}
-
-fn plan_events(state: &State, events: Vec<Event>, effective_at: Option<Timestamp>) -> Vec<Emit> {
+/// The decision's events as the runtime records them: every ordering event names its partner
+/// and customer, so each routes itself (`effective_at` set for a backfill).
+fn plan_events(events: Vec<Event>, effective_at: Option<Timestamp>) -> Vec<Emit> {
     events
         .into_iter()
-        .map(|e| {
-            let partner = match &e {
-                Event::CustomerAdded(a) => Some(a.partner),
-                other => partner_of(state, other.customer()),
-            };
-            Emit::routed(e, partner).effective(effective_at)
-        })
+        .map(|e| Emit::routed(e, None).effective(effective_at))
         .collect()
+}
+
+/// The customer an imported order names, with its selling partner's relationship: the one the
+/// order names, or the customer's only one (several and none named: the decider says so).
+fn import_target(state: &State, ctx: &Context, o: &contract::ImportedOrder) -> Target {
+    let mut target = state.target(&ctx.actor, &o.customer);
+    let directory = &state.customers;
+    target.relationship = match (o.partner, target.customer) {
+        (Some(p), Some(c)) => directory.relationship(p, c).cloned(),
+        (None, Some(c)) => {
+            let mut all = directory.partners_of(c);
+            match (all.next(), all.next()) {
+                (Some(only), None) => Some(only.clone()),
+                _ => None,
+            }
+        }
+        (_, None) => None,
+    };
+    target
 }
 
 /// `add_customer` (rule O2).
@@ -81,7 +92,7 @@ pub fn add_customer(
         _ => return Err(unrecorded("customer_added")),
     };
     Ok(Decided {
-        events: plan_events(state, events, None),
+        events: plan_events(events, None),
         reply,
     })
 }
@@ -136,7 +147,7 @@ pub fn place_order(
     ctx: &Context,
 ) -> Handled<PlacedOrder> {
     let cmd = PlaceOrder {
-        target: state.target(&c.customer),
+        target: state.target(&ctx.actor, &c.customer),
         lines: c.lines.clone(),
         backfill: None,
         slot: 0,
@@ -145,7 +156,7 @@ pub fn place_order(
     let events = Order::decide(&None, &cmd, ctx)?;
     let reply = order_reply(&events)?;
     Ok(Decided {
-        events: plan_events(state, events, None),
+        events: plan_events(events, None),
         reply,
     })
 }
@@ -197,8 +208,8 @@ pub fn import_orders(
     let first = c
         .orders
         .first()
-        .and_then(|o| state.target(&o.customer).tenant());
-    platform(ctx, Role::Importer, BACKFILL, first)?;
+        .and_then(|o| state.target(&ctx.actor, &o.customer).customer);
+    platform(&ctx.actor, Role::Importer, BACKFILL, first)?;
     if c.orders.is_empty() {
         return Err(invalid_request(
             "orders",
@@ -217,7 +228,7 @@ pub fn import_orders(
     for (i, o) in c.orders.iter().enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
         let cmd = PlaceOrder {
-            target: state.target(&o.customer),
+            target: import_target(state, ctx, o),
             lines: o.lines.clone(),
             backfill: Some(o.purchased_at),
             slot: index,
@@ -232,7 +243,7 @@ pub fn import_orders(
                     error: None,
                 });
                 let transitions = catch_up(&events, ctx.now);
-                emits.extend(plan_events(state, events, Some(o.purchased_at)));
+                emits.extend(plan_events(events, Some(o.purchased_at)));
                 emits.extend(transitions);
             }
             Err(r) if r.code == ErrorCode::Forbidden => return Err(r),
@@ -273,7 +284,7 @@ pub fn set_auto_renew(
     ctx: &Context,
 ) -> Handled<AutoRenewSet> {
     let cmd = SubscriptionCommand::SetAutoRenew {
-        target: state.target(&c.customer),
+        target: state.target(&ctx.actor, &c.customer),
         subscription: c.subscription_id,
         auto_renew: c.auto_renew,
     };
@@ -294,7 +305,7 @@ pub fn cancel_subscription(
     ctx: &Context,
 ) -> Handled<CancelledSubscription> {
     let cmd = SubscriptionCommand::Cancel {
-        target: state.target(&c.customer),
+        target: state.target(&ctx.actor, &c.customer),
         subscription: c.subscription_id,
     };
     let emits = on_subscription(state, c.subscription_id, &cmd, ctx)?;
@@ -323,8 +334,8 @@ pub fn cancel_perpetual(
     c: &contract::CancelPerpetual,
     ctx: &Context,
 ) -> Handled<PerpetualCancellations> {
-    let target = state.target(&c.customer);
-    partner_for(ctx, &target, ADMIN_AGENT, "cancel a purchase")?;
+    let target = state.target(&ctx.actor, &c.customer);
+    partner_for(ctx, &target, &SUBSCRIPTION_ADMINS, "cancel a purchase")?;
     if c.order_ids.is_empty() {
         return Err(invalid_request("order_ids", "give at least one order id"));
     }
@@ -381,7 +392,7 @@ pub fn cancel_perpetual(
                     cancelled: Some(ids),
                     error: None,
                 });
-                emits.extend(plan_events(state, events, None));
+                emits.extend(plan_events(events, None));
             }
             Err(r) if r.code == ErrorCode::Forbidden => return Err(r),
             Err(r) => {
@@ -407,19 +418,19 @@ pub fn file_refund_request(
     c: &contract::FileRefundRequest,
     ctx: &Context,
 ) -> Handled<FiledRefundRequest> {
-    let target = state.target(&c.customer);
+    let target = state.target(&ctx.actor, &c.customer);
     // Roles before body checks, so a refused actor is recorded whatever it sent.
-    partner_for(
-        ctx,
-        &target,
-        crate::domain::access::BUYERS,
-        "file a refund request",
-    )?;
+    partner_for(ctx, &target, &BUYERS, "file a refund request")?;
     let (subject, owner) = match (c.order_id, c.subscription_id) {
-        (Some(o), None) => (RefundSubject::Order(o), state.order(o).map(|o| o.customer)),
+        (Some(o), None) => (
+            RefundSubject::Order(o),
+            state.order(o).map(|o| (o.customer, o.partner)),
+        ),
         (None, Some(s)) => (
             RefundSubject::Subscription(s),
-            state.subscription(s).map(|s| s.started.customer),
+            state
+                .subscription(s)
+                .map(|s| (s.started.customer, s.started.partner)),
         ),
         (None, None) => {
             return Err(invalid_request(
@@ -437,7 +448,7 @@ pub fn file_refund_request(
     let cmd = RefundCommand::File(Box::new(FileRefund {
         target,
         subject,
-        subject_customer: owner,
+        subject_owner: owner,
         reason: c.reason.clone(),
         amount_requested: c.amount_requested,
         contact: c.contact.clone(),
@@ -453,7 +464,7 @@ pub fn file_refund_request(
         _ => return Err(unrecorded("refund_request_filed")),
     };
     Ok(Decided {
-        events: plan_events(state, events, None),
+        events: plan_events(events, None),
         reply,
     })
 }
@@ -478,7 +489,7 @@ pub fn decide_refund_request(
         decision: c.decision,
     };
     Ok(Decided {
-        events: plan_events(state, events, None),
+        events: plan_events(events, None),
         reply,
     })
 }
@@ -509,6 +520,7 @@ pub(crate) mod tests {
     fn contoso_2021() -> ImportedOrder {
         ImportedOrder {
             customer: CustomerRef::Tenant(CONTOSO),
+            partner: None,
             purchased_at: at(2021, 10, 13, 15, 30, 0),
             lines: vec![ws_p1y(1)],
         }

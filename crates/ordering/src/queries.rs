@@ -17,60 +17,19 @@ use csp_events::ordering::{
     self as contract, CancellationWindows, CustomersPage, LineItem, OrderView, OrdersPage,
     PurchasesPage, Review, SubscriptionView, SubscriptionsPage,
 };
-use csp_events::{ActorKind, ErrorCode, Role};
+use csp_events::{ActorKind, ErrorCode, ItemRef, Role};
 
 use crate::domain::access::{forbidden, invalid_request, reader_for};
 use crate::domain::cancellation::{may_ask, order_windows, subscription_window};
 use crate::domain::order::review;
 use crate::state::State;
 
-/// The most items one page of a list holds (and the default).
-pub const PAGE_MAX: u32 = 1000;
+use csp_tenancy::page;
+pub use csp_tenancy::PAGE_MAX;
 
-/// One page of `items` (in their list order): those after the item whose id is `after`, at
-/// most `limit`; and the cursor of the next page (the last returned item's id) if more remain.
-/// A cursor names an item, not a position, so a page asked for later still starts right after
-/// what the client has seen.
-fn page<T: Clone>(
-    items: Vec<&T>,
-    id: impl Fn(&T) -> String,
-    after: Option<&str>,
-    limit: Option<u32>,
-) -> Result<(Vec<T>, Option<String>), Rejection> {
-    let limit = match limit {
-        None => PAGE_MAX,
-        Some(n) if (1..=PAGE_MAX).contains(&n) => n,
-        Some(n) => {
-            return Err(invalid_request(
-                "limit",
-                format!("{n} is out of range: ask for 1 to {PAGE_MAX} items"),
-            ))
-        }
-    } as usize;
-    let start = match after {
-        None => 0,
-        Some(a) => match items.iter().position(|i| id(i) == a) {
-            Some(p) => p + 1,
-            None => {
-                return Err(invalid_request(
-                    "after",
-                    format!("{a:?} is not in this list; give the `next` of the previous page, or nothing for the first"),
-                ))
-            }
-        },
-    };
-    let rest = items.len().saturating_sub(start);
-    let taken: Vec<T> = items.into_iter().skip(start).take(limit).cloned().collect();
-    let next = if rest > limit {
-        taken.last().map(&id)
-    } else {
-        None
-    };
-    Ok((taken, next))
-}
-
-/// `get_customers`: a partner's customers by domain name; a customer user sees itself; the
-/// platform's `support` and `importer` see every customer.
+/// `get_customers`: a partner's customers by domain name; a customer's own user sees its
+/// tenant as each partner that serves it knows it; the platform's `support` and `importer` see
+/// every relationship.
 pub fn get_customers(
     state: &State,
     _catalog: &Arc<Catalog>,
@@ -81,7 +40,7 @@ pub fn get_customers(
     let actor = &ctx.actor;
     let list: Vec<_> = match actor.kind {
         ActorKind::Partner => customers.of_partner(actor.tenant),
-        ActorKind::Customer => customers.by_tenant(actor.tenant).into_iter().collect(),
+        ActorKind::Customer => customers.of_customer(actor.tenant),
         ActorKind::Platform if actor.has(Role::Support) || actor.has(Role::Importer) => {
             customers.all()
         }
@@ -89,15 +48,16 @@ pub fn get_customers(
             return Err(forbidden(
                 "only partner, customer and platform users may list customers",
                 None,
+                None,
             ))
         }
     };
-    let (list, next) = page(
-        list,
-        |c| c.tenant_id.to_string(),
-        q.after.as_deref(),
-        q.limit,
-    )?;
+    // A partner's list names each customer once; the others may list a tenant once per partner.
+    let id = |c: &csp_events::ordering::CustomerView| match actor.kind {
+        ActorKind::Partner => c.tenant_id.to_string(),
+        _ => format!("{}/{}", c.tenant_id, c.partner),
+    };
+    let (list, next) = page(list, id, q.after.as_deref(), q.limit)?;
     Ok(CustomersPage {
         customers: list,
         next,
@@ -111,8 +71,10 @@ pub fn get_orders(
     q: &contract::GetOrders,
     ctx: &Context,
 ) -> Result<OrdersPage, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
-    let orders = state.views.orders.of_customer(customer);
+    let scope = reader_for(ctx, &state.target(&ctx.actor, &q.customer))?;
+    let customer = scope.customer();
+    let mut orders = state.views.orders.of_customer(customer);
+    orders.retain(|o| scope.sees(o.partner));
     let (orders, next) = page(
         orders,
         |o| o.order_id.to_string(),
@@ -133,17 +95,20 @@ pub fn get_order(
     q: &contract::GetOrder,
     ctx: &Context,
 ) -> Result<OrderView, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
-    match state.views.orders.get(q.order_id) {
-        Some(o) if o.customer == customer => Ok(o.clone()),
-        _ => Err(Rejection::new(
+    let scope = reader_for(ctx, &state.target(&ctx.actor, &q.customer))?;
+    let missing = || {
+        Rejection::new(
             ErrorCode::NotFound,
             format!(
                 "customer {} has no order {}; get_orders lists its orders",
                 q.customer, q.order_id
             ),
-        )),
-    }
+        )
+    };
+    let found = state.views.orders.get(q.order_id);
+    let owner = |o: &&OrderView| (o.customer, o.partner);
+    let item = ItemRef::new("order", q.order_id);
+    Ok(scope.find(found, owner, item, missing)?.clone())
 }
 
 /// `get_subscriptions`: a customer's subscriptions bought on or after the cut-over (rule O4).
@@ -153,8 +118,10 @@ pub fn get_subscriptions(
     q: &contract::GetSubscriptions,
     ctx: &Context,
 ) -> Result<SubscriptionsPage, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
-    let subscriptions = state.views.subscriptions.listed_for(customer);
+    let scope = reader_for(ctx, &state.target(&ctx.actor, &q.customer))?;
+    let customer = scope.customer();
+    let mut subscriptions = state.views.subscriptions.listed_for(customer);
+    subscriptions.retain(|s| scope.sees(s.partner));
     let (subscriptions, next) = page(
         subscriptions,
         |s| s.subscription_id.to_string(),
@@ -176,17 +143,20 @@ pub fn get_subscription(
     q: &contract::GetSubscription,
     ctx: &Context,
 ) -> Result<SubscriptionView, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
-    match state.views.subscriptions.visible(q.subscription_id) {
-        Some(s) if s.customer == customer => Ok(s.clone()),
-        _ => Err(Rejection::new(
+    let scope = reader_for(ctx, &state.target(&ctx.actor, &q.customer))?;
+    let missing = || {
+        Rejection::new(
             ErrorCode::NotFound,
             format!(
                 "customer {} has no subscription {} bought on or after the cut-over; get_purchases lists every purchase",
                 q.customer, q.subscription_id
             ),
-        )),
-    }
+        )
+    };
+    let found = state.views.subscriptions.visible(q.subscription_id);
+    let owner = |s: &&SubscriptionView| (s.customer, s.partner);
+    let item = ItemRef::new("subscription", q.subscription_id);
+    Ok(scope.find(found, owner, item, missing)?.clone())
 }
 
 /// `get_purchases`: every purchase of a customer, whatever its date or status (rule O4).
@@ -196,8 +166,10 @@ pub fn get_purchases(
     q: &contract::GetPurchases,
     ctx: &Context,
 ) -> Result<PurchasesPage, Rejection> {
-    let customer = reader_for(ctx, &state.target(&q.customer))?.customer;
-    let purchases = state.views.purchases.of_customer(customer);
+    let scope = reader_for(ctx, &state.target(&ctx.actor, &q.customer))?;
+    let customer = scope.customer();
+    let mut purchases = state.views.purchases.of_customer(customer);
+    purchases.retain(|p| scope.sees(p.partner));
     let (purchases, next) = page(
         purchases,
         |p| match p.item {
@@ -221,7 +193,12 @@ pub fn review_order(
     q: &contract::ReviewOrder,
     ctx: &Context,
 ) -> Result<Review, Rejection> {
-    review(catalog, &state.target(&q.customer), &q.lines, ctx)
+    review(
+        catalog,
+        &state.target(&ctx.actor, &q.customer),
+        &q.lines,
+        ctx,
+    )
 }
 
 /// `cancellation_info` (rule O11): when each window ends and whether it has passed, exact at
@@ -233,7 +210,7 @@ pub fn cancellation_info(
     q: &contract::CancellationInfo,
     ctx: &Context,
 ) -> Result<CancellationWindows, Rejection> {
-    let target = state.target(&q.customer);
+    let target = state.target(&ctx.actor, &q.customer);
     // Who may ask, before what is asked: a refused actor is refused (and recorded) whatever it
     // sent.
     may_ask(&target, ctx)?;
@@ -274,49 +251,6 @@ mod tests {
     use crate::api::tests::with_contoso;
     use crate::domain::testing::*;
     use csp_events::api::CustomerRef;
-
-    fn ids(items: &[u32]) -> Vec<u32> {
-        items.to_vec()
-    }
-
-    #[test]
-    fn pages_follow_the_cursor_to_the_end() {
-        let all: Vec<u32> = (1..=7).collect();
-        let list = || all.iter().collect::<Vec<_>>();
-        let id = |i: &u32| i.to_string();
-        // given 7 items, when asked 3 at a time, then 3 pages chained by their cursors
-        let (p1, next) = page(list(), id, None, Some(3)).unwrap();
-        assert_eq!((ids(&p1), next.as_deref()), (vec![1, 2, 3], Some("3")));
-        let (p2, next) = page(list(), id, next.as_deref(), Some(3)).unwrap();
-        assert_eq!((ids(&p2), next.as_deref()), (vec![4, 5, 6], Some("6")));
-        let (p3, next) = page(list(), id, next.as_deref(), Some(3)).unwrap();
-        assert_eq!((ids(&p3), next), (vec![7], None));
-        // a page that ends exactly at the end has no next
-        let (p, next) = page(list(), id, Some("4"), Some(3)).unwrap();
-        assert_eq!((ids(&p), next), (vec![5, 6, 7], None));
-        // without a limit, everything up to the maximum
-        let (p, next) = page(list(), id, None, None).unwrap();
-        assert_eq!((p.len(), next), (7, None));
-    }
-
-    #[test]
-    fn a_bad_limit_or_cursor_is_invalid_request_naming_it() {
-        let all: Vec<u32> = (1..=3).collect();
-        let list = || all.iter().collect::<Vec<_>>();
-        let id = |i: &u32| i.to_string();
-        for limit in [0, PAGE_MAX + 1] {
-            let r = page(list(), id, None, Some(limit)).unwrap_err();
-            assert_eq!(
-                (r.code, r.details["path"].as_str()),
-                (ErrorCode::InvalidRequest, Some("limit"))
-            );
-        }
-        let r = page(list(), id, Some("9"), None).unwrap_err();
-        assert_eq!(
-            (r.code, r.details["path"].as_str()),
-            (ErrorCode::InvalidRequest, Some("after"))
-        );
-    }
 
     #[test]
     fn rule_o11_an_actor_that_may_not_ask_is_forbidden_whatever_it_asks() {

@@ -10,7 +10,7 @@ use csp_events::api::CustomerRef;
 use csp_events::kernel::{Aggregates, Decider, Emit};
 use csp_events::ordering::OrderPlaced;
 use csp_events::{
-    Envelope, Event, OrderId, PurchaseId, RefundRequestId, SubscriptionId, Timestamp,
+    Actor, Envelope, Event, OrderId, PurchaseId, RefundRequestId, SubscriptionId, Timestamp,
 };
 use serde::Serialize;
 
@@ -86,12 +86,10 @@ impl State {
         self.subscriptions.evolve(id, e);
     }
 
-    /// The customer a command names, resolved through the customer list (rule O2).
-    pub fn target(&self, named: &CustomerRef) -> Target {
-        Target {
-            named: named.clone(),
-            customer: self.customers.resolve(named).cloned(),
-        }
+    /// The customer a request names, resolved through the customer list for the actor asking
+    /// (rule O2: a partner names its customers by tenant id or by its own domain for them).
+    pub fn target(&self, actor: &Actor, named: &CustomerRef) -> Target {
+        self.customers.named(actor, named)
     }
 
     /// A subscription's decider state (`None` if there is no such subscription).
@@ -134,7 +132,7 @@ impl State {
         }
         Summary {
             events_folded: self.folded,
-            customers: self.views.customers.len() as u64,
+            customers: self.customers.customers() as u64,
             orders: self.orders.values().flatten().count() as u64,
             subscriptions,
             perpetual_purchases: perpetual,

@@ -51,15 +51,15 @@ fn rule_o2_a_customer_named_by_domain_and_by_tenant_id_reaches_the_same_orders()
         .unwrap();
     // then both names resolve to the one customer, whose orders are both orders
     let v = &h.state().views;
-    let a = v
-        .customers
-        .resolve(&domain("CONTOSO.onmicrosoft.com"))
+    let directory = &h.state().customers;
+    let a = directory
+        .by_domain(PARTNER, "CONTOSO.onmicrosoft.com")
         .unwrap();
-    let b = v.customers.resolve(&tenant(CONTOSO)).unwrap();
+    let b = directory.relationship(PARTNER, CONTOSO).unwrap();
     assert_eq!(a, b);
     let orders: Vec<OrderId> = v
         .orders
-        .of_customer(a.tenant_id)
+        .of_customer(a.customer)
         .iter()
         .map(|o| o.order_id)
         .collect();
@@ -103,11 +103,13 @@ fn rule_o4_subscriptions_before_the_cutover_leave_get_subscriptions_but_stay_on_
         orders: vec![
             contract::ImportedOrder {
                 customer: tenant(CONTOSO),
+                partner: None,
                 purchased_at: at(2021, 10, 13, 23, 59, 59),
                 lines: vec![ws_p1y(1)],
             },
             contract::ImportedOrder {
                 customer: domain("contoso.onmicrosoft.com"),
+                partner: None,
                 purchased_at: at(2021, 10, 14, 0, 0, 0),
                 lines: vec![ws_p1y(2)],
             },
@@ -168,6 +170,7 @@ fn rule_o5_get_orders_returns_every_order_whatever_its_date() {
         request_id: rid("backfill"),
         orders: vec![contract::ImportedOrder {
             customer: tenant(CONTOSO),
+            partner: None,
             purchased_at: at(2020, 3, 1, 12, 0, 0),
             lines: vec![ws_p1y(1)],
         }],
@@ -402,25 +405,28 @@ fn the_scheduler_catches_up_after_downtime_with_true_times_and_replay_equals_liv
 }
 
 #[test]
-fn a_forbidden_command_names_the_customer_for_the_audit_trail() {
+fn a_refused_command_names_the_customer_for_the_audit_trail() {
     let mut h = with_contoso();
-    let o = place(domain("contoso.onmicrosoft.com"), vec![ws_p1y(1)]);
-    let e = h
-        .run(
-            partner(OTHER_PARTNER, Role::AdminAgent),
-            at(2026, 1, 1, 0, 0, 0),
-            |s, ctx| api::place_order(s, &catalog(), &o, ctx),
-        )
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::Forbidden);
+    let run = |h: &mut Harness, who, o: &contract::PlaceOrder| {
+        h.run(who, at(2026, 1, 1, 0, 0, 0), |s, ctx| {
+            api::place_order(s, &catalog(), o, ctx)
+        })
+        .unwrap_err()
+    };
+    // Another partner naming the customer by tenant id: `not_found`, recorded with it.
+    let by_id = place(tenant(CONTOSO), vec![ws_p1y(1)]);
+    let e = run(&mut h, partner(OTHER_PARTNER, Role::AdminAgent), &by_id);
+    assert_eq!(e.code, ErrorCode::NotFound);
     assert_eq!(e.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
-    let e = h
-        .run(
-            partner(PARTNER, Role::SalesAgent),
-            at(2026, 1, 1, 0, 0, 0),
-            |s, ctx| api::place_order(s, &catalog(), &o, ctx),
-        )
-        .unwrap_err();
+    // By the first partner's domain for it, which names nothing in its own list: `not_found`,
+    // nothing to record.
+    let by_domain = place(domain("contoso.onmicrosoft.com"), vec![ws_p1y(1)]);
+    let e = run(&mut h, partner(OTHER_PARTNER, Role::AdminAgent), &by_domain);
+    assert_eq!(e.code, ErrorCode::NotFound);
+    assert!(e.refused.is_none());
+    // The right partner with the wrong role: `forbidden`, recorded with the customer.
+    let e = run(&mut h, partner(PARTNER, Role::SalesAgent), &by_domain);
+    assert_eq!(e.code, ErrorCode::Forbidden);
     assert_eq!(e.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
 }
 
@@ -456,11 +462,13 @@ fn rule_o4_o6_the_software_page_shows_a_pre_cutover_subscriptions_auto_renew_and
         orders: vec![
             contract::ImportedOrder {
                 customer: tenant(CONTOSO),
+                partner: None,
                 purchased_at: at(2021, 10, 13, 15, 30, 0),
                 lines: vec![ws_p1y(1)],
             },
             contract::ImportedOrder {
                 customer: tenant(CONTOSO),
+                partner: None,
                 purchased_at: at(2021, 10, 14, 0, 0, 0),
                 lines: vec![ws_p1y(2), ws_p1y(3)],
             },

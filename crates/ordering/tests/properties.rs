@@ -325,6 +325,7 @@ fn step(h: &mut Harness, now: Timestamp, op: &Op, menu: &[contract::OrderLineReq
                 request_id: rid("import"),
                 orders: vec![contract::ImportedOrder {
                     customer: name(*customer, false),
+                    partner: None,
                     purchased_at: dated,
                     lines: requested(menu, lines),
                 }],

@@ -131,19 +131,59 @@ impl Rule {
     }
 }
 
+/// A customer as a request names it, resolved for the actor asking ([`Directory::named`]):
+/// what [`check`] judges. Owned, so a decider's command can carry it and its tests can build it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    /// The name as given: a tenant id or a domain.
+    pub named: CustomerRef,
+    /// The customer tenant it names, if some partner serves it.
+    pub customer: Option<TenantId>,
+    /// The acting partner's relationship with it (a partner's user only).
+    pub relationship: Option<CustomerAdded>,
+}
+
+impl Named {
+    /// A name that resolved to `relationship`, as its partner's user sees it.
+    pub fn found(named: CustomerRef, relationship: CustomerAdded) -> Named {
+        Named {
+            named,
+            customer: Some(relationship.customer),
+            relationship: Some(relationship),
+        }
+    }
+}
+
+impl Directory {
+    /// Resolves `named` for `actor`: the customer it names and, for a partner's user, that
+    /// partner's relationship with it (see [`Directory::resolve`]).
+    pub fn named(&self, actor: &Actor, named: &CustomerRef) -> Named {
+        let customer = self.resolve(actor, named).filter(|c| self.exists(*c));
+        let relationship = match (actor.kind, customer) {
+            (ActorKind::Partner, Some(c)) => self.relationship(actor.tenant, c).cloned(),
+            _ => None,
+        };
+        Named {
+            named: named.clone(),
+            customer,
+            relationship,
+        }
+    }
+}
+
 /// What an actor allowed to act for a customer sees of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope<'d> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
     /// A user of a partner that serves the customer: that partner's relationship with it, and
     /// only the items it sold.
-    Partner(&'d CustomerAdded),
+    Partner(CustomerAdded),
     /// The customer's own user: every item of its tenant, whoever sold it.
     Customer(TenantId),
     /// The platform or a csp service: every item of the customer.
     Platform(TenantId),
 }
 
-impl<'d> Scope<'d> {
+impl Scope {
     /// The customer tenant.
     pub fn customer(&self) -> TenantId {
         match self {
@@ -153,7 +193,7 @@ impl<'d> Scope<'d> {
     }
 
     /// The acting partner's relationship with the customer, for a partner's user.
-    pub fn relationship(&self) -> Option<&'d CustomerAdded> {
+    pub fn relationship(&self) -> Option<&CustomerAdded> {
         match self {
             Scope::Partner(r) => Some(r),
             Scope::Customer(_) | Scope::Platform(_) => None,
@@ -166,6 +206,30 @@ impl<'d> Scope<'d> {
         match self {
             Scope::Partner(r) => r.partner == selling_partner,
             Scope::Customer(_) | Scope::Platform(_) => true,
+        }
+    }
+
+    /// The item `found` (if it exists) when this scope sees it — it is this customer's, and
+    /// sold by the acting partner for a partner's user — else `not_found`: the caller's own
+    /// "no such item" rejection, so an item the actor may not know exists (another partner's
+    /// sale, another customer's item) is answered exactly as a missing one, and recorded as a
+    /// refusal naming its customer and `item`. `owner` gives an item's (customer, selling
+    /// partner).
+    pub fn find<T>(
+        &self,
+        found: Option<T>,
+        owner: impl Fn(&T) -> (TenantId, TenantId),
+        item: ItemRef,
+        not_found: impl Fn() -> Rejection,
+    ) -> Result<T, Rejection> {
+        let Some(found) = found else {
+            return Err(not_found());
+        };
+        let (customer, selling) = owner(&found);
+        if customer == self.customer() && self.sees(selling) {
+            Ok(found)
+        } else {
+            Err(hidden(not_found(), customer, item))
         }
     }
 
@@ -186,8 +250,8 @@ impl<'d> Scope<'d> {
     }
 }
 
-/// Checks that `actor` may `action` for the customer `named` under `rule`, and returns what it
-/// sees. In this order, the same for every service:
+/// Checks that `actor` may `action` for the customer `target` names (resolved for this actor
+/// by [`Directory::named`]) under `rule`, and returns what it sees. In this order, the same for every service:
 ///
 /// 1. **May it know the customer exists?** A partner only if it serves it; a customer's user
 ///    only for its own tenant; the platform and csp services always. If not — or if nobody
@@ -195,22 +259,17 @@ impl<'d> Scope<'d> {
 ///    when the customer does exist.
 /// 2. **Its role**: the right tenant with a role `rule` does not grant is `forbidden`,
 ///    recorded.
-pub fn check<'d>(
-    actor: &Actor,
-    directory: &'d Directory,
-    named: &CustomerRef,
-    rule: &Rule,
-    action: &str,
-) -> Result<Scope<'d>, Rejection> {
-    let tenant = directory.resolve(actor, named);
-    let missing = || unknown_customer(named);
-    let Some(customer) = tenant.filter(|c| directory.exists(*c)) else {
+pub fn check(actor: &Actor, target: &Named, rule: &Rule, action: &str) -> Result<Scope, Rejection> {
+    let missing = || unknown_customer(&target.named);
+    let Some(customer) = target.customer else {
         return Err(missing());
     };
     let scope = match actor.kind {
-        ActorKind::Partner => match directory.relationship(actor.tenant, customer) {
-            Some(r) => Scope::Partner(r),
-            None => return Err(missing().refusal(Some(customer), None)),
+        ActorKind::Partner => match &target.relationship {
+            Some(r) if r.partner == actor.tenant && r.customer == customer => {
+                Scope::Partner(r.clone())
+            }
+            _ => return Err(missing().refusal(Some(customer), None)),
         },
         ActorKind::Customer if actor.tenant == customer => Scope::Customer(customer),
         ActorKind::Customer => return Err(missing().refusal(Some(customer), None)),
@@ -326,15 +385,25 @@ mod tests {
     fn rule_o1_a_partner_that_does_not_serve_the_customer_is_told_it_does_not_exist() {
         let d = directory();
         let stranger = actor(ActorKind::Partner, P3, Role::AdminAgent);
-        let hidden = check(&stranger, &d, &by_id(C), &BUYERS, "buy").unwrap_err();
-        let missing = check(&stranger, &d, &by_id(NOBODY), &BUYERS, "buy").unwrap_err();
+        let hidden = check(&stranger, &d.named(&stranger, &by_id(C)), &BUYERS, "buy").unwrap_err();
+        let missing = check(
+            &stranger,
+            &d.named(&stranger, &by_id(NOBODY)),
+            &BUYERS,
+            "buy",
+        )
+        .unwrap_err();
         assert_eq!(hidden.code, ErrorCode::NotFound);
         // The same answer, apart from the id the caller sent...
         let sent = |r: &Rejection, t: TenantId| r.message.replace(&t.to_string(), "<id>");
         assert_eq!(sent(&hidden, C), sent(&missing, NOBODY));
         assert_eq!(
-            serde_json::to_string(&hidden.details).unwrap().replace(&C.to_string(), "<id>"),
-            serde_json::to_string(&missing.details).unwrap().replace(&NOBODY.to_string(), "<id>")
+            serde_json::to_string(&hidden.details)
+                .unwrap()
+                .replace(&C.to_string(), "<id>"),
+            serde_json::to_string(&missing.details)
+                .unwrap()
+                .replace(&NOBODY.to_string(), "<id>")
         );
         // ...but the hidden one is recorded, naming the customer; the missing one is not.
         assert_eq!(hidden.refused.and_then(|r| r.customer), Some(C));
@@ -345,12 +414,16 @@ mod tests {
     fn rule_o1_the_right_partner_with_the_wrong_role_is_forbidden_and_recorded() {
         let d = directory();
         let sales = actor(ActorKind::Partner, P1, Role::SalesAgent);
-        let r = check(&sales, &d, &by_id(C), &BUYERS, "buy").unwrap_err();
+        let r = check(&sales, &d.named(&sales, &by_id(C)), &BUYERS, "buy").unwrap_err();
         assert_eq!(r.code, ErrorCode::Forbidden);
-        assert!(r.message.contains("admin_agent or global_admin"), "{}", r.message);
+        assert!(
+            r.message.contains("admin_agent or global_admin"),
+            "{}",
+            r.message
+        );
         assert_eq!(r.refused.and_then(|r| r.customer), Some(C));
         let agent = actor(ActorKind::Partner, P1, Role::AdminAgent);
-        let scope = check(&agent, &d, &by_id(C), &BUYERS, "buy").unwrap();
+        let scope = check(&agent, &d.named(&agent, &by_id(C)), &BUYERS, "buy").unwrap();
         assert_eq!(scope.relationship().map(|r| r.partner), Some(P1));
     }
 
@@ -358,10 +431,10 @@ mod tests {
     #[test]
     fn rule_o2_each_partner_sees_only_what_it_sold_and_the_customer_sees_all() {
         let d = directory();
+        let helpdesk = actor(ActorKind::Partner, P1, Role::HelpdeskAgent);
         let p1 = check(
-            &actor(ActorKind::Partner, P1, Role::HelpdeskAgent),
-            &d,
-            &by_id(C),
+            &helpdesk,
+            &d.named(&helpdesk, &by_id(C)),
             &PURCHASE_READERS,
             "read",
         )
@@ -372,10 +445,10 @@ mod tests {
         let r = p1.item(P2, item.clone(), missing).unwrap_err();
         assert_eq!(r, hidden(missing(), C, item.clone()));
         assert_eq!(r.refused.and_then(|f| f.item), Some(item));
+        let admin = actor(ActorKind::Customer, C, Role::GlobalAdmin);
         let own = check(
-            &actor(ActorKind::Customer, C, Role::GlobalAdmin),
-            &d,
-            &by_id(C),
+            &admin,
+            &d.named(&admin, &by_id(C)),
             &PURCHASE_READERS,
             "read",
         )
@@ -388,11 +461,23 @@ mod tests {
     fn rule_k5_another_customer_gets_not_found_and_rule_b10_a_customer_reads_no_invoice() {
         let d = directory();
         let other = actor(ActorKind::Customer, OTHER_C, Role::GlobalAdmin);
-        let r = check(&other, &d, &by_id(C), &KEY_VIEWERS, "see keys").unwrap_err();
+        let r = check(
+            &other,
+            &d.named(&other, &by_id(C)),
+            &KEY_VIEWERS,
+            "see keys",
+        )
+        .unwrap_err();
         assert_eq!(r.code, ErrorCode::NotFound);
         let own = actor(ActorKind::Customer, C, Role::GlobalAdmin);
-        assert!(check(&own, &d, &by_id(C), &KEY_VIEWERS, "see keys").is_ok());
-        let r = check(&own, &d, &by_id(C), &INVOICE_READERS, "read invoices").unwrap_err();
+        assert!(check(&own, &d.named(&own, &by_id(C)), &KEY_VIEWERS, "see keys").is_ok());
+        let r = check(
+            &own,
+            &d.named(&own, &by_id(C)),
+            &INVOICE_READERS,
+            "read invoices",
+        )
+        .unwrap_err();
         assert_eq!(r.code, ErrorCode::Forbidden);
     }
 
@@ -401,18 +486,24 @@ mod tests {
         let d = directory();
         let p2 = actor(ActorKind::Partner, P2, Role::AdminAgent);
         let named = CustomerRef::Domain("fabrikam.example".into());
-        let r = check(&p2, &d, &named, &BUYERS, "buy").unwrap_err();
+        let r = check(&p2, &d.named(&p2, &named), &BUYERS, "buy").unwrap_err();
         assert_eq!(r.code, ErrorCode::NotFound);
         let own = CustomerRef::Domain("fabrikam-eu.example".into());
-        assert!(check(&p2, &d, &own, &BUYERS, "buy").is_ok());
+        assert!(check(&p2, &d.named(&p2, &own), &BUYERS, "buy").is_ok());
     }
 
     #[test]
     fn the_platform_reads_any_customer_with_its_roles_only() {
         let d = directory();
         let support = actor(ActorKind::Platform, NOBODY, Role::Support);
-        assert!(check(&support, &d, &by_id(C), &PURCHASE_READERS, "read").is_ok());
-        let r = check(&support, &d, &by_id(C), &BUYERS, "buy").unwrap_err();
+        assert!(check(
+            &support,
+            &d.named(&support, &by_id(C)),
+            &PURCHASE_READERS,
+            "read"
+        )
+        .is_ok());
+        let r = check(&support, &d.named(&support, &by_id(C)), &BUYERS, "buy").unwrap_err();
         assert_eq!(r.code, ErrorCode::Forbidden);
         assert!(platform(&support, Role::Support, "decide", None).is_ok());
         let importer = actor(ActorKind::Platform, NOBODY, Role::Importer);

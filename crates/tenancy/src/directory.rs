@@ -55,7 +55,10 @@ impl Directory {
 
     /// Every partner's relationship with `customer`, by partner id.
     pub fn partners_of(&self, customer: TenantId) -> impl Iterator<Item = &CustomerAdded> {
-        self.relationships.get(&customer).into_iter().flat_map(|m| m.values())
+        self.relationships
+            .get(&customer)
+            .into_iter()
+            .flat_map(|m| m.values())
     }
 
     /// Whether any partner serves `customer`.
@@ -151,7 +154,10 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d.customers(), 1);
         assert_eq!(d.partners_of(c).count(), 2);
-        assert_eq!(d.by_domain(p1, "FABRIKAM.example").map(|a| a.partner), Some(p1));
+        assert_eq!(
+            d.by_domain(p1, "FABRIKAM.example").map(|a| a.partner),
+            Some(p1)
+        );
         // A partner's domains are its own: p2 cannot find the customer by p1's name for it.
         assert!(d.by_domain(p2, "fabrikam.example").is_none());
         let named = CustomerRef::Domain("fabrikam.example".into());
@@ -159,7 +165,10 @@ mod tests {
         assert_eq!(d.resolve(&actor(ActorKind::Partner, p2), &named), None);
         // The customer's own user and the platform find it by either name.
         assert_eq!(d.resolve(&actor(ActorKind::Customer, c), &named), Some(c));
-        assert_eq!(d.resolve(&actor(ActorKind::Platform, t(0)), &named), Some(c));
+        assert_eq!(
+            d.resolve(&actor(ActorKind::Platform, t(0)), &named),
+            Some(c)
+        );
     }
 
     #[test]
@@ -169,6 +178,9 @@ mod tests {
         d.add(&added(t(9), t(2), "shared.example"));
         let named = CustomerRef::Domain("shared.example".into());
         assert_eq!(d.resolve(&actor(ActorKind::Platform, t(0)), &named), None);
-        assert_eq!(d.resolve(&actor(ActorKind::Partner, t(2)), &named), Some(t(9)));
+        assert_eq!(
+            d.resolve(&actor(ActorKind::Partner, t(2)), &named),
+            Some(t(9))
+        );
     }
 }

@@ -23,8 +23,8 @@ mod directory;
 mod page;
 
 pub use access::{
-    check, forbidden, hidden, platform, unknown_customer, Rule, Scope, ACTIVITY_READERS, BUYERS,
-    INVOICE_READERS, KEY_VIEWERS, PURCHASE_READERS, REVIEWERS, SUBSCRIPTION_ADMINS,
+    check, forbidden, hidden, platform, unknown_customer, Named, Rule, Scope, ACTIVITY_READERS,
+    BUYERS, INVOICE_READERS, KEY_VIEWERS, PURCHASE_READERS, REVIEWERS, SUBSCRIPTION_ADMINS,
 };
 pub use directory::Directory;
 pub use page::{page, PAGE_MAX};

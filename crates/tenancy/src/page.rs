@@ -49,9 +49,12 @@ pub fn page<T: Clone>(
 }
 
 fn invalid(path: &str, message: String) -> Rejection {
-    Rejection::new(ErrorCode::InvalidRequest, format!("field `{path}`: {message}"))
-        .with("path", path)
-        .with("reason", message)
+    Rejection::new(
+        ErrorCode::InvalidRequest,
+        format!("field `{path}`: {message}"),
+    )
+    .with("path", path)
+    .with("reason", message)
 }
 
 #[cfg(test)]

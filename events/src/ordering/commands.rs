@@ -64,6 +64,10 @@ command!(PlaceOrder, "place_order", PlacedOrder);
 pub struct ImportedOrder {
     /// Tenant id or domain name.
     pub customer: CustomerRef,
+    /// The selling partner's tenant id: needed only when several partners serve the customer
+    /// (otherwise its only partner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<TenantId>,
     /// When it was bought.
     pub purchased_at: Timestamp,
     /// Its lines.

@@ -350,6 +350,8 @@ pub struct SubscriptionView {
     pub line: u32,
     /// Customer tenant id.
     pub customer: TenantId,
+    /// The selling partner's tenant id (a customer may be served by several).
+    pub partner: TenantId,
     /// Catalog product.
     pub product: ProductId,
     /// Catalog SKU.
@@ -413,6 +415,8 @@ pub struct PurchaseView {
     pub line: u32,
     /// Customer tenant id.
     pub customer: TenantId,
+    /// The selling partner's tenant id (a customer may be served by several).
+    pub partner: TenantId,
     /// Catalog product.
     pub product: ProductId,
     /// Catalog SKU.

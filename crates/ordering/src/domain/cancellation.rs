@@ -4,11 +4,11 @@
 
 use csp_events::kernel::{apply_due, Context, Rejection};
 use csp_events::ordering::{LineItem, Status as ItemStatus, WindowInfo};
-use csp_events::{ErrorCode, OrderId, SubscriptionId, Timestamp};
+use csp_events::{ErrorCode, ItemRef, OrderId, SubscriptionId, Timestamp};
 
-use super::access::{partner_for, Target, BUYERS};
-use super::perpetual::PerpetualState;
-use super::subscription::{Status, Subscription, SubscriptionState};
+use super::access::{partner_for, Scope, Target, BUYERS};
+use super::perpetual::{Perp, PerpetualState};
+use super::subscription::{Status, Sub, Subscription, SubscriptionState};
 
 fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp) -> WindowInfo {
     let remaining = end.map_or(0, |e| e.since(now).num_seconds().max(0));
@@ -26,11 +26,9 @@ fn window(item: LineItem, order: OrderId, end: Option<Timestamp>, now: Timestamp
 
 /// Who may ask: the partner users who buy or cancel for the customer (a choice: the answer is
 /// for the canceller, `admin_agent`, and the buyers who may ask it to act).
-pub fn may_ask<'a>(
-    target: &'a Target,
-    ctx: &Context,
-) -> Result<&'a csp_events::ordering::CustomerAdded, Rejection> {
-    partner_for(ctx, target, BUYERS, "ask about a cancellation window")
+pub fn may_ask(target: &Target, ctx: &Context) -> Result<Scope, Rejection> {
+    let relationship = partner_for(ctx, target, &BUYERS, "ask about a cancellation window")?;
+    Ok(Scope::Partner(relationship))
 }
 
 /// The window of subscription `id` at `ctx.now`, after any term end already due.
@@ -40,18 +38,16 @@ pub fn subscription_window(
     id: SubscriptionId,
     ctx: &Context,
 ) -> Result<WindowInfo, Rejection> {
-    let customer = may_ask(target, ctx)?;
+    let scope = may_ask(target, ctx)?;
     let mut now_state = s.clone();
     apply_due::<Subscription>(&mut now_state, ctx.now);
-    let sub = match &now_state {
-        Some(sub) if sub.id() == id && sub.started.customer == customer.customer => sub,
-        _ => {
-            return Err(Rejection::new(
-                ErrorCode::NotFound,
-                format!("customer {} has no subscription {id}", target.named),
-            ))
-        }
+    let missing = || {
+        let message = format!("customer {} has no subscription {id}", target.named);
+        Rejection::new(ErrorCode::NotFound, message)
     };
+    let found = now_state.as_ref().filter(|sub| sub.id() == id);
+    let owner = |sub: &&Sub| (sub.started.customer, sub.started.partner);
+    let sub = scope.find(found, owner, ItemRef::new("subscription", id), missing)?;
     let mut info = window(
         LineItem::Subscription(id),
         sub.started.order,
@@ -78,11 +74,29 @@ pub fn order_windows<'a>(
     order: OrderId,
     ctx: &Context,
 ) -> Result<Vec<WindowInfo>, Rejection> {
-    let customer = may_ask(target, ctx)?;
-    let out: Vec<WindowInfo> = purchases
+    let scope = may_ask(target, ctx)?;
+    let of_order: Vec<_> = purchases
         .into_iter()
         .flatten()
-        .filter(|p| p.purchased.order == order && p.purchased.customer == customer.customer)
+        .filter(|p| p.purchased.order == order)
+        .collect();
+    let missing = || {
+        let message = format!(
+            "customer {} has no perpetual purchase in order {order}",
+            target.named
+        );
+        Rejection::new(ErrorCode::NotFound, message)
+    };
+    // The order's purchases are all one sale: seen whole, or not at all.
+    let owner = |p: &&Perp| (p.purchased.customer, p.purchased.partner);
+    scope.find(
+        of_order.first().copied(),
+        owner,
+        ItemRef::new("order", order),
+        missing,
+    )?;
+    let out: Vec<WindowInfo> = of_order
+        .into_iter()
         .map(|p| {
             let mut info = window(
                 LineItem::Perpetual(p.purchased.purchase),

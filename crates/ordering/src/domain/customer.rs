@@ -1,46 +1,24 @@
 //! The customer list (rule O2): each partner keeps its customers — tenant id, domain name,
 //! company name, country, currency — and a command names a customer by tenant id or by domain.
 //!
-//! One decider over the whole directory, because both names must be unique across csp: a domain
-//! names exactly one tenant, and a customer tenant has one partner of record here (the partner
-//! that added it; a second partner adding the same tenant is `already_exists` — multi-partner
-//! customers are out of scope, a documented choice).
+//! A customer tenant may be served by several partners, as in CSP: each partner's relationship
+//! is its own (its own domain name for the tenant, company name, country and currency), and
+//! adding a tenant another partner serves is simply a new relationship — never
+//! `already_exists`, which would tell one partner who another partner's customers are. A
+//! domain names one customer within a partner's list.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use csp_catalog::Catalog;
-use csp_events::api::{normalise_domain, CustomerRef};
+use csp_events::api::normalise_domain;
 use csp_events::kernel::{Context, Decider, Rejection};
 use csp_events::market::CountryCode;
 use csp_events::money::Currency;
 use csp_events::ordering::CustomerAdded;
 use csp_events::{ErrorCode, Event, TenantId};
-use serde::Serialize;
+pub use csp_tenancy::Directory;
 
 use super::access::{forbidden, invalid_request, BUYERS};
-
-/// Every customer csp knows, by tenant id and by domain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Directory {
-    /// By tenant id.
-    pub by_tenant: BTreeMap<TenantId, CustomerAdded>,
-    /// Lower-cased domain → tenant id.
-    pub by_domain: BTreeMap<String, TenantId>,
-}
-
-impl Directory {
-    /// The customer a name names, by tenant id or by domain (rule O2).
-    pub fn resolve(&self, named: &CustomerRef) -> Option<&CustomerAdded> {
-        match named {
-            CustomerRef::Tenant(t) => self.by_tenant.get(t),
-            CustomerRef::Domain(d) => self
-                .by_domain
-                .get(&d.to_ascii_lowercase())
-                .and_then(|t| self.by_tenant.get(t)),
-        }
-    }
-}
 
 /// Add a customer to the acting partner's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +49,11 @@ impl Decider for Customers {
     type Event = Event;
 
     fn decide(s: &Directory, c: &AddCustomer, ctx: &Context) -> Result<Vec<Event>, Rejection> {
-        let known = s.by_tenant.get(&c.tenant_id).map(|k| k.customer);
-        if !ctx.actor.is_partner_with_any(BUYERS) {
+        if !BUYERS.allows(&ctx.actor) {
             return Err(forbidden(
                 "only a partner admin_agent or global_admin may add a customer",
-                known.or(Some(c.tenant_id)),
+                Some(c.tenant_id).filter(|t| s.exists(*t)),
+                None,
             ));
         }
         if c.tenant_id == ctx.actor.tenant {
@@ -106,24 +84,22 @@ impl Decider for Customers {
                 ),
             ));
         }
-        if let Some(existing) = s.by_tenant.get(&c.tenant_id) {
-            let message = if existing.partner == ctx.actor.tenant {
+        if let Some(existing) = s.relationship(ctx.actor.tenant, c.tenant_id) {
+            return Err(Rejection::new(
+                ErrorCode::AlreadyExists,
                 format!(
                     "customer {} is already in your list (as {})",
                     c.tenant_id, existing.domain
-                )
-            } else {
-                format!(
-                    "tenant {} is already a customer of another partner in csp",
-                    c.tenant_id
-                )
-            };
-            return Err(Rejection::new(ErrorCode::AlreadyExists, message).with("path", "tenant_id"));
+                ),
+            )
+            .with("path", "tenant_id"));
         }
-        if s.by_domain.contains_key(&domain) {
+        if s.by_domain(ctx.actor.tenant, &domain).is_some() {
             return Err(Rejection::new(
                 ErrorCode::AlreadyExists,
-                format!("domain {domain} already names another customer; check the domain"),
+                format!(
+                    "domain {domain} already names another of your customers; check the domain"
+                ),
             )
             .with("path", "domain"));
         }
@@ -139,10 +115,7 @@ impl Decider for Customers {
     }
 
     fn evolve(s: &mut Directory, e: &Event) {
-        if let Event::CustomerAdded(a) = e {
-            s.by_domain.insert(a.domain.clone(), a.customer);
-            s.by_tenant.insert(a.customer, a.clone());
-        }
+        s.evolve(e);
     }
 }
 
@@ -200,10 +173,28 @@ mod tests {
         assert_eq!(r.details["path"], "domain");
         let mut d = Directory::default();
         Customers::evolve(&mut d, &contoso_added());
-        let by_domain = d.resolve(&CustomerRef::Domain("contoso.onmicrosoft.com".into()));
-        let by_tenant = d.resolve(&CustomerRef::Tenant(CONTOSO));
+        let by_domain = d.by_domain(PARTNER, "contoso.onmicrosoft.com");
         assert!(by_domain.is_some());
-        assert_eq!(by_domain, by_tenant);
+        assert_eq!(by_domain, d.relationship(PARTNER, CONTOSO));
+    }
+
+    // rule O2: "a customer tenant may be served by several partners".
+    #[test]
+    fn rule_o2_another_partner_adds_the_same_tenant_as_its_own_customer() {
+        let mut other = ctx_partner(Role::AdminAgent, now());
+        other.actor.tenant = OTHER_PARTNER;
+        // Its own domain for the tenant, even the one the first partner uses: domains are each
+        // partner's own names, and nothing here tells it who else serves the tenant.
+        for domain in ["contoso-eu.example", "contoso.onmicrosoft.com"] {
+            let events = Spec::<Customers>::given([contoso_added()])
+                .when(&add(CONTOSO, domain), &other)
+                .result
+                .expect("a new relationship");
+            let Event::CustomerAdded(added) = &events.events[0] else {
+                panic!("{events:?}")
+            };
+            assert_eq!((added.customer, added.partner), (CONTOSO, OTHER_PARTNER));
+        }
     }
 
     #[test]
@@ -224,7 +215,15 @@ mod tests {
                 &ctx_partner(Role::SalesAgent, now()),
             )
             .then_reject(ErrorCode::Forbidden);
-        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(FABRIKAM));
+        // Nobody serves FABRIKAM yet: the refusal names no customer.
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), None);
+        let r = Spec::<Customers>::given([contoso_added()])
+            .when(
+                &add(CONTOSO, "contoso.onmicrosoft.com"),
+                &ctx_partner(Role::SalesAgent, now()),
+            )
+            .then_reject(ErrorCode::Forbidden);
+        assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
     }
 
     #[test]

@@ -4,10 +4,10 @@
 
 use csp_events::kernel::{Context, Decider, Rejection};
 use csp_events::ordering::{PerpetualCancelled, PerpetualPurchased};
-use csp_events::{ErrorCode, Event, OrderId, Timestamp};
+use csp_events::{ErrorCode, Event, ItemRef, OrderId, Timestamp};
 use serde::Serialize;
 
-use super::access::{partner_for, Target, ADMIN_AGENT};
+use super::access::{partner_for, Scope, Target, SUBSCRIPTION_ADMINS};
 
 /// A perpetual purchase after its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,20 +44,25 @@ impl Decider for Perpetual {
         c: &CancelPerpetual,
         ctx: &Context,
     ) -> Result<Vec<Event>, Rejection> {
-        let customer = partner_for(ctx, &c.target, ADMIN_AGENT, "cancel a purchase")?;
-        let p = match s {
-            Some(p) if p.purchased.order == c.order && p.purchased.customer == customer.customer => p,
-            _ => {
-                return Err(Rejection::new(
-                    ErrorCode::NotFound,
-                    format!(
-                        "customer {} has no perpetual purchase in order {}; its order history lists its orders",
-                        c.target.named, c.order
-                    ),
-                )
-                .with("order_id", c.order.to_string()))
-            }
+        let scope = Scope::Partner(partner_for(
+            ctx,
+            &c.target,
+            &SUBSCRIPTION_ADMINS,
+            "cancel a purchase",
+        )?);
+        let missing = || {
+            Rejection::new(
+                ErrorCode::NotFound,
+                format!(
+                    "customer {} has no perpetual purchase in order {}; its order history lists its orders",
+                    c.target.named, c.order
+                ),
+            )
+            .with("order_id", c.order.to_string())
         };
+        let found = s.as_ref().filter(|p| p.purchased.order == c.order);
+        let owner = |p: &&Perp| (p.purchased.customer, p.purchased.partner);
+        let p = scope.find(found, owner, ItemRef::new("order", c.order), missing)?;
         if let Some(at) = p.cancelled_at {
             return Err(Rejection::new(
                 ErrorCode::InvalidState,

@@ -8,10 +8,10 @@ use csp_events::ordering::{
     Attachment, Contact, RefundDecision, RefundRequestApproved, RefundRequestDeclined,
     RefundRequestFiled, RefundSubject,
 };
-use csp_events::{ErrorCode, Event, Money, RefundRequestId, Role, TenantId};
+use csp_events::{ErrorCode, Event, ItemRef, Money, RefundRequestId, Role, TenantId};
 use serde::Serialize;
 
-use super::access::{invalid_request, partner_for, platform, Target, BUYERS};
+use super::access::{invalid_request, partner_for, platform, Scope, Target, BUYERS};
 
 /// How a request was decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,9 +41,9 @@ pub struct FileRefund {
     pub target: Target,
     /// The order or subscription it is about.
     pub subject: RefundSubject,
-    /// The customer that order or subscription belongs to, as the shell found it; `None`
-    /// when there is no such order or subscription.
-    pub subject_customer: Option<TenantId>,
+    /// The customer that order or subscription belongs to and the partner that sold it, as
+    /// the shell found them; `None` when there is no such order or subscription.
+    pub subject_owner: Option<(TenantId, TenantId)>,
     /// Why.
     pub reason: String,
     /// How much.
@@ -107,7 +107,7 @@ impl Decider for Refund {
                 let FileRefund {
                     target,
                     subject,
-                    subject_customer,
+                    subject_owner,
                     reason,
                     amount_requested,
                     contact,
@@ -115,20 +115,20 @@ impl Decider for Refund {
                     title,
                     attachments,
                 } = f.as_ref();
-                let customer = partner_for(ctx, target, BUYERS, "file a refund request")?;
-                if *subject_customer != Some(customer.customer) {
-                    let (path, what) = match subject {
-                        RefundSubject::Order(o) => ("order_id", format!("order {o}")),
-                        RefundSubject::Subscription(s) => {
-                            ("subscription_id", format!("subscription {s}"))
-                        }
-                    };
-                    return Err(Rejection::new(
-                        ErrorCode::NotFound,
-                        format!("customer {} has no {what}", target.named),
-                    )
-                    .with("path", path));
-                }
+                let customer = partner_for(ctx, target, &BUYERS, "file a refund request")?;
+                let (path, item) = match subject {
+                    RefundSubject::Order(o) => ("order_id", ItemRef::new("order", o)),
+                    RefundSubject::Subscription(s) => {
+                        ("subscription_id", ItemRef::new("subscription", s))
+                    }
+                };
+                let missing = || {
+                    let message = format!("customer {} has no {item}", target.named);
+                    Rejection::new(ErrorCode::NotFound, message).with("path", path)
+                };
+                // Only what the filing partner sold: another partner's order is not found.
+                let scope = Scope::Partner(customer.clone());
+                scope.find(*subject_owner, |o| *o, item.clone(), missing)?;
                 required("reason", reason)?;
                 if amount_requested.amount_minor <= 0 {
                     return Err(invalid_request(
@@ -187,7 +187,7 @@ impl Decider for Refund {
                 reason,
             } => {
                 platform(
-                    ctx,
+                    &ctx.actor,
                     Role::Support,
                     "decide a refund request",
                     s.as_ref().map(|r| r.filed.customer),
@@ -307,7 +307,7 @@ mod tests {
         RefundCommand::File(Box::new(FileRefund {
             target: contoso_target(),
             subject: RefundSubject::Order(order()),
-            subject_customer: Some(CONTOSO),
+            subject_owner: Some((CONTOSO, PARTNER)),
             reason: "Bought the wrong edition".into(),
             amount_requested: Money::new(389_900, Currency::USD),
             contact: Contact {
@@ -393,7 +393,7 @@ mod tests {
     fn rule_o12_it_names_an_order_or_subscription_of_that_customer() {
         let mut c = file();
         if let RefundCommand::File(f) = &mut c {
-            f.subject_customer = Some(FABRIKAM);
+            f.subject_owner = Some((FABRIKAM, PARTNER));
         }
         Spec::<Refund>::given([])
             .when(&c, &ctx_partner(Role::AdminAgent, now()))

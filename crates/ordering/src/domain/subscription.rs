@@ -13,10 +13,10 @@ use csp_events::ordering::{
     stream, AutoRenewChanged, BillingPlan, SubscriptionCancelled, SubscriptionExpired,
     SubscriptionRenewed, SubscriptionStarted,
 };
-use csp_events::{ErrorCode, Event, Money, SubscriptionId, Timestamp};
+use csp_events::{ErrorCode, Event, ItemRef, Money, SubscriptionId, Timestamp};
 use serde::Serialize;
 
-use super::access::{partner_for, Target, ADMIN_AGENT};
+use super::access::{partner_for, Scope, Target, SUBSCRIPTION_ADMINS};
 use super::term::term_end;
 
 /// Where a subscription is. Exactly one at a time, by construction.
@@ -100,7 +100,8 @@ pub enum SubscriptionCommand {
 /// The subscription decider.
 pub struct Subscription;
 
-/// Finds the subscription `id` of the target's customer, for an `admin_agent` of its partner.
+/// Finds the subscription `id` of the target's customer, for an `admin_agent` of the partner
+/// that sold it (another partner's subscription is `not_found`, as if it did not exist).
 fn own<'a>(
     s: &'a SubscriptionState,
     target: &Target,
@@ -108,17 +109,19 @@ fn own<'a>(
     action: &str,
     ctx: &Context,
 ) -> Result<&'a Sub, Rejection> {
-    let customer = partner_for(ctx, target, ADMIN_AGENT, action)?;
-    match s {
-        Some(sub) if sub.id() == id && sub.started.customer == customer.customer => Ok(sub),
-        _ => Err(Rejection::new(
+    let scope = Scope::Partner(partner_for(ctx, target, &SUBSCRIPTION_ADMINS, action)?);
+    let missing = || {
+        Rejection::new(
             ErrorCode::NotFound,
             format!(
                 "customer {} has no subscription {id}; get_subscriptions lists its subscriptions",
                 target.named
             ),
-        )),
-    }
+        )
+    };
+    let found = s.as_ref().filter(|sub| sub.id() == id);
+    let owner = |sub: &&Sub| (sub.started.customer, sub.started.partner);
+    scope.find(found, owner, ItemRef::new("subscription", id), missing)
 }
 
 fn not_active(sub: &Sub) -> Rejection {
@@ -438,12 +441,13 @@ mod tests {
                 .then_reject(ErrorCode::Forbidden);
             assert_eq!(r.refused.as_ref().and_then(|f| f.customer), Some(CONTOSO));
         }
+        // Another partner's admin agent may not know the customer exists.
         Spec::<Subscription>::given([s.clone().into()])
             .when(
                 &cancel(&s),
                 &ctx(partner_actor(OTHER_PARTNER, Role::AdminAgent), now()),
             )
-            .then_reject(ErrorCode::Forbidden);
+            .then_reject(ErrorCode::NotFound);
     }
 
     #[test]

@@ -1,17 +1,18 @@
-//! The customer list (rule O2): by tenant id, by domain name, and per partner.
+//! The customer list (rule O2): each relationship between a customer tenant and a partner that
+//! serves it, per partner by domain name, and per customer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use csp_events::api::CustomerRef;
 pub use csp_events::ordering::CustomerView;
 use csp_events::{Envelope, Event, TenantId};
 use serde::Serialize;
 
-/// Customers by tenant id and by domain.
+/// Every relationship, with when it began.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Customers {
-    by_tenant: BTreeMap<TenantId, CustomerView>,
-    by_domain: BTreeMap<String, TenantId>,
+    /// (customer, partner) → the partner's view of the customer.
+    by_relationship: BTreeMap<(TenantId, TenantId), CustomerView>,
+    /// partner → (domain, customer).
     by_partner: BTreeMap<TenantId, BTreeSet<(String, TenantId)>>,
 }
 
@@ -19,13 +20,12 @@ impl Customers {
     /// Folds one event.
     pub fn apply(&mut self, env: &Envelope) {
         if let Event::CustomerAdded(a) = &env.payload {
-            self.by_domain.insert(a.domain.clone(), a.customer);
             self.by_partner
                 .entry(a.partner)
                 .or_default()
                 .insert((a.domain.clone(), a.customer));
-            self.by_tenant.insert(
-                a.customer,
+            self.by_relationship.insert(
+                (a.customer, a.partner),
                 CustomerView {
                     tenant_id: a.customer,
                     domain: a.domain.clone(),
@@ -39,48 +39,38 @@ impl Customers {
         }
     }
 
-    /// A customer by tenant id.
-    pub fn by_tenant(&self, tenant: TenantId) -> Option<&CustomerView> {
-        self.by_tenant.get(&tenant)
-    }
-
-    /// A customer by domain name (any case).
-    pub fn by_domain(&self, domain: &str) -> Option<&CustomerView> {
-        self.by_domain
-            .get(&domain.to_ascii_lowercase())
-            .and_then(|t| self.by_tenant.get(t))
-    }
-
-    /// The customer a command or query names, by tenant id or domain (rule O2).
-    pub fn resolve(&self, named: &CustomerRef) -> Option<&CustomerView> {
-        match named {
-            CustomerRef::Tenant(t) => self.by_tenant(*t),
-            CustomerRef::Domain(d) => self.by_domain(d),
-        }
-    }
-
     /// A partner's customers, by domain name.
     pub fn of_partner(&self, partner: TenantId) -> Vec<&CustomerView> {
         self.by_partner
             .get(&partner)
             .into_iter()
             .flatten()
-            .filter_map(|(_, t)| self.by_tenant.get(t))
+            .filter_map(|(_, t)| self.by_relationship.get(&(*t, partner)))
             .collect()
     }
 
-    /// Every customer, by tenant id (the platform's view).
-    pub fn all(&self) -> Vec<&CustomerView> {
-        self.by_tenant.values().collect()
+    /// A customer tenant as each partner that serves it knows it, by partner id.
+    pub fn of_customer(&self, customer: TenantId) -> Vec<&CustomerView> {
+        let first = (customer, TenantId(uuid::Uuid::nil()));
+        self.by_relationship
+            .range(first..)
+            .take_while(|((c, _), _)| *c == customer)
+            .map(|(_, v)| v)
+            .collect()
     }
 
-    /// How many customers there are.
+    /// Every relationship, by customer then partner (the platform's view).
+    pub fn all(&self) -> Vec<&CustomerView> {
+        self.by_relationship.values().collect()
+    }
+
+    /// How many relationships there are.
     pub fn len(&self) -> usize {
-        self.by_tenant.len()
+        self.by_relationship.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.by_tenant.is_empty()
+        self.by_relationship.is_empty()
     }
 }

@@ -36,6 +36,7 @@ impl Subscriptions {
                         order_id: s.order,
                         line: s.line,
                         customer: s.customer,
+                        partner: s.partner,
                         product: s.product.clone(),
                         sku: s.sku.clone(),
                         product_name: s.product_name.clone(),
