@@ -456,9 +456,10 @@ mod tests {
         assert!(own.sees(P1) && own.sees(P2));
     }
 
-    // rule K5: another tenant's user learns nothing; B10: a customer is outside the partner.
+    // The rules entitlement (K5) and billing (B10) will check: another tenant's user learns
+    // nothing; a customer is outside the partner.
     #[test]
-    fn rule_k5_another_customer_gets_not_found_and_rule_b10_a_customer_reads_no_invoice() {
+    fn key_viewers_refuse_another_customer_as_not_found_and_invoice_readers_exclude_customers() {
         let d = directory();
         let other = actor(ActorKind::Customer, OTHER_C, Role::GlobalAdmin);
         let r = check(
