@@ -39,6 +39,19 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every partner-tenant role (RULES.md, "Actors and roles"): what a partner issuer may
+    /// grant, and who of a partner may read what it sold.
+    pub const PARTNER: &'static [Role] = &[
+        Role::AdminAgent,
+        Role::SalesAgent,
+        Role::HelpdeskAgent,
+        Role::GlobalAdmin,
+        Role::AccountAdmin,
+        Role::ReferralAdmin,
+        Role::MarketingContentAdmin,
+        Role::BillingAdmin,
+    ];
+
     /// The snake_case name used in tokens and messages.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -9,17 +9,8 @@ use csp_events::{ActorKind, Role, TenantId, TokenClaims};
 
 use crate::config::IssuerKind;
 
-/// The roles a partner issuer may grant to its partner users.
-const PARTNER_ROLES: &[Role] = &[
-    Role::AdminAgent,
-    Role::SalesAgent,
-    Role::HelpdeskAgent,
-    Role::GlobalAdmin,
-    Role::AccountAdmin,
-    Role::ReferralAdmin,
-    Role::MarketingContentAdmin,
-    Role::BillingAdmin,
-];
+/// The roles a partner issuer may grant to its partner users: every partner role.
+const PARTNER_ROLES: &[Role] = Role::PARTNER;
 
 /// The roles a customer issuer may grant to its customer's users.
 const CUSTOMER_ROLES: &[Role] = &[Role::GlobalAdmin];

@@ -24,18 +24,6 @@ pub struct Rule {
     pub platform: &'static [Role],
 }
 
-/// Every partner role: reading is not acting.
-const ALL_PARTNER_ROLES: &[Role] = &[
-    Role::AdminAgent,
-    Role::SalesAgent,
-    Role::HelpdeskAgent,
-    Role::GlobalAdmin,
-    Role::AccountAdmin,
-    Role::ReferralAdmin,
-    Role::MarketingContentAdmin,
-    Role::BillingAdmin,
-];
-
 /// RULES.md O1: a partner `admin_agent` or `global_admin` buys on a customer's behalf (and adds
 /// customers, files refund requests).
 pub const BUYERS: Rule = Rule {
@@ -58,11 +46,12 @@ pub const SUBSCRIPTION_ADMINS: Rule = Rule {
     platform: &[],
 };
 
-/// Reading a customer's orders and purchases: every user of a partner that serves it (only
-/// what that partner sold), the customer's own `global_admin` (everything), the platform's
-/// `importer` and `support` (who backfill and decide refunds for any customer).
+/// Reading a customer's orders and purchases: every user of a partner that serves it, any role
+/// (reading is not acting; only what that partner sold), the customer's own `global_admin`
+/// (everything), the platform's `importer` and `support` (who backfill and decide refunds for
+/// any customer).
 pub const PURCHASE_READERS: Rule = Rule {
-    partner: ALL_PARTNER_ROLES,
+    partner: Role::PARTNER,
     customer: &[Role::GlobalAdmin],
     platform: &[Role::Importer, Role::Support],
 };
