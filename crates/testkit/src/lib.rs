@@ -23,11 +23,15 @@
 //!
 //! Modules: `server` (the process and its lifecycle), `tempdir` (a directory removed on drop),
 //! [`e2e`] (the `csp` binary as a child process, hand-written JSON requests, tokens, status:
-//! what every service's end-to-end suite drives the system with).
+//! what every service's end-to-end suite drives the system with), [`identity`] (issuers bound to
+//! tenants, as a deployment configures them, and their tokens), [`matrix`] (literal access
+//! tables checked cell by cell and printed into `RELIABILITY.md`).
 
 #![warn(missing_docs)]
 
 pub mod e2e;
+pub mod identity;
+pub mod matrix;
 mod server;
 mod tempdir;
 
