@@ -1,5 +1,6 @@
-//! The runtime's own operator endpoints, `csp.admin.<service>.{clock,status}`, for csp's own
-//! issuers only: the business clock, and where the service stands (log, outbox, consumers,
+//! The runtime's own operator endpoints, `csp.admin.<service>.{clock,status}`, for a platform
+//! `operator` or another csp service only (never a partner's or a customer's user): the
+//! business clock, and where the service stands (log, outbox, consumers,
 //! the state's summary and, on request, its digest).
 
 use std::sync::atomic::Ordering;
@@ -11,8 +12,8 @@ use crate::clock::Clock;
 use crate::core::*;
 use crate::service::Service;
 
-/// `csp.admin.<service>.<op>`: the runtime's own operator endpoints, for csp's own issuers
-/// (internal, development) only: `clock` reads or moves a manual clock; `status` tells the
+/// `csp.admin.<service>.<op>`: the runtime's own operator endpoints, for a platform `operator`
+/// or a csp service only: `clock` reads or moves a manual clock; `status` tells the
 /// log's position and the applied position.
 pub fn admin_subject(service: &str, op: &str) -> String {
     format!("csp.admin.{service}.{op}")
@@ -28,8 +29,8 @@ struct ClockRequest {
 }
 
 /// `csp.admin.<service>.clock`: `{}` reads the clock, `{"advance_seconds": n}` or
-/// `{"set": "<RFC 3339>"}` moves a manual clock. Only csp's own issuers (internal or the
-/// development issuer) may call it, and only a manual clock moves.
+/// `{"set": "<RFC 3339>"}` moves a manual clock. Only a platform `operator` or a csp service
+/// may call it, and only a manual clock moves.
 pub(crate) fn admin_clock<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes {
     let req: ClockRequest = match csp_events::api::decode_json(body) {
         Ok(r) => r,

@@ -64,17 +64,25 @@ pub use state::State;
 ///   billed in one of them (`add_customer` refuses another with `invalid_request`, `currency`).
 ///
 /// ## Customers and access
-/// - A customer tenant has **one partner of record** in csp: the partner that added it. A second
-///   partner adding the same tenant, or any customer with a domain already in use, is
-///   `already_exists`.
+/// - A customer tenant may be served by **several partners** (RULES.md O2): each relationship
+///   has its own domain name, company name, country and currency. A partner adding a tenant it
+///   already serves, or a domain already in its own list, is `already_exists`; adding a tenant
+///   another partner serves is a new relationship (never `already_exists`, which would tell it
+///   the tenant is someone else's customer). A domain names a customer within the asking
+///   partner's own list only.
 /// - **Who does what** (beyond RULES.md): adding a customer and filing a refund request take the
 ///   O1 buyers (partner `admin_agent` or `global_admin`); reviewing an order also admits the
 ///   partner `sales_agent` (a review records nothing); asking about a window (O11) takes the O1
 ///   buyers. Backfill is the platform `importer`'s only; deciding refunds the platform
-///   `support`'s only.
-/// - **Order of checks:** role first (a refused actor is recorded whatever it named), then the
-///   customer's existence (`not_found`), then the partner of record (`forbidden`, with
-///   `details.customer`), then the rules.
+///   `support`'s only. Reading a customer's orders, subscriptions and purchases takes any role
+///   of a partner that serves it, the customer's own `global_admin`, or the platform's
+///   `importer` and `support`. `RELIABILITY.md` prints the whole matrix, checked by a test.
+/// - **Order of checks** (the tenancy module's, the same in every service): first whether the
+///   actor may know the customer exists (a partner that serves it, the customer's own user, the
+///   platform) — `not_found` otherwise, exactly as for no such customer, recorded — then its
+///   role (`forbidden`, recorded), then the item: a partner sees only what it sold, so another
+///   partner's order or subscription is `not_found` as a missing one is, recorded. Platform
+///   roles (`importer`, `support`) are checked before anything is looked up.
 ///
 /// ## Orders
 /// - "Orders dated before today enter only by backfill": a backfilled order must be dated

@@ -1,13 +1,15 @@
 //! The read side of the JSON API: each query of the contract answered from [`State`] — the read
 //! models for lists and single items, the deciders' states where the answer must be exact at
 //! `now` (a window, a review). Pure like [`crate::api`]: state, query and context in, JSON out;
-//! a query records nothing, except that the runtime records a `forbidden` as `AccessRefused`.
+//! a query records nothing, except that the runtime records a refusal (`forbidden`, or a hidden
+//! `not_found`) as `AccessRefused`.
 //!
 //! Lists come in pages of at most [`PAGE_MAX`] items: `after` (the `next` of the previous
 //! page) and `limit` in the query, `next` in the answer (`null` on the last page).
 //!
-//! Who may read is [`reader_for`]: the customer itself, its partner of record (any role), the
-//! platform's `importer` and `support`. Reviews and windows keep their own rules (the domain's).
+//! Who may read is [`reader_for`]: the customer's own `global_admin` (everything of its tenant),
+//! a partner that serves it (any role; only what that partner sold), the platform's `importer`
+//! and `support`. Reviews and windows keep their own rules (the domain's).
 
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 //! [`csp_events::kernel::Context`], the catalog comes in with the command, and new ids are
 //! derived with `ctx.new_id`, so a decision can be replayed, tested in microseconds and trusted.
 //!
-//! - [`access`]: who may act for which customer (roles, partner of record) and the rejections
-//!   that say so;
+//! - [`access`]: who may act for which customer (roles, the partners that serve it, the
+//!   tenancy module's checks) and the rejections that say so;
 //! - [`customer`]: the partner's customer list (rule O2);
 //! - [`pricing`]: turning requested lines into priced lines against the catalog and the policy
 //!   in force (rules M1, M2, M3, O2), shared by ordering and review;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::access::Target;
 
-/// The partner of record.
+/// The partner that serves the test customer and sells to it.
 pub const PARTNER: TenantId = TenantId(Uuid::from_u128(0x0a01));
 /// Another partner, which serves none of the customers below.
 pub const OTHER_PARTNER: TenantId = TenantId(Uuid::from_u128(0x0a02));
