@@ -486,6 +486,28 @@ async fn admin_endpoints_take_an_operator_and_two_credentials_are_refused_every_
                 );
             }
         }
+        // A stored reply answers only its own actor: a sales agent's `forbidden` is replayed to
+        // that sales agent (recorded once), never to the admin agent of the same tenant who
+        // reuses the request_id with the same body.
+        let add = json!({"request_id": "r-shared", "tenant_id": NOBODY, "domain": "new.example",
+                          "company_name": "New Ltd", "country": "US", "currency": "USD"});
+        let sales = w.issuers.partner_user(P1, Role::SalesAgent);
+        let subject = "csp.cmd.ordering.add_customer";
+        let auth = |t: &str| [("Authorization", format!("Bearer {t}"))];
+        let before = w.last_seq().await;
+        let first = w.raw(subject, &auth(&sales), &add).await;
+        assert_eq!(w.last_seq().await, before + 1, "the refusal is recorded");
+        let again = w.raw(subject, &auth(&sales), &add).await;
+        assert_eq!(first, again, "a retry replays the stored reply");
+        assert_eq!(w.last_seq().await, before + 1, "and records it once");
+        let other: Value =
+            serde_json::from_slice(&w.raw(subject, &auth(&w.admin(P1)), &add).await).unwrap();
+        assert_eq!(code(&other), "idempotency_conflict", "{other}");
+        let mut retry = add.clone();
+        retry["request_id"] = json!("r-own");
+        let own = w.cmd("add_customer", &w.admin(P1), retry).await;
+        assert_eq!(own["tenant_id"], json!(NOBODY), "{own}");
+
         // One header, the same token: answered.
         let r = w
             .raw("csp.qry.ordering.get_orders", &shapes[0][..1], &body)
