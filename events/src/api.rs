@@ -59,6 +59,24 @@ pub enum ErrorCode {
     Unavailable,
     /// A bug or an unexpected failure; nothing was recorded.
     Internal,
+    /// A key or download selection the product does not offer (RULES.md K2), or any selection
+    /// for a product sold as a license only (K1).
+    InvalidOption,
+    /// A KMS key was asked for: CSP activates by MAK only (RULES.md K4), whoever asks.
+    KmsNotAllowed,
+    /// No key of that product, SKU and version is left to assign: a platform importer must
+    /// fill the pool.
+    KeyPoolEmpty,
+    /// The entitlement's purchase was cancelled: its keys and links are revoked (RULES.md K8).
+    EntitlementRevoked,
+    /// The entitlement's subscription expired: its keys and links no longer work.
+    EntitlementExpired,
+    /// A download link whose signature does not verify.
+    BadSignature,
+    /// A download link past its expiry.
+    LinkExpired,
+    /// A download link of an entitlement that was revoked or expired since it was issued.
+    LinkRevoked,
 }
 
 impl ErrorCode {
@@ -83,6 +101,14 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidOption => "invalid_option",
+            ErrorCode::KmsNotAllowed => "kms_not_allowed",
+            ErrorCode::KeyPoolEmpty => "key_pool_empty",
+            ErrorCode::EntitlementRevoked => "entitlement_revoked",
+            ErrorCode::EntitlementExpired => "entitlement_expired",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::LinkExpired => "link_expired",
+            ErrorCode::LinkRevoked => "link_revoked",
         }
     }
 }

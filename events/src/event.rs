@@ -9,6 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::counter::*;
+use crate::entitlement::stream as ent;
+use crate::entitlement::{
+    DevicesImported, DownloadLinkIssued, EntitlementEnded, EntitlementGranted, KeyAssigned,
+    KeyPoolFilled, KeyPoolLow, KeyShown, KeysGenerated, MakDeployed,
+};
 use crate::id::TenantId;
 use crate::ordering::*;
 
@@ -226,6 +231,16 @@ routed! {
     CounterObserved => |e| (None, Some(e.customer), None);
     CounterWatched => |e| (Some(crate::counter::watch_stream(e.customer)), Some(e.customer), None);
     CounterWatchEnded => |e| (Some(crate::counter::watch_stream(e.customer)), Some(e.customer), None);
+    EntitlementGranted => |e| (Some(ent::entitlement(e.entitlement)), Some(e.customer), Some(e.partner));
+    KeysGenerated => |e| (Some(ent::entitlement(e.entitlement)), Some(e.customer), Some(e.partner));
+    KeyAssigned => |e| (Some(ent::pool(&e.pool)), None, None);
+    KeyShown => |e| (Some(ent::entitlement(e.entitlement)), Some(e.customer), Some(e.partner));
+    DownloadLinkIssued => |e| (Some(ent::entitlement(e.entitlement)), Some(e.customer), Some(e.partner));
+    EntitlementEnded => |e| (Some(ent::entitlement(e.entitlement)), Some(e.customer), Some(e.partner));
+    KeyPoolFilled => |e| (Some(ent::pool(&e.pool)), None, None);
+    KeyPoolLow => |e| (Some(ent::pool(&e.pool)), None, None);
+    DevicesImported => |e| (Some(ent::migration(e.customer)), Some(e.customer), None);
+    MakDeployed => |e| (Some(ent::migration(e.customer)), Some(e.customer), None);
 }
 
 // Append only, and never change a released variant's shape. Adding a variant: add it at the end,
@@ -253,6 +268,16 @@ events! {
     CounterObserved = "counter_observed",
     CounterWatched = "counter_watched",
     CounterWatchEnded = "counter_watch_ended",
+    EntitlementGranted = "entitlement_granted",
+    KeysGenerated = "keys_generated",
+    KeyAssigned = "key_assigned",
+    KeyShown = "key_shown",
+    DownloadLinkIssued = "download_link_issued",
+    EntitlementEnded = "entitlement_ended",
+    KeyPoolFilled = "key_pool_filled",
+    KeyPoolLow = "key_pool_low",
+    DevicesImported = "devices_imported",
+    MakDeployed = "mak_deployed",
 }
 
 impl Event {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::actor::{Actor, ActorKind, Role};
 use crate::codec;
+use crate::entitlement as ent;
 use crate::envelope::{Envelope, OutboxPosition};
 use crate::event::*;
 use crate::id::*;
@@ -312,6 +313,128 @@ fn payload(kind: EventKind) -> Event {
             observed: 3,
         }
         .into(),
+        EventKind::EntitlementGranted => ent::EntitlementGranted {
+            entitlement: EntitlementId(SUB.0),
+            item: LineItem::Subscription(SUB),
+            order: ORDER,
+            customer: CUSTOMER,
+            partner: PARTNER,
+            product: product("extended-security-updates-windows-server-2012"),
+            sku: sku("year-1-p1y"),
+            product_name: "Extended Security Updates for Windows Server 2012".into(),
+            quantity: 2,
+            license_only: false,
+            downloads: downloads(),
+            instructions: Some("https://learn.microsoft.com/windows-server/get-started/extended-security-updates-deploy".into()),
+            granted_at: at(2026, 11, 2, 9),
+        }
+        .into(),
+        EventKind::KeysGenerated => ent::KeysGenerated {
+            entitlement: EntitlementId(SUB.0),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            selection: selection(),
+            key: KeyId(id(0x3001)),
+            data_key: DataKeyId(id(0x3101)),
+            pool: pool(),
+        }
+        .into(),
+        EventKind::KeyAssigned => ent::KeyAssigned {
+            pool: pool(),
+            key: KeyId(id(0x3001)),
+            entitlement: EntitlementId(SUB.0),
+            remaining: 41,
+        }
+        .into(),
+        EventKind::KeyShown => ent::KeyShown {
+            entitlement: EntitlementId(SUB.0),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            product: product("windows-server-2022-datacenter"),
+            product_name: "Windows Server 2022 Datacenter".into(),
+            version: "Windows Server 2022".into(),
+            key: KeyId(id(0x3001)),
+        }
+        .into(),
+        EventKind::DownloadLinkIssued => ent::DownloadLinkIssued {
+            entitlement: EntitlementId(SUB.0),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            product: product("windows-server-2022-datacenter"),
+            product_name: "Windows Server 2022 Datacenter".into(),
+            selection: selection(),
+            used_for: ent::LinkUse::Copy,
+            expires_at: at(2026, 11, 3, 9),
+        }
+        .into(),
+        EventKind::EntitlementEnded => ent::EntitlementEnded {
+            entitlement: EntitlementId(SUB.0),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            reason: ent::EndReason::Cancelled,
+            ended_at: at(2026, 11, 4, 9),
+            keys: vec![KeyId(id(0x3001))],
+            data_keys: vec![DataKeyId(id(0x3101))],
+        }
+        .into(),
+        EventKind::KeyPoolFilled => ent::KeyPoolFilled {
+            pool: pool(),
+            import: ImportId(id(0x3201)),
+            chunk: 0,
+            keys: vec![ent::SealedKey {
+                key: KeyId(id(0x3001)),
+                data_key: DataKeyId(id(0x3101)),
+                fingerprint: [0x5F; 32],
+                nonce: [7; 24],
+                ciphertext: vec![0xA5; 45],
+            }],
+        }
+        .into(),
+        EventKind::KeyPoolLow => ent::KeyPoolLow {
+            pool: pool(),
+            remaining: 9,
+            low_water: 10,
+        }
+        .into(),
+        EventKind::DevicesImported => ent::DevicesImported {
+            customer: CUSTOMER,
+            import: ImportId(id(0x3202)),
+            devices: vec![ent::DeviceActivation {
+                device: "srv-sql-01".into(),
+                last_kms_activation: at(2026, 9, 1, 12),
+            }],
+        }
+        .into(),
+        EventKind::MakDeployed => ent::MakDeployed {
+            customer: CUSTOMER,
+            device: "srv-sql-01".into(),
+            deployed_at: at(2026, 11, 5, 10),
+        }
+        .into(),
+    }
+}
+
+fn downloads() -> ent::DownloadOptions {
+    ent::DownloadOptions {
+        versions: vec!["Windows Server 2022".into()],
+        languages: vec!["English".into(), "German".into()],
+        file_types: vec!["ISO (x64)".into()],
+    }
+}
+
+fn selection() -> ent::Selection {
+    ent::Selection {
+        version: "Windows Server 2022".into(),
+        language: Some("English".into()),
+        file_type: Some("ISO (x64)".into()),
+    }
+}
+
+fn pool() -> ent::PoolRef {
+    ent::PoolRef {
+        product: product("windows-server-2022-datacenter"),
+        sku: sku("16-core-p1y"),
+        version: "Windows Server 2022".into(),
     }
 }
 
@@ -394,9 +517,9 @@ pub fn as_released(kind: EventKind, schema: u16) -> Event {
     event
 }
 
-/// A schema-5 record of `kind`'s sample, as a build of schema 5 wrote it (`None` for a kind
-/// schema 5 did not have... every kind today existed then).
-pub fn schema5_record(kind: EventKind) -> Vec<u8> {
+/// A schema-5 record of `kind`'s sample, as a build of schema 5 wrote it; `None` for a kind
+/// appended after schema 5 (no build of schema 5 ever wrote one).
+pub fn schema5_record(kind: EventKind) -> Option<Vec<u8>> {
     use crate::codec::v5;
     let env = sample(kind);
     let old = match env.payload.clone() {
@@ -484,8 +607,18 @@ pub fn schema5_record(kind: EventKind) -> Vec<u8> {
         Event::CounterObserved(x) => v5::Event::CounterObserved(x),
         Event::CounterWatched(x) => v5::Event::CounterWatched(x),
         Event::CounterWatchEnded(x) => v5::Event::CounterWatchEnded(x),
+        Event::EntitlementGranted(_)
+        | Event::KeysGenerated(_)
+        | Event::KeyAssigned(_)
+        | Event::KeyShown(_)
+        | Event::DownloadLinkIssued(_)
+        | Event::EntitlementEnded(_)
+        | Event::KeyPoolFilled(_)
+        | Event::KeyPoolLow(_)
+        | Event::DevicesImported(_)
+        | Event::MakDeployed(_) => return None,
     };
-    v5::encode(&env, &old)
+    Some(v5::encode(&env, &old))
 }
 
 /// The frozen schema-1 record (a `Quarantined` before it named its producer), decoded forever.

@@ -75,6 +75,25 @@ uuid_id!(
     RefundRequestId
 );
 uuid_id!(
+    /// What a customer may download and activate for one purchased item (RULES.md K1): the
+    /// same UUID as the subscription or perpetual purchase it was granted for, so either id
+    /// names it and granting twice is the same entitlement.
+    EntitlementId
+);
+uuid_id!(
+    /// One product key held by the entitlement service, from import to revocation.
+    KeyId
+);
+uuid_id!(
+    /// A data key of the entitlement service's keyring: each product key is sealed under its
+    /// own, so destroying it shreds exactly that key.
+    DataKeyId
+);
+uuid_id!(
+    /// One imported file (product keys, or a customer's device list).
+    ImportId
+);
+uuid_id!(
     /// Ties together every event caused, directly or not, by one outside request.
     CorrelationId
 );

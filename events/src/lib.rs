@@ -8,6 +8,7 @@
 //! - [`api`]: the JSON edge (one reply shape, stable error codes, strict decoding);
 //! - [`ordering`]: the ordering service's events, commands, queries and their replies, one
 //!   file each in one folder (the layout every service's part follows);
+//! - [`entitlement`]: the entitlement service's events and the value types its API shares;
 //! - [`counter`]: the runtime's test service (a counter with a rule and a due transition);
 //! - [`feed`]: heartbeats and `events_from`, how consumers recover what the bus lost;
 //! - [`subject`]: NATS subject and stream names;
@@ -25,6 +26,7 @@ pub mod actor;
 pub mod api;
 pub mod codec;
 pub mod counter;
+pub mod entitlement;
 pub mod envelope;
 pub mod event;
 pub mod feed;
@@ -42,7 +44,8 @@ pub use api::{ApiError, CustomerRef, ErrorCode, Refused, Reply, RequestId};
 pub use envelope::{Envelope, OutboxPosition};
 pub use event::{Event, EventKind, ItemRef};
 pub use id::{
-    CorrelationId, EventId, OrderId, PurchaseId, RefundRequestId, SubscriptionId, TenantId,
+    CorrelationId, DataKeyId, EntitlementId, EventId, ImportId, KeyId, OrderId, PurchaseId,
+    RefundRequestId, SubscriptionId, TenantId,
 };
 pub use money::{Currency, Money};
 pub use time::Timestamp;

@@ -111,9 +111,13 @@ fn every_reshaped_kind_has_its_new_shape_frozen() {
 /// reads as today's sample, the selling partner taken from the envelope.
 #[test]
 fn every_schema_5_record_is_upcast_with_its_selling_partner() {
+    let mut checked = 0;
     for kind in EventKind::ALL {
-        let decoded = codec::decode(&fixtures::schema5_record(*kind))
-            .unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
+        let Some(record) = fixtures::schema5_record(*kind) else {
+            continue;
+        };
+        checked += 1;
+        let decoded = codec::decode(&record).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
         assert_eq!(decoded.schema_version, 5);
         assert_eq!(
             decoded.payload,
@@ -122,6 +126,7 @@ fn every_schema_5_record_is_upcast_with_its_selling_partner() {
             kind.name()
         );
     }
+    assert_eq!(checked, 21, "every kind schema 5 had");
     // Without a partner in the envelope a schema-5 purchase event cannot say who sold it: it
     // is malformed, never guessed.
     let mut env = fixtures::sample(EventKind::SubscriptionExpired);
