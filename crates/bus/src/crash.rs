@@ -8,7 +8,10 @@
 //! Points: `producer_after_append` (events durable in the log, not yet published),
 //! `consumer_after_consume` (messages fetched, nothing appended), `consumer_after_append`
 //! (upstream event and reactions durable, not yet acknowledged), `consumer_mid_batch` (half of a
-//! fetched batch handled).
+//! fetched batch handled); in the entitlement service's keyring, `rotation_after_next_written`
+//! (a new master key durable beside the old, nothing re-wrapped) and `rotation_after_rewrap`
+//! (everything re-wrapped under the new key, the old key file not yet replaced), and
+//! `entitlement_after_revoke` (a revocation durable, its data keys not yet destroyed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

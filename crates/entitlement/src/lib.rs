@@ -7,7 +7,10 @@
 //!
 //! - [`domain`]: pure functions — entitlements, keys, pools, migration plans, who may see;
 //! - [`state`]: [`State`], the one fold (own events and ordering's copies) and the reactions
-//!   to ordering's events.
+//!   to ordering's events;
+//! - [`secret`]: [`secret::ProductKey`], the only type a plaintext key lives in;
+//! - [`keyring`]: envelope encryption — a data key per product key, wrapped by a master key
+//!   kept outside the data directory, destroyed on revocation, rotated after.
 //!
 //! Product keys never appear in plaintext in an event: they travel sealed under their own
 //! data keys, which only the service's keyring can open.
@@ -15,6 +18,8 @@
 #![warn(missing_docs)]
 
 pub mod domain;
+pub mod keyring;
+pub mod secret;
 pub mod state;
 
 pub use state::State;
