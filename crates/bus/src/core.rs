@@ -75,6 +75,9 @@ pub enum StartError {
     /// The bus refused to serve the endpoints.
     #[error("serving the endpoints: {0}")]
     Bus(#[from] BusError),
+    /// The effects a crash left undone could not be redone (`Service::recover`).
+    #[error("recovering effects left undone: {0}")]
+    Recover(String),
 }
 
 /// The state as of a log position, with each stream's version (for optimistic concurrency).

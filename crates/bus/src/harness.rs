@@ -75,11 +75,12 @@ impl<S: Service> Harness<S> {
         body: &Value,
     ) -> Result<Value, ApiError> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let prepared = match self.endpoint(name)? {
+        let mut prepared = match self.endpoint(name)? {
             Handler::Command(decode) => decode(&bytes)?,
-            Handler::Query(_) => return Err(not_a(name, "command")),
+            Handler::Query(_) | Handler::Recorded(_) => return Err(not_a(name, "command")),
         };
         let ctx = self.context(actor, now);
+        prepared.prepare(&self.state, &self.config, &ctx)?;
         let decided = prepared.decide(&self.state, &self.config, &ctx)?;
         let correlation = ctx.seed;
         self.record(decided.events, &ctx, correlation, None);
@@ -124,7 +125,7 @@ impl<S: Service> Harness<S> {
         let ctx = self.context(actor, now);
         match self.endpoint(name)? {
             Handler::Query(run) => run(&self.state, &self.config, &bytes, &ctx),
-            Handler::Command(_) => Err(not_a(name, "query")),
+            Handler::Command(_) | Handler::Recorded(_) => Err(not_a(name, "query")),
         }
     }
 

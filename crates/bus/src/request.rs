@@ -185,8 +185,15 @@ pub(crate) async fn handle_request<S: Service>(
                 Err(r) => error_reply(r),
             }
         }
+        Handler::Recorded(decode) => {
+            let read = match decode(&msg.payload) {
+                Ok(r) => r,
+                Err(e) => return error_reply(e),
+            };
+            recorded_read(shared, endpoint.name, read, &verified, correlation).await
+        }
         Handler::Command(decode) => {
-            let prepared = match decode(&msg.payload) {
+            let mut prepared = match decode(&msg.payload) {
                 Ok(p) => p,
                 Err(e) => return error_reply(e),
             };
@@ -198,6 +205,22 @@ pub(crate) async fn handle_request<S: Service>(
                 Ok(Some(_)) => return error_reply(idempotency_conflict(&request_id)),
                 Ok(None) => {}
                 Err(e) => return error_reply(unavailable(e)),
+            }
+            // The shell step of a prepared command, once: a retry of a recorded request was
+            // answered above and never repeats it.
+            let prepared_ok = match context(shared, &verified) {
+                Ok(ctx) => {
+                    let applied = read_lock(&shared.applied);
+                    prepared.prepare(&applied.state, &shared.config, &ctx)
+                }
+                Err(e) => return error_reply(e),
+            };
+            match prepared_ok {
+                Ok(()) => {}
+                Err(r) if r.is_refusal() => {
+                    return refuse(shared, endpoint.name, r, &verified, correlation).await
+                }
+                Err(r) => return error_reply(r),
             }
             let request = |reply: &Bytes| NewRequest {
                 tenant: tenant.as_uuid(),
@@ -259,6 +282,73 @@ pub(crate) async fn handle_request<S: Service>(
             ))
         }
     }
+}
+
+/// A recorded read: decided like a query, its events appended (no request record: the reply
+/// may hold a secret and must never reach the log) and folded, and only then revealed. If the
+/// events cannot be recorded, nothing is revealed.
+async fn recorded_read<S: Service>(
+    shared: &Shared<S>,
+    name: &'static str,
+    read: Box<dyn crate::service::RecordedRead<S>>,
+    verified: &csp_auth::Verified,
+    correlation: Uuid,
+) -> Bytes {
+    for _attempt in 0..MAX_ATTEMPTS {
+        let ctx = match context(shared, verified) {
+            Ok(ctx) => ctx,
+            Err(e) => return error_reply(e),
+        };
+        let decided = {
+            let applied = read_lock(&shared.applied);
+            read.decide(&applied.state, &shared.config, &ctx)
+                .map(|(emits, handle)| {
+                    let events = stamp(
+                        shared,
+                        &applied,
+                        Vec::new(),
+                        emits,
+                        Some(&ctx),
+                        Some(correlation),
+                        None,
+                    );
+                    (events, handle)
+                })
+        };
+        let (events, handle) = match decided {
+            Ok(d) => d,
+            Err(r) if r.is_refusal() => {
+                return refuse(shared, name, r, verified, correlation).await
+            }
+            Err(r) => return error_reply(r),
+        };
+        match append_stamped(shared, events, None).await {
+            Ok(last) => {
+                if let Some(last) = last {
+                    wait_applied(shared, last).await;
+                }
+                return match handle.reveal(&shared.config) {
+                    Ok(v) => Bytes::from(Reply::Ok(v).to_bytes()),
+                    Err(r) => error_reply(r),
+                };
+            }
+            Err(AppendFailure::Conflict) => {
+                let last = shared.log.last_seq();
+                wait_applied(shared, last).await;
+            }
+            Err(AppendFailure::Failed(e)) => return error_reply(e),
+            Err(AppendFailure::AlreadyRecorded(_) | AppendFailure::IdempotencyConflict) => {
+                return error_reply(ApiError::new(
+                    ErrorCode::Internal,
+                    "a recorded read met a request record it never writes",
+                ))
+            }
+        }
+    }
+    error_reply(ApiError::new(
+        ErrorCode::Conflict,
+        "concurrent changes kept winning; ask again",
+    ))
 }
 
 fn idempotency_conflict(request_id: &str) -> ApiError {

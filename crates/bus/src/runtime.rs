@@ -108,6 +108,7 @@ pub async fn start<S: Service>(
 ) -> Result<Running<S>, StartError> {
     let applied = replay::<S>(&config.log)?;
     info!(service = S::NAME, events = applied.seq, "log replayed");
+    S::recover(&service_config, &applied.state).map_err(StartError::Recover)?;
     let (applied_tx, _) = watch::channel(applied.seq);
     let endpoints: Endpoints<S> = S::endpoints();
     let shared = Arc::new(Shared::<S> {
@@ -292,6 +293,20 @@ async fn fold_tail<S: Service>(shared: &Shared<S>, mut shutdown: watch::Receiver
                 let mut applied = write_lock(&shared.applied);
                 for (record, env) in &decoded {
                     fold::<S>(&mut applied, record, env);
+                }
+            }
+            // Effects after the fold, before the waiters wake: a reply that follows an event
+            // follows its effect. A failure is left to `recover` at the next start.
+            {
+                let applied = read_lock(&shared.applied);
+                for (record, env) in &decoded {
+                    if let Err(e) = S::effect(&shared.config, &applied.state, env) {
+                        error!(
+                            service = shared.name,
+                            seq = record.seq,
+                            "effect not done (redone at the next start): {e}"
+                        );
+                    }
                 }
             }
             decoded.clear();

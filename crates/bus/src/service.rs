@@ -100,6 +100,27 @@ pub trait Service: Send + Sync + 'static {
     ) -> Vec<Emit> {
         Vec::new()
     }
+
+    /// An **effect**: what must happen outside the log once `event` is durable and folded
+    /// (entitlement destroys a revoked key's data key). The applier runs it for each event it
+    /// folds, before anyone waiting for that event is woken, so a reply that follows an event
+    /// follows its effect too. It must be idempotent: a crash between the event and its effect
+    /// is repaired by [`Service::recover`] at the next start, which may redo it. A failure is
+    /// logged and left to `recover`; it never stops the fold.
+    fn effect(
+        _config: &Self::Config,
+        _state: &Self::State,
+        _event: &Envelope,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// At start-up, after the log is replayed and before anything is served: redoes every
+    /// effect the state says is due and may not be done (and undoes what a crash left half
+    /// made, such as data keys sealed for an import that was never recorded). Idempotent.
+    fn recover(_config: &Self::Config, _state: &Self::State) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The state a batch of reactions is decided against, changed only for the aggregates the
@@ -269,9 +290,49 @@ pub type QueryFn<S, Q> = fn(
     &Context,
 ) -> Result<<Q as QueryBody>::Reply, Rejection>;
 
+/// A command's shell step, run once before it is decided (outside the decide-and-retry loop,
+/// after a retry with the same `request_id` has been answered from its record): work with side
+/// effects the pure decision needs the result of — sealing imported keys into the keyring,
+/// durably, so the event that refers to them may be recorded. It may read the state (to refuse
+/// what would only be refused later, before doing the work).
+pub type PrepareFn<S, C, P> =
+    fn(&<S as Service>::State, &<S as Service>::Config, &C, &Context) -> Result<P, Rejection>;
+
+/// A command decided with what its [`PrepareFn`] made.
+pub type PreparedFn<S, C, P> = fn(
+    &<S as Service>::State,
+    &<S as Service>::Config,
+    &C,
+    &P,
+    &Context,
+) -> Result<Decided<<C as CommandBody>::Reply>, Rejection>;
+
+/// A **recorded read**'s decision: the events the read records (who saw what, RULES.md K7) and
+/// a handle the reply is made from once they are durable.
+pub type RecordedFn<S, Q, H> = fn(
+    &<S as Service>::State,
+    &<S as Service>::Config,
+    &Q,
+    &Context,
+) -> Result<Decided<H>, Rejection>;
+
+/// Makes a recorded read's reply from its handle, after its events are durable: the one place
+/// a secret may be opened (a product key for `get_key`). Never stored anywhere.
+pub type RevealFn<S, Q, H> =
+    fn(&<S as Service>::Config, H) -> Result<<Q as QueryBody>::Reply, Rejection>;
+
 /// A decoded command, ready to be decided (possibly several times, on a version conflict).
 pub(crate) trait Prepared<S: Service>: Send + Sync {
     fn request_id(&self) -> &RequestId;
+    /// The shell step of a command that has one ([`Endpoints::prepared_command`]).
+    fn prepare(
+        &mut self,
+        _state: &S::State,
+        _config: &S::Config,
+        _ctx: &Context,
+    ) -> Result<(), Rejection> {
+        Ok(())
+    }
     fn decide(
         &self,
         state: &S::State,
@@ -299,7 +360,110 @@ impl<S: Service, C: CommandBody + Send + Sync> Prepared<S> for PreparedCommand<S
     }
 }
 
+struct PreparedWith<S: Service, C: CommandBody, P> {
+    body: C,
+    prepare: PrepareFn<S, C, P>,
+    handler: PreparedFn<S, C, P>,
+    made: Option<P>,
+}
+
+impl<S, C, P> Prepared<S> for PreparedWith<S, C, P>
+where
+    S: Service,
+    C: CommandBody + Send + Sync,
+    P: Send + Sync,
+{
+    fn request_id(&self) -> &RequestId {
+        self.body.request_id()
+    }
+    fn prepare(
+        &mut self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<(), Rejection> {
+        self.made = Some((self.prepare)(state, config, &self.body, ctx)?);
+        Ok(())
+    }
+    fn decide(
+        &self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<Decided, Rejection> {
+        let Some(made) = &self.made else {
+            return Err(Rejection::new(
+                csp_events::ErrorCode::Internal,
+                "a prepared command was decided before its shell step ran",
+            ));
+        };
+        (self.handler)(state, config, &self.body, made, ctx)?.into_json()
+    }
+}
+
+/// A recorded read's events and the handle its reply is revealed from.
+pub(crate) type ReadDecided<S> = (Vec<Emit>, Box<dyn Reveal<S>>);
+
+/// A decoded recorded read: decided against the state (events and a handle), then revealed.
+pub(crate) trait RecordedRead<S: Service>: Send + Sync {
+    fn decide(
+        &self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<ReadDecided<S>, Rejection>;
+}
+
+/// What a recorded read reveals once its events are durable.
+pub(crate) trait Reveal<S: Service>: Send {
+    fn reveal(self: Box<Self>, config: &S::Config) -> Result<Value, Rejection>;
+}
+
+struct Read<S: Service, Q: QueryBody, H> {
+    body: Q,
+    decide: RecordedFn<S, Q, H>,
+    reveal: RevealFn<S, Q, H>,
+}
+
+struct Handle<S: Service, Q: QueryBody, H> {
+    handle: H,
+    reveal: RevealFn<S, Q, H>,
+}
+
+impl<S, Q, H> Reveal<S> for Handle<S, Q, H>
+where
+    S: Service,
+    Q: QueryBody + 'static,
+    H: Send + 'static,
+{
+    fn reveal(self: Box<Self>, config: &S::Config) -> Result<Value, Rejection> {
+        to_json(&(self.reveal)(config, self.handle)?)
+    }
+}
+
+impl<S, Q, H> RecordedRead<S> for Read<S, Q, H>
+where
+    S: Service,
+    Q: QueryBody + Send + Sync + 'static,
+    H: Send + 'static,
+{
+    fn decide(
+        &self,
+        state: &S::State,
+        config: &S::Config,
+        ctx: &Context,
+    ) -> Result<ReadDecided<S>, Rejection> {
+        let d = (self.decide)(state, config, &self.body, ctx)?;
+        let handle: Box<dyn Reveal<S>> = Box::new(Handle::<S, Q, H> {
+            handle: d.reply,
+            reveal: self.reveal,
+        });
+        Ok((d.events, handle))
+    }
+}
+
 type DecodeCommand<S> = Box<dyn Fn(&[u8]) -> Result<Box<dyn Prepared<S>>, ApiError> + Send + Sync>;
+type DecodeRead<S> = Box<dyn Fn(&[u8]) -> Result<Box<dyn RecordedRead<S>>, ApiError> + Send + Sync>;
 type RunQuery<S> = Box<
     dyn Fn(
             &<S as Service>::State,
@@ -314,6 +478,7 @@ type RunQuery<S> = Box<
 pub(crate) enum Handler<S: Service> {
     Command(DecodeCommand<S>),
     Query(RunQuery<S>),
+    Recorded(DecodeRead<S>),
 }
 
 pub(crate) struct Endpoint<S: Service> {
@@ -370,6 +535,67 @@ impl<S: Service> Endpoints<S> {
             subject: csp_events::subject::command(S::NAME, C::NAME),
             access: Access::Public,
             handler: Handler::Command(decode),
+        });
+        self
+    }
+
+    /// A command with a shell step ([`PrepareFn`]) run once before the pure decision
+    /// ([`PreparedFn`]), e.g. sealing imported keys into the keyring durably before the event
+    /// that refers to them. Otherwise exactly a [`Endpoints::command`].
+    pub fn prepared_command<C, P>(
+        mut self,
+        prepare: PrepareFn<S, C, P>,
+        handler: PreparedFn<S, C, P>,
+    ) -> Self
+    where
+        C: CommandBody + Send + Sync + 'static,
+        P: Send + Sync + 'static,
+    {
+        let decode: DecodeCommand<S> = Box::new(move |body| {
+            let body: C = decode_json(body)?;
+            Ok(Box::new(PreparedWith::<S, C, P> {
+                body,
+                prepare,
+                handler,
+                made: None,
+            }) as Box<dyn Prepared<S>>)
+        });
+        self.list.push(Endpoint {
+            name: C::NAME,
+            subject: csp_events::subject::command(S::NAME, C::NAME),
+            access: Access::Public,
+            handler: Handler::Command(decode),
+        });
+        self
+    }
+
+    /// A **recorded read** (DESIGN.md "Endpoint kinds"): a read whose access is itself a fact.
+    /// Decided against the state like a query, its events (a key shown, a link issued) are
+    /// appended and durable **before** the reply is made by `reveal` — if they cannot be
+    /// recorded, nothing is revealed. Served on `csp.qry.<service>.<name>`, never stored (no
+    /// request record: the reply may hold a secret), never accepted fire-and-forget.
+    pub fn recorded_read<Q, H>(
+        mut self,
+        decide: RecordedFn<S, Q, H>,
+        reveal: RevealFn<S, Q, H>,
+    ) -> Self
+    where
+        Q: QueryBody + Send + Sync + 'static,
+        H: Send + 'static,
+    {
+        let decode: DecodeRead<S> = Box::new(move |body| {
+            let body: Q = decode_json(body)?;
+            Ok(Box::new(Read::<S, Q, H> {
+                body,
+                decide,
+                reveal,
+            }) as Box<dyn RecordedRead<S>>)
+        });
+        self.list.push(Endpoint {
+            name: Q::NAME,
+            subject: csp_events::subject::query(S::NAME, Q::NAME),
+            access: Access::Public,
+            handler: Handler::Recorded(decode),
         });
         self
     }
