@@ -17,9 +17,14 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod config;
 pub mod domain;
+pub mod files;
 pub mod keyring;
+pub mod links;
 pub mod secret;
+pub mod service;
 pub mod state;
 
 pub use state::State;

@@ -1,5 +1,6 @@
 //! The entitlement service's part of the contract: its events (stored with postcard, published
-//! on `csp.evt.entitlement.…`) and the value types they share with its JSON API.
+//! on `csp.evt.entitlement.…`), its JSON commands (`csp.cmd.entitlement.…`), queries and
+//! recorded reads (`csp.qry.entitlement.…`) and their replies, one file each.
 //!
 //! Product keys are valuable intellectual property: no event, here or anywhere, carries one in
 //! plaintext. A key is sealed ([`SealedKey`]) under its own data key the moment it enters csp;
@@ -10,9 +11,15 @@ use serde::{Deserialize, Serialize};
 use crate::id::{DataKeyId, EntitlementId, KeyId};
 use crate::market::{ProductId, SkuId};
 
+pub mod commands;
 pub mod events;
+pub mod queries;
+pub mod replies;
 
+pub use commands::*;
 pub use events::*;
+pub use queries::*;
+pub use replies::*;
 
 /// The service name: the second token of every entitlement subject.
 pub const SERVICE: &str = "entitlement";

@@ -3,26 +3,15 @@
 //! tenancy module's (K5), checked before anything here; opening a sealed key and signing a link
 //! are the shell's, after what this returns is durable.
 
+pub use csp_events::entitlement::KeyType;
 use csp_events::entitlement::{
     DownloadLinkIssued, KeyShown, KeysGenerated, LinkUse, PoolRef, SealedKey, Selection,
 };
 use csp_events::kernel::Rejection;
 use csp_events::{ErrorCode, Event, Timestamp};
-use serde::{Deserialize, Serialize};
 
 use super::entitlement::{check_selection, Ent};
 use super::pool::Pools;
-
-/// What kind of activation key is asked for. CSP activates by MAK only (K4).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyType {
-    /// A multiple activation key: the only kind CSP issues.
-    #[default]
-    Mak,
-    /// A key management service key: never issued.
-    Kms,
-}
 
 /// K4: a request for a KMS key is `kms_not_allowed`, whoever asks and however often — checked
 /// before anything is looked up, so it tells nobody anything.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+pub use csp_events::entitlement::DeviceState;
 use csp_events::entitlement::{DeviceActivation, DevicesImported, MakDeployed};
 use csp_events::kernel::Rejection;
 use csp_events::{ErrorCode, Event, ImportId, TenantId, Timestamp};
@@ -51,20 +52,6 @@ impl Device {
             DeviceState::Ok
         }
     }
-}
-
-/// Where a device stands (K9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    /// More than 30 days left.
-    Ok,
-    /// 30 days or less left.
-    DueSoon,
-    /// Past the deadline: limited or blocked until reactivated.
-    Overdue,
-    /// A MAK was deployed: nothing left to do.
-    Completed,
 }
 
 /// A customer's devices, by name.

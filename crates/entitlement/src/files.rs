@@ -1,0 +1,101 @@
+//! Files people upload, parsed whole: a device list (K9). A bad line refuses the whole file,
+//! naming the line (the header is line 1) and never echoing what it held.
+
+use csp_events::entitlement::DeviceActivation;
+use csp_events::kernel::Rejection;
+use csp_events::Timestamp;
+
+use crate::domain::migration::line_error;
+
+/// The most bytes a device list may have.
+pub const MAX_DEVICE_FILE: usize = 1 << 20;
+
+/// Parses a device list: header `device,last_kms_activation`, then one device per line
+/// (RFC 3339 times in UTC). Returns each device with its line number.
+pub fn devices(text: &str) -> Result<Vec<(usize, DeviceActivation)>, Rejection> {
+    if text.len() > MAX_DEVICE_FILE {
+        return Err(Rejection::new(
+            csp_events::ErrorCode::InvalidRequest,
+            format!("the device list is larger than {MAX_DEVICE_FILE} bytes: split it"),
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| line_error(1, "the header line is not CSV".into()))?
+        .clone();
+    let columns: Vec<&str> = headers.iter().collect();
+    if columns != ["device", "last_kms_activation"] {
+        return Err(line_error(
+            1,
+            "the header must be `device,last_kms_activation`".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
+        let record = record.map_err(|_| line_error(line, "not a CSV line of two fields".into()))?;
+        let (Some(device), Some(at), None) = (record.get(0), record.get(1), record.get(2)) else {
+            return Err(line_error(
+                line,
+                "expected two fields: device, last_kms_activation".into(),
+            ));
+        };
+        if device.is_empty() || device.len() > 255 {
+            return Err(line_error(
+                line,
+                "the device name must be 1 to 255 characters".into(),
+            ));
+        }
+        let Ok(at) = at.parse::<Timestamp>() else {
+            return Err(line_error(
+                line,
+                "last_kms_activation is not an RFC 3339 UTC time (e.g. 2026-06-01T09:30:00Z)"
+                    .into(),
+            ));
+        };
+        out.push((
+            line,
+            DeviceActivation {
+                device: device.to_string(),
+                last_kms_activation: at,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_list_parses_and_a_bad_line_is_named() {
+        let ok = devices("device,last_kms_activation\nsrv-1,2026-06-01T09:30:00Z\n\"srv, 2\",2026-06-02T00:00:00Z\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[1].0, 3);
+        assert_eq!(ok[1].1.device, "srv, 2");
+        for (text, line) in [
+            ("name,when\nsrv,2026-06-01T09:30:00Z\n", 1),
+            (
+                "device,last_kms_activation\nsrv-1,2026-06-01T09:30:00Z\nsrv-2,yesterday\n",
+                3,
+            ),
+            (
+                "device,last_kms_activation\nsrv-1,2026-06-01T09:30:00Z,extra\n",
+                2,
+            ),
+            ("device,last_kms_activation\n,2026-06-01T09:30:00Z\n", 2),
+        ] {
+            let r = devices(text).unwrap_err();
+            assert_eq!(r.details["line"], line, "{text:?}: {}", r.message);
+        }
+    }
+}
