@@ -28,7 +28,9 @@ pub mod model;
 
 pub use error::{CatalogError, Problem};
 pub use load::CatalogFile;
-pub use model::{Catalog, Downloads, KindKey, Policy, Product, Sku, TermKey, TermOffer};
+pub use model::{
+    normalise_key, Catalog, Downloads, KindKey, Policy, Product, Sku, TermKey, TermOffer, KEY_CHARS,
+};
 
 /// The sample catalog shipped in this repository (`deploy/catalog/`), for tests, the demo and
 /// local runs; a deployment points the service at its own directory.

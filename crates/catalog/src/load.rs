@@ -94,7 +94,7 @@ impl Catalog {
         policy: &CatalogFile,
         products: &[CatalogFile],
     ) -> Result<Catalog, CatalogError> {
-        let (currencies, policies) = load_policy_file(policy)?;
+        let (currencies, policies, kms_client_keys) = load_policy_file(policy)?;
         let mut all: BTreeMap<ProductId, Product> = BTreeMap::new();
         let mut first_seen: BTreeMap<ProductId, PathBuf> = BTreeMap::new();
         for file in products {
@@ -118,6 +118,7 @@ impl Catalog {
             currencies,
             products: all,
             policies,
+            kms_client_keys,
         })
     }
 }
@@ -293,9 +294,49 @@ struct RawMarket {
     names: Vec<String>,
 }
 
-fn load_policy_file(file: &CatalogFile) -> Result<(BTreeSet<Currency>, Vec<Policy>), CatalogError> {
+/// One generic KMS client key Microsoft publishes (a GVLK), for the product it activates.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKmsKey {
+    product: String,
+    key: String,
+}
+
+/// The policy file's parts.
+type PolicyParts = (BTreeSet<Currency>, Vec<Policy>, BTreeSet<String>);
+
+/// The generic KMS client keys: 25 characters (dashes and case ignored), kept normalised so an
+/// import can refuse any of them (RULES.md K4).
+fn load_kms_keys(
+    file: &CatalogFile,
+    table: &mut toml::Table,
+) -> Result<BTreeSet<String>, CatalogError> {
+    let Some(v) = table.remove("kms_client_keys") else {
+        return Ok(BTreeSet::new());
+    };
+    let raw: Vec<RawKmsKey> = decode(&file.path, "(top level)", v)?;
+    let mut keys = BTreeSet::new();
+    for (i, k) in raw.iter().enumerate() {
+        let normal = crate::model::normalise_key(&k.key).ok_or_else(|| {
+            invalid(
+                &file.path,
+                "(top level)",
+                &format!("kms_client_keys[{i}].key"),
+                Problem::Decode(format!(
+                    "the {} key is not five groups of five characters",
+                    k.product
+                )),
+            )
+        })?;
+        keys.insert(normal);
+    }
+    Ok(keys)
+}
+
+fn load_policy_file(file: &CatalogFile) -> Result<PolicyParts, CatalogError> {
     let mut table = parse(file)?;
-    check_top_level(file, &table, &["currencies", "policy"])?;
+    check_top_level(file, &table, &["currencies", "policy", "kms_client_keys"])?;
+    let kms = load_kms_keys(file, &mut table)?;
     let currencies = match table.remove("currencies") {
         Some(v) => decode::<Vec<String>>(&file.path, "(top level)", v).map_err(|e| match e {
             CatalogError::Invalid {
@@ -378,7 +419,7 @@ fn load_policy_file(file: &CatalogFile) -> Result<(BTreeSet<Currency>, Vec<Polic
         }
         policies.push(policy);
     }
-    Ok((set, policies))
+    Ok((set, policies, kms))
 }
 
 fn check_policy(file: &Path, entry: &str, raw: RawPolicy) -> Result<Policy, CatalogError> {

@@ -20,9 +20,34 @@ pub struct Catalog {
     pub(crate) products: BTreeMap<ProductId, Product>,
     /// Sorted by `effective_from`, strictly increasing, and so by `version`.
     pub(crate) policies: Vec<Policy>,
+    /// The generic KMS client keys Microsoft publishes, normalised (RULES.md K4: an import
+    /// holding one is refused).
+    pub(crate) kms_client_keys: BTreeSet<String>,
+}
+
+/// The characters of a product key: Microsoft's 24, and `N`, which keys since Windows 8 carry
+/// once.
+pub const KEY_CHARS: &str = "BCDFGHJKMNPQRTVWXY2346789";
+
+/// A product key as 25 upper-case characters without dashes, if it is one (case, spaces around
+/// it and dashes ignored).
+pub fn normalise_key(text: &str) -> Option<String> {
+    let normal: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (normal.len() == 25 && normal.chars().all(|c| KEY_CHARS.contains(c))).then_some(normal)
 }
 
 impl Catalog {
+    /// Whether `key` (normalised: 25 characters, no dashes) is one of the generic KMS client
+    /// keys Microsoft publishes: CSP activates by MAK only (RULES.md K4).
+    pub fn is_kms_client_key(&self, normalised: &str) -> bool {
+        self.kms_client_keys.contains(normalised)
+    }
+
     /// The currencies every price is given in: a customer billed in another currency cannot be
     /// priced, so ordering refuses to add one.
     pub fn currencies(&self) -> &BTreeSet<Currency> {

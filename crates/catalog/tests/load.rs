@@ -838,3 +838,18 @@ fn missing_files_are_named() {
     assert!(e.file().ends_with(Path::new("products/bad.toml")), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn k4_the_catalog_lists_the_generic_kms_client_keys_and_refuses_a_malformed_one() {
+    let c = sample();
+    let gvlk = csp_catalog::normalise_key("wx4nm-kywyw-qjjr4-xv3qb-6vm33").unwrap();
+    assert!(c.is_kms_client_key(&gvlk), "case and dashes do not matter");
+    let mak = csp_catalog::normalise_key("BCDFG-HJKMP-QRTVW-XY234-67896").unwrap();
+    assert!(!c.is_kms_client_key(&mak));
+    let e = broken(
+        "policy.toml",
+        "VDYBN-27WPP-V4HQT-9VMD4-VMK7H",
+        "VDYBN-27WPP-V4HQT-9VMD4",
+    );
+    names(&e, "policy.toml", "(top level)", "kms_client_keys[1].key");
+}

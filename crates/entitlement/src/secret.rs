@@ -6,7 +6,9 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-/// The characters Microsoft uses in product keys (no vowels, no look-alikes).
+/// The characters Microsoft uses in product keys (no vowels, no look-alikes); keys since
+/// Windows 8 also carry one `N`, which parsing accepts ([`csp_catalog::KEY_CHARS`]) and the
+/// generator never writes.
 pub const KEY_ALPHABET: &[u8; 24] = b"BCDFGHJKMPQRTVWXY2346789";
 
 /// A product key (a MAK), in the form Microsoft issues it: five groups of five characters
@@ -18,20 +20,7 @@ impl ProductKey {
     /// the dashes may be left out. Anything else is `None` (and the caller names the line,
     /// never the text).
     pub fn parse(text: &str) -> Option<ProductKey> {
-        let mut chars = Zeroizing::new(String::with_capacity(25));
-        for c in text.trim().chars() {
-            if c == '-' {
-                continue;
-            }
-            let upper = c.to_ascii_uppercase();
-            if !upper.is_ascii() || !KEY_ALPHABET.contains(&(upper as u8)) {
-                return None;
-            }
-            chars.push(upper);
-        }
-        if chars.len() != 25 {
-            return None;
-        }
+        let chars = Zeroizing::new(csp_catalog::normalise_key(text)?);
         Some(ProductKey::from_normalised(&chars))
     }
 
