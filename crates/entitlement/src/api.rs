@@ -428,3 +428,27 @@ pub fn record_mak_deployment(
         reply: view,
     })
 }
+
+/// `get_import_key`: where `csp keys import` seals key files to (the platform's importer).
+pub fn get_import_key(
+    _state: &State,
+    config: &Config,
+    _q: &contract::GetImportKey,
+    ctx: &Context,
+) -> Result<contract::ImportKey, Rejection> {
+    crate::domain::access::platform(
+        &ctx.actor,
+        csp_events::Role::Importer,
+        "import product keys",
+        None,
+    )?;
+    let key = config
+        .keyring
+        .import_public_key()
+        .map_err(|e| Rejection::new(ErrorCode::Internal, format!("the keyring failed: {e}")))?;
+    use base64::Engine as _;
+    Ok(contract::ImportKey {
+        public_key: base64::engine::general_purpose::STANDARD.encode(key),
+        algorithm: "crypto_box sealed box (X25519, XSalsa20-Poly1305)".into(),
+    })
+}

@@ -72,6 +72,106 @@ pub fn devices(text: &str) -> Result<Vec<(usize, DeviceActivation)>, Rejection> 
     Ok(out)
 }
 
+/// One key line of a key file: its line, its pool, the key.
+pub type KeyLine = (
+    usize,
+    csp_events::entitlement::PoolRef,
+    crate::secret::ProductKey,
+);
+
+/// Parses a chunk of a key file: header `product,sku,version,type,key`, then one key per line.
+/// `first_line` is the original file's line of the chunk's first key line. A product, SKU or
+/// version the catalog does not offer, a type other than MAK, a KMS key — by type or because it
+/// is a generic KMS client key Microsoft publishes (K4) — or a malformed key refuses the whole
+/// file, naming the line and never the key.
+pub fn keys(
+    text: &str,
+    first_line: usize,
+    catalog: &csp_catalog::Catalog,
+) -> Result<Vec<KeyLine>, Rejection> {
+    use csp_events::entitlement::PoolRef;
+    use csp_events::market::{ProductId, SkuId};
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| line_error(1, "the header line is not CSV".into()))?
+        .clone();
+    if headers.iter().collect::<Vec<_>>() != ["product", "sku", "version", "type", "key"] {
+        return Err(line_error(
+            1,
+            "the header must be `product,sku,version,type,key`".into(),
+        ));
+    }
+    let kms = |line: usize, why: &str| {
+        Rejection::new(
+            csp_events::ErrorCode::KmsNotAllowed,
+            format!("line {line}: {why}: CSP activates by MAK only; nothing was imported"),
+        )
+        .with("line", line)
+    };
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = first_line + i;
+        let record =
+            record.map_err(|_| line_error(line, "not a CSV line of five fields".into()))?;
+        let field = |n: usize| record.get(n).unwrap_or("");
+        if record.len() != 5 {
+            return Err(line_error(
+                line,
+                "expected five fields: product, sku, version, type, key".into(),
+            ));
+        }
+        let product = ProductId::new(field(0))
+            .ok()
+            .and_then(|p| catalog.product(&p).map(|prod| (p, prod)));
+        let Some((product_id, product)) = product else {
+            return Err(line_error(line, "the catalog has no such product".into()));
+        };
+        let sku = SkuId::new(field(1))
+            .ok()
+            .and_then(|s| product.sku(&s).map(|sku| (s, sku)));
+        let Some((sku_id, sku)) = sku else {
+            return Err(line_error(line, "the product has no such SKU".into()));
+        };
+        if !sku.downloads.versions.iter().any(|v| v == field(2)) {
+            return Err(line_error(
+                line,
+                format!(
+                    "the SKU offers no such version: one of {}",
+                    sku.downloads.versions.join(", ")
+                ),
+            ));
+        }
+        match field(3).to_ascii_uppercase().as_str() {
+            "MAK" => {}
+            "KMS" => return Err(kms(line, "a KMS key")),
+            _ => return Err(line_error(line, "the type must be MAK".into())),
+        }
+        let Some(key) = crate::secret::ProductKey::parse(field(4)) else {
+            return Err(line_error(
+                line,
+                "the key is not five groups of five characters".into(),
+            ));
+        };
+        if catalog.is_kms_client_key(&key.normalised()) {
+            return Err(kms(line, "a generic KMS client key"));
+        }
+        let pool = PoolRef {
+            product: product_id,
+            sku: sku_id,
+            version: field(2).to_string(),
+        };
+        out.push((line, pool, key));
+    }
+    if out.is_empty() {
+        return Err(line_error(first_line, "no key lines".into()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,6 +100,7 @@ const META_MASTER: &[u8] = b"meta/master";
 const DATA_PREFIX: &[u8] = b"dk/";
 const SECRET_LINK: &[u8] = b"secret/link";
 const SECRET_FINGERPRINT: &[u8] = b"secret/fingerprint";
+const SECRET_IMPORT: &[u8] = b"secret/import";
 
 fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, KeyringError> {
     let mut b = Zeroizing::new([0u8; N]);
@@ -316,7 +317,7 @@ impl Keyring {
             source,
             master: RwLock::new(master),
         };
-        for name in [SECRET_LINK, SECRET_FINGERPRINT] {
+        for name in [SECRET_LINK, SECRET_FINGERPRINT, SECRET_IMPORT] {
             if ring.db.get(name)?.is_none() {
                 let secret = random::<32>()?;
                 let stored = wrap(&ring.read_master(), name, &secret[..])?;
@@ -358,11 +359,14 @@ impl Keyring {
     /// Seals each key under a new data key of its own and makes the data keys durable (one
     /// flush) before returning: the event that refers to them may be recorded only after.
     /// A crash in between leaves orphan data keys, removed by [`Keyring::remove_orphans`].
-    pub fn seal_all(&self, keys: &[ProductKey]) -> Result<Vec<SealedKey>, KeyringError> {
+    pub fn seal_all<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k ProductKey>,
+    ) -> Result<Vec<SealedKey>, KeyringError> {
         let master = self.read_master();
         let fingerprint = self.secret(&master, SECRET_FINGERPRINT)?;
         let mut batch = sled::Batch::default();
-        let mut out = Vec::with_capacity(keys.len());
+        let mut out = Vec::new();
         for k in keys {
             let key = KeyId(Uuid::now_v7());
             let data_key = DataKeyId(Uuid::now_v7());
@@ -503,6 +507,32 @@ impl Keyring {
         unwrap_entry(master, name, &stored)
     }
 
+    /// The import public key (X25519): key files are sealed to it (a `crypto_box` sealed box)
+    /// so plaintext keys never travel on the bus.
+    pub fn import_public_key(&self) -> Result<[u8; 32], KeyringError> {
+        let master = self.read_master();
+        let secret = self.import_secret(&master)?;
+        Ok(secret.public_key().to_bytes())
+    }
+
+    /// Opens a key file sealed to [`Keyring::import_public_key`].
+    pub fn open_import(&self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let master = self.read_master();
+        let secret = self.import_secret(&master)?;
+        secret
+            .unseal(sealed)
+            .map(Zeroizing::new)
+            .map_err(|_| KeyringError::Corrupt("the sealed key file".into()))
+    }
+
+    fn import_secret(&self, master: &MasterKey) -> Result<crypto_box::SecretKey, KeyringError> {
+        let bytes = self.secret(master, SECRET_IMPORT)?;
+        let b: [u8; 32] = bytes[..]
+            .try_into()
+            .map_err(|_| KeyringError::Corrupt("the import secret".into()))?;
+        Ok(crypto_box::SecretKey::from_bytes(b))
+    }
+
     /// Rotates the master key: a new one, durable in `<master>.next`; every entry re-wrapped
     /// under it in one durable batch that also names it; then it replaces the old file. See
     /// the module documentation for what a crash at each step leaves.
@@ -573,6 +603,14 @@ fn base64_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
         .decode(text.trim())
         .ok()
         .map(Zeroizing::new)
+}
+
+/// Seals `plain` to an import public key (a `crypto_box` sealed box): what `csp keys import`
+/// sends, so only the entitlement service can open it.
+pub fn seal_for_import(public_key: [u8; 32], plain: &[u8]) -> Result<Vec<u8>, KeyringError> {
+    crypto_box::PublicKey::from_bytes(public_key)
+        .seal(&mut crypto_box::aead::OsRng, plain)
+        .map_err(|_| KeyringError::Random("sealing the key file".into()))
 }
 
 /// The base64 form of a new master key, for `CSP_MASTER_KEY`-style environment variables.
@@ -711,7 +749,7 @@ mod tests {
         let old = ring.master_id();
         let r = ring.rotate_master().unwrap();
         assert_ne!(r.master, old);
-        assert_eq!(r.rewrapped, 4, "two data keys and two secrets");
+        assert_eq!(r.rewrapped, 5, "two data keys and three secrets");
         assert_ne!(
             fs::read(&d.master).unwrap(),
             old_file,

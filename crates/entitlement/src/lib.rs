@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod files;
+pub mod import;
 pub mod keyring;
 pub mod links;
 pub mod secret;

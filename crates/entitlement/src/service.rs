@@ -38,12 +38,14 @@ impl Service for EntitlementService {
             .command(api::generate_keys)
             .command(api::import_devices)
             .command(api::record_mak_deployment)
+            .prepared_command(crate::import::prepare, crate::import::import_keys)
             .recorded_read(api::get_key, api::reveal_key)
             .recorded_read(api::get_download_link, api::reveal_link)
             .recorded_read(api::copy_link, api::reveal_link)
             .query(api::get_software)
             .query(api::get_key_pools)
             .query(api::get_migration_plan)
+            .query(api::get_import_key)
     }
 
     fn summary(state: &State) -> Value {

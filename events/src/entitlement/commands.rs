@@ -69,3 +69,26 @@ pub struct RecordMakDeployment {
     pub device: String,
 }
 command!(RecordMakDeployment, "record_mak_deployment", DeviceView);
+
+/// One chunk of a product-key file, sealed to the service's import public key
+/// (`get_import_key`; a `crypto_box` sealed box, base64): plaintext keys never travel on the
+/// bus. A chunk is CSV with its own header line `product,sku,version,type,key`; the keys are
+/// recorded only once every chunk of the import has arrived and passed, all together — a bad
+/// line anywhere refuses the whole import, naming the line of the original file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportKeys {
+    /// Idempotency key.
+    pub request_id: RequestId,
+    /// The import: the same for every chunk of one file.
+    pub import: crate::id::ImportId,
+    /// This chunk's number, from 0.
+    pub chunk: u32,
+    /// How many chunks the file was cut into.
+    pub chunks: u32,
+    /// The line of the original file this chunk's first key line was (the header is line 1).
+    pub first_line: u32,
+    /// The sealed chunk, base64.
+    pub sealed: String,
+}
+command!(ImportKeys, "import_keys", KeysImported);

@@ -91,3 +91,9 @@ pub struct GetMigrationPlan {
     pub customer: CustomerRef,
 }
 query!(GetMigrationPlan, "get_migration_plan", MigrationPlan);
+
+/// The public key key files are sealed to (platform `importer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetImportKey {}
+query!(GetImportKey, "get_import_key", ImportKey);

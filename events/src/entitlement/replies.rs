@@ -194,3 +194,27 @@ pub struct DevicesAccepted {
     /// Devices in the file.
     pub devices: u32,
 }
+
+/// The answer to one `import_keys` chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysImported {
+    /// The import.
+    pub import: ImportId,
+    /// Chunks received so far.
+    pub received: u32,
+    /// Chunks in all.
+    pub chunks: u32,
+    /// Whether the import is complete and recorded.
+    pub complete: bool,
+    /// Keys recorded per pool (when complete).
+    pub imported: Vec<PoolView>,
+}
+
+/// Where to seal key files to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportKey {
+    /// The X25519 public key, standard base64.
+    pub public_key: String,
+    /// How to seal: `crypto_box sealed box (X25519, XSalsa20-Poly1305)`.
+    pub algorithm: String,
+}
