@@ -207,6 +207,42 @@ impl<S: Service> Running<S> {
         &self.shared.log
     }
 
+    /// A handle on the live state, configuration and clock for a server beside the service
+    /// that answers from them (entitlement's download links, checked against the
+    /// entitlement's status at each request). It reads only; it keeps nothing alive but
+    /// memory once the service is shut down.
+    pub fn reader(&self) -> StateReader<S> {
+        StateReader(Arc::clone(&self.shared))
+    }
+}
+
+/// See [`Running::reader`].
+pub struct StateReader<S: Service>(Arc<Shared<S>>);
+
+impl<S: Service> Clone for StateReader<S> {
+    fn clone(&self) -> Self {
+        StateReader(Arc::clone(&self.0))
+    }
+}
+
+impl<S: Service> StateReader<S> {
+    /// Reads the live state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&S::State) -> R) -> R {
+        f(&read_lock(&self.0.applied).state)
+    }
+
+    /// The configuration the service was started with.
+    pub fn config(&self) -> &S::Config {
+        &self.0.config
+    }
+
+    /// The service's clock, now.
+    pub fn now(&self) -> csp_events::Timestamp {
+        self.0.clock.now()
+    }
+}
+
+impl<S: Service> Running<S> {
     /// Stops taking requests, finishes those in hand (their appends are durable before they
     /// are answered), stops the applier and scheduler, and returns once all are done.
     pub async fn shutdown(mut self) {

@@ -19,6 +19,8 @@ pub struct Config {
     pub link_ttl_secs: i64,
     /// Where links point: the download server's base URL (`http://127.0.0.1:8480`).
     pub link_base: String,
+    /// Where the files links download live (`<product>/<version>_<language>_<file type>.bin`).
+    pub downloads: std::path::PathBuf,
     /// Key imports waiting for their other chunks (shell state, never folded).
     pub staging: crate::import::Staging,
 }

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod download;
 pub mod files;
 pub mod import;
 pub mod keyring;

@@ -32,7 +32,8 @@ const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00
 const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
 
 struct World {
-    _dir: TempDir,
+    dir: TempDir,
+    catalog: Arc<Catalog>,
     bus: Bus,
     issuers: Issuers,
     keyring: Arc<Keyring>,
@@ -75,18 +76,20 @@ impl World {
         let entitlement = runtime::start::<EntitlementService>(
             config("entitlement"),
             Config {
-                catalog,
+                catalog: Arc::clone(&catalog),
                 keyring: Arc::clone(&keyring),
                 low_water: 2,
                 link_ttl_secs: DEFAULT_LINK_TTL_SECS,
                 link_base: "http://127.0.0.1:8480".into(),
+                downloads: dir.path().join("downloads"),
                 staging: Default::default(),
             },
         )
         .await
         .unwrap();
         World {
-            _dir: dir,
+            dir,
+            catalog,
             bus,
             issuers,
             keyring,
@@ -299,6 +302,30 @@ async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revok
             .await;
         assert_eq!(code(&r), "invalid_option", "{r}");
 
+        // The link is a URL a person can open: the file streams; a tampered link is refused.
+        csp_entitlement::download::write_samples(&w.dir.path().join("downloads"), &w.catalog)
+            .unwrap();
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (addr, _server) = csp_entitlement::download::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            w.entitlement.reader(),
+            stop_rx,
+        )
+        .await
+        .unwrap();
+        let seq_before = w.entitlement.log().last_seq();
+        let (status, body) = http_get(addr, &format!("/dl/{token}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("csp sample download: SQL Server 2022 Standard"), "{body}");
+        let (status, body) = http_get(addr, &format!("/dl/{tampered}")).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("bad_signature"), "{body}");
+        assert_eq!(
+            w.entitlement.log().last_seq(),
+            seq_before,
+            "opening links records nothing"
+        );
+
         // K8: the cancellation revokes the key: its data key is destroyed once the revocation
         // is durable, it is never shown again, and the item stays listed, revoked, without key.
         let data_key = match w.events("keys_generated").first() {
@@ -337,6 +364,9 @@ async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revok
             .clone();
         assert_eq!(item["status"], "revoked", "{item}");
         assert_eq!(item["key_available"], false);
+        let (status, body) = http_get(addr, &format!("/dl/{token}")).await;
+        assert_eq!(status, 410);
+        assert!(body.contains("link_revoked"), "{body}");
         let pools = w.ok("csp.qry.entitlement.get_key_pools", &importer, json!({})).await;
         assert_eq!(pools["pools"][0]["remaining"], 2, "a revoked key never returns: {pools}");
 
@@ -344,6 +374,27 @@ async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revok
         w.ordering.shutdown().await;
     })
     .await
+}
+
+/// A plain HTTP/1.1 GET, as any client sends it: the status and the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
