@@ -144,10 +144,13 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
         let _guard = csp_testkit::e2e::serial().await;
         let server = NatsServer::start().expect("nats-server");
         let url = server.url();
-        let data = TempDir::new("csp-e2e-up").unwrap();
-        let dir = data.path().display().to_string();
+        let root = TempDir::new("csp-e2e-up").unwrap();
+        // The master key goes beside the data (`<data>.secrets`): both inside the test's dir.
+        let data = root.path().join("data");
+        let dir = data.display().to_string();
         let mut up = Command::new(env!("CARGO_BIN_EXE_csp"))
             .args(["up", "--nats", url.as_str(), "--data", dir.as_str()])
+            .args(["--download-addr", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())
@@ -171,16 +174,29 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
         args.extend(["--nats", url.as_str(), "--data", dir.as_str()]);
         let out = csp(&args, Some(&add));
         assert!(out.status.success(), "{}", text(&out.stderr));
+        // Entitlement, a consumer of ordering in the same process, learns of the customer.
+        let operator = csp_testkit::e2e::admin_token(&csp_testkit::e2e::dev_issuer(&data));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while csp_testkit::e2e::status(&client, "entitlement", &operator, false).await["state"]
+            ["customers"]
+            != 1
+        {
+            assert!(std::time::Instant::now() < deadline, "entitlement never consumed the customer");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
 
         unsafe {
             libc::kill(up.id() as i32, libc::SIGTERM);
         }
         assert_eq!(up.wait().unwrap().code(), Some(0));
-        assert!(data.path().join("ordering").join("log").is_dir());
-        let out = csp(&["replay", "ordering", "--json", "--data", &dir], None);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(replayed["state"]["customers"], 1);
+        assert!(data.join("ordering").join("log").is_dir());
+        assert!(root.path().join("data.secrets").join("master.key").is_file());
+        for service in ["ordering", "entitlement"] {
+            let out = csp(&["replay", service, "--json", "--data", &dir], None);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(replayed["state"]["customers"], 1, "{service}: {replayed}");
+        }
     })
     .await
 }

@@ -446,11 +446,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                     (bus, None, format!("the system on {url}"))
                 }
                 None => {
-                    let node_args = NodeArgs {
+                    let mut node_args = NodeArgs {
                         manual_clock: Some(args.start),
                         cache_mib: 16,
                         ..NodeArgs::new(data.clone())
                     };
+                    // Links on a free port: a demo never fights a running system for 8480.
+                    node_args.entitlement.download_addr = ([127, 0, 0, 1], 0).into();
                     let node = Node::new(Bus::local(), &node_args)?;
                     let system = System::start(&node).await?;
                     (node.bus.clone(), Some(system), format!("an embedded system (in-process bus, data {})", data.display()))
@@ -489,6 +491,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await;
         if temporary {
             let _ = std::fs::remove_dir_all(&data);
+            if let Some(secrets) = crate::serve::default_master_key(&data).parent() {
+                let _ = std::fs::remove_dir_all(secrets);
+            }
         }
         result
     })

@@ -49,7 +49,7 @@ struct Summary<'a>(&'a EventLog);
 
 impl Visit for Summary<'_> {
     type Output = anyhow::Result<(u64, Value)>;
-    fn visit<S: Service>(self, _: S::Config) -> Self::Output {
+    fn visit<S: Service>(self, _: registry::Make<'_, S>) -> Self::Output {
         let applied = runtime::replay::<S>(self.0).context("replaying the log")?;
         Ok((applied.seq, runtime::summary::<S>(&applied.state, true)))
     }
@@ -61,7 +61,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let log = EventLog::open(&dir, LogOptions::default())
         .with_context(|| format!("cannot open the log at {}", dir.display()))?;
     let started = std::time::Instant::now();
-    let (seq, summary) = registry::visit(&args.service, None, Summary(&log))??;
+    let (seq, summary) =
+        registry::no_setup(|setup| registry::visit(&args.service, setup, Summary(&log)))??;
     let elapsed = started.elapsed();
     if args.json {
         let out = serde_json::json!({

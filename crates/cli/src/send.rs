@@ -68,13 +68,14 @@ pub fn subject_of(service: &str, name: &str) -> anyhow::Result<String> {
     struct Endpoint<'a>(&'a str);
     impl Visit for Endpoint<'_> {
         type Output = (Option<String>, Vec<&'static str>);
-        fn visit<S: Service>(self, _: S::Config) -> Self::Output {
+        fn visit<S: Service>(self, _: registry::Make<'_, S>) -> Self::Output {
             let table = S::endpoints();
             (table.subject(self.0).map(str::to_string), table.names())
         }
     }
-    // The endpoint table needs no configuration: the sample catalog stands in for ordering's.
-    let (subject, names) = registry::visit(service, None, Endpoint(name))?;
+    // The endpoint table needs no configuration.
+    let (subject, names) =
+        registry::no_setup(|setup| registry::visit(service, setup, Endpoint(name)))?;
     subject.with_context(|| {
         format!(
             "{service} has no endpoint {name:?}; it has: {}, status, clock, events_from",

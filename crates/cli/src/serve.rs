@@ -18,7 +18,7 @@ use csp_eventlog::{Durability, EventLog, LogOptions};
 use csp_events::Timestamp;
 use tracing::{info, warn};
 
-use crate::registry::{self, Visit};
+use crate::registry::{self, Make, Setup, Visit};
 
 /// Flags every running csp process takes.
 #[derive(clap::Args, Clone)]
@@ -55,6 +55,112 @@ pub struct NodeArgs {
     /// that show the sync's cost set `UnsafeNoFsync` (their `--unsafe-no-fsync`).
     #[arg(skip)]
     pub durability: Durability,
+    #[command(flatten)]
+    pub entitlement: EntitlementArgs,
+}
+
+/// Entitlement's keys, links and downloads.
+#[derive(clap::Args, Clone, Debug)]
+pub struct EntitlementArgs {
+    /// The master key file wrapping entitlement's keyring. It must live outside the data
+    /// directory, so a copy of the data holds no key; created (mode 0600) for a new keyring.
+    /// Default: `<data>.secrets/master.key`.
+    #[arg(long, env = "CSP_MASTER_KEY_FILE")]
+    pub master_key: Option<PathBuf>,
+    /// Read the master key from this environment variable instead (base64 of its 48 bytes;
+    /// cannot be rotated in place).
+    #[arg(long, conflicts_with = "master_key")]
+    pub master_key_env: Option<String>,
+    /// Where to serve download links (`GET /dl/<token>`); port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    pub download_addr: std::net::SocketAddr,
+    /// The links' base URL as users reach the server. Default: `http://<download-addr>`.
+    #[arg(long)]
+    pub download_url: Option<String>,
+    /// The files links download (`<product>/<version>_<language>_<file type>.bin`). Default:
+    /// `<data>/downloads`.
+    #[arg(long)]
+    pub downloads: Option<PathBuf>,
+    /// How long a download link works, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub link_ttl_hours: u32,
+    /// A key pool below this many keys records `key_pool_low`.
+    #[arg(long, default_value_t = csp_entitlement::config::DEFAULT_LOW_WATER)]
+    pub key_low_water: u32,
+}
+
+impl Default for EntitlementArgs {
+    fn default() -> Self {
+        EntitlementArgs {
+            master_key: None,
+            master_key_env: None,
+            download_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8480)),
+            download_url: None,
+            downloads: None,
+            link_ttl_hours: 24,
+            key_low_water: csp_entitlement::config::DEFAULT_LOW_WATER,
+        }
+    }
+}
+
+/// The master key file of the installation whose data directory is `data`: beside it, never in
+/// it (`<data>.secrets/master.key`).
+pub fn default_master_key(data: &Path) -> PathBuf {
+    let mut dir = data.as_os_str().to_owned();
+    dir.push(".secrets");
+    PathBuf::from(dir).join("master.key")
+}
+
+/// The entitlement service's configuration: the catalog, its keyring (opened with the master
+/// key, which is refused inside the data directory), links and downloads.
+pub fn entitlement_config(setup: Setup<'_>) -> anyhow::Result<csp_entitlement::config::Config> {
+    use csp_entitlement::keyring::{Keyring, MasterSource};
+    let args = setup.entitlement;
+    let source = match (&args.master_key, &args.master_key_env) {
+        (_, Some(var)) => MasterSource::Env(var.clone()),
+        (Some(path), None) => MasterSource::File(path.clone()),
+        (None, None) => MasterSource::File(default_master_key(setup.root)),
+    };
+    if let MasterSource::File(path) = &source {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        anyhow::ensure!(
+            !abs(path).starts_with(abs(setup.root)),
+            "the master key {} is inside the data directory {}: keep it outside, so a copy of the data holds no key",
+            path.display(),
+            setup.root.display()
+        );
+        if let Some(parent) = path.parent() {
+            create_private_dir(parent)?;
+        }
+    }
+    let keyring_dir = setup.dir.join("keyring");
+    let keyring = Keyring::open(&keyring_dir, source)
+        .with_context(|| format!("opening the keyring at {}", keyring_dir.display()))?;
+    let downloads = args
+        .downloads
+        .clone()
+        .unwrap_or_else(|| setup.root.join("downloads"));
+    Ok(csp_entitlement::config::Config {
+        catalog: catalog(setup.catalog)?,
+        keyring: Arc::new(keyring),
+        low_water: args.key_low_water,
+        link_ttl_secs: i64::from(args.link_ttl_hours) * 3600,
+        link_base: std::sync::OnceLock::new(),
+        downloads,
+        staging: Default::default(),
+    })
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if !dir.as_os_str().is_empty() && !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 impl NodeArgs {
@@ -71,6 +177,7 @@ impl NodeArgs {
             max_body: 256 * 1024,
             cache_mib: 64,
             durability: Durability::Synced,
+            entitlement: EntitlementArgs::default(),
         }
     }
 }
@@ -206,10 +313,36 @@ impl Node {
         info!(service = S::NAME, log = %log_dir.display(), "ready");
         Ok(running)
     }
+
+    /// Starts the service `name` in `dir` (its log in `dir/log`), with what goes beside it
+    /// (entitlement's download server).
+    pub async fn start_named(&self, name: &str, dir: &Path) -> anyhow::Result<Box<dyn Stop>> {
+        struct Start<'a> {
+            node: &'a Node,
+            dir: &'a Path,
+        }
+        impl<'a> Visit for Start<'a> {
+            type Output = BoxFuture<'a, anyhow::Result<Box<dyn Stop>>>;
+            fn visit<S: Service>(self, make: Make<'_, S>) -> Self::Output {
+                let config = make.config();
+                Box::pin(async move {
+                    let running = self.node.start::<S>(&self.dir.join("log"), config?).await?;
+                    attach(running, &self.node.args.entitlement).await
+                })
+            }
+        }
+        let setup = Setup {
+            catalog: self.args.catalog.as_deref(),
+            dir,
+            root: &self.args.data,
+            entitlement: &self.args.entitlement,
+        };
+        registry::visit(name, setup, Start { node: self, dir })?.await
+    }
 }
 
 /// A service running in this process, whatever its type: what a [`System`] stops.
-trait Stop: Send {
+pub trait Stop: Send {
     fn name(&self) -> &'static str;
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
@@ -273,26 +406,72 @@ impl System {
     }
 }
 
-/// Starts the service `name` on `node`, its log in `<data>/<name>/log`.
+/// Starts the service `name` on `node`, in `<data>/<name>/` (its log in `log/`).
 async fn start_one(node: &Node, name: &str) -> anyhow::Result<Box<dyn Stop>> {
-    struct Start<'a> {
-        node: &'a Node,
-        log_dir: PathBuf,
+    let dir = node.args.data.join(name);
+    node.start_named(name, &dir).await
+}
+
+/// A running service, with its download server if it is entitlement.
+async fn attach<S: Service>(
+    running: Running<S>,
+    args: &EntitlementArgs,
+) -> anyhow::Result<Box<dyn Stop>> {
+    use csp_entitlement::service::EntitlementService;
+    let any: Box<dyn std::any::Any + Send> = Box::new(running);
+    match any.downcast::<Running<EntitlementService>>() {
+        Ok(entitlement) => Ok(Box::new(Downloads::start(*entitlement, args).await?)),
+        Err(other) => match other.downcast::<Running<S>>() {
+            Ok(running) => Ok(running as Box<dyn Stop>),
+            Err(_) => anyhow::bail!("{} could not be started", S::NAME),
+        },
     }
-    impl<'a> Visit for Start<'a> {
-        type Output = BoxFuture<'a, anyhow::Result<Box<dyn Stop>>>;
-        fn visit<S: Service>(self, config: S::Config) -> Self::Output {
-            Box::pin(async move {
-                let running = self.node.start::<S>(&self.log_dir, config).await?;
-                Ok(Box::new(running) as Box<dyn Stop>)
-            })
-        }
+}
+
+/// The entitlement service and its download server, started and stopped together.
+pub struct Downloads {
+    running: Running<csp_entitlement::service::EntitlementService>,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Downloads {
+    /// Serves `running`'s links on `args.download_addr`; links point at `args.download_url`
+    /// or at the address bound.
+    pub async fn start(
+        running: Running<csp_entitlement::service::EntitlementService>,
+        args: &EntitlementArgs,
+    ) -> anyhow::Result<Downloads> {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (addr, server) =
+            csp_entitlement::download::serve(args.download_addr, running.reader(), stop_rx)
+                .await
+                .with_context(|| format!("serving download links on {}", args.download_addr))?;
+        let base = args
+            .download_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let _ = running.reader().config().link_base.set(base.clone());
+        eprintln!("csp: download links served at {base}/dl/<token>");
+        Ok(Downloads {
+            running,
+            stop,
+            server,
+        })
     }
-    let start = Start {
-        node,
-        log_dir: node.args.data.join(name).join("log"),
-    };
-    registry::visit(name, node.args.catalog.as_deref(), start)?.await
+}
+
+impl Stop for Downloads {
+    fn name(&self) -> &'static str {
+        csp_entitlement::service::SERVICE
+    }
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = self.stop.send(true);
+            let _ = self.server.await;
+            self.running.shutdown().await;
+        })
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -309,34 +488,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("connecting to NATS at {}", args.nats))?;
         let node = Node::new(bus, &args.node)?;
-        struct Serve<'a> {
-            args: &'a ServeArgs,
-            node: &'a Node,
-        }
-        impl<'a> Visit for Serve<'a> {
-            type Output = BoxFuture<'a, anyhow::Result<()>>;
-            fn visit<S: Service>(self, config: S::Config) -> Self::Output {
-                Box::pin(async move {
-                    let log_dir = self.args.node.data.join("log");
-                    let running = self.node.start::<S>(&log_dir, config).await?;
-                    eprintln!(
-                        "csp: {} serving on {} (data {})",
-                        S::NAME,
-                        self.args.nats,
-                        self.args.node.data.display()
-                    );
-                    wait_for_signal().await?;
-                    running.shutdown().await;
-                    Ok(())
-                })
-            }
-        }
-        let serve = Serve {
-            args: &args,
-            node: &node,
-        };
-        let served = registry::visit(&args.service, args.node.catalog.as_deref(), serve)?.await;
-        served
+        let running = node.start_named(&args.service, &args.node.data).await?;
+        eprintln!(
+            "csp: {} serving on {} (data {})",
+            running.name(),
+            args.nats,
+            args.node.data.display()
+        );
+        wait_for_signal().await?;
+        running.stop().await;
+        Ok(())
     })
 }
 

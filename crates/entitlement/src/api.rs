@@ -232,9 +232,15 @@ pub fn reveal_link(config: &Config, claims: LinkClaims) -> Result<Link, Rejectio
             format!("the link cannot be signed: {e}"),
         )
     })?;
+    let base = config.link_base.get().ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::Unavailable,
+            "the download server is not serving yet; ask again",
+        )
+    })?;
     Ok(Link {
         entitlement: claims.entitlement,
-        url: format!("{}/dl/{token}", config.link_base.trim_end_matches('/')),
+        url: format!("{}/dl/{token}", base.trim_end_matches('/')),
         expires_at: claims.expires_at,
     })
 }

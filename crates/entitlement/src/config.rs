@@ -17,8 +17,9 @@ pub struct Config {
     pub low_water: u32,
     /// How long a download link works, in seconds (24 h by default).
     pub link_ttl_secs: i64,
-    /// Where links point: the download server's base URL (`http://127.0.0.1:8480`).
-    pub link_base: String,
+    /// Where links point: the download server's base URL (`http://127.0.0.1:8480`), set once
+    /// the server has bound its address.
+    pub link_base: std::sync::OnceLock<String>,
     /// Where the files links download live (`<product>/<version>_<language>_<file type>.bin`).
     pub downloads: std::path::PathBuf,
     /// Key imports waiting for their other chunks (shell state, never folded).

@@ -80,7 +80,7 @@ impl World {
                 keyring: Arc::clone(&keyring),
                 low_water: 2,
                 link_ttl_secs: DEFAULT_LINK_TTL_SECS,
-                link_base: "http://127.0.0.1:8480".into(),
+                link_base: "http://127.0.0.1:8480".to_string().into(),
                 downloads: dir.path().join("downloads"),
                 staging: Default::default(),
             },
