@@ -87,6 +87,12 @@ pub struct EntitlementArgs {
     /// A key pool below this many keys records `key_pool_low`.
     #[arg(long, default_value_t = csp_entitlement::config::DEFAULT_LOW_WATER)]
     pub key_low_water: u32,
+    /// Rotate the master key after this many revocations...
+    #[arg(long, default_value_t = csp_entitlement::config::DEFAULT_ROTATE_EVERY)]
+    pub rotate_every: u32,
+    /// ...or this many minutes after the first revocation since the last rotation.
+    #[arg(long, default_value_t = 15)]
+    pub rotate_after_minutes: u32,
 }
 
 impl Default for EntitlementArgs {
@@ -99,6 +105,8 @@ impl Default for EntitlementArgs {
             downloads: None,
             link_ttl_hours: 24,
             key_low_water: csp_entitlement::config::DEFAULT_LOW_WATER,
+            rotate_every: csp_entitlement::config::DEFAULT_ROTATE_EVERY,
+            rotate_after_minutes: 15,
         }
     }
 }
@@ -148,6 +156,10 @@ pub fn entitlement_config(setup: Setup<'_>) -> anyhow::Result<csp_entitlement::c
         link_base: std::sync::OnceLock::new(),
         downloads,
         staging: Default::default(),
+        rotation: csp_entitlement::config::RotationPolicy::new(
+            args.rotate_every,
+            std::time::Duration::from_secs(u64::from(args.rotate_after_minutes) * 60),
+        ),
     })
 }
 
@@ -451,6 +463,23 @@ impl Downloads {
             .download_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        // Revocations pending longer than the policy allows rotate the master key even when no
+        // further revocation comes.
+        let reader = running.reader();
+        let mut tick_stop = stop.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = reader.config().rotate_if_due(false) {
+                            tracing::error!("rotating the master key: {e}");
+                        }
+                    }
+                    _ = tick_stop.changed() => return,
+                }
+            }
+        });
         let _ = running.reader().config().link_base.set(base.clone());
         eprintln!("csp: download links served at {base}/dl/<token>");
         Ok(Downloads {

@@ -60,14 +60,18 @@ impl Service for EntitlementService {
         react(batch, &config.catalog, &upstream.event.payload)
     }
 
-    /// K8: once an entitlement's end is durable and folded, its data keys are destroyed.
+    /// K8: once an entitlement's end is durable and folded, its data keys are destroyed; the
+    /// master key rotates when the policy says (see [`crate::config::RotationPolicy`]).
     fn effect(config: &Config, _state: &State, event: &Envelope) -> Result<(), String> {
         if let Event::EntitlementEnded(end) = &event.payload {
             csp_bus::crash::point("entitlement_after_revoke");
-            config
+            let destroyed = config
                 .keyring
                 .destroy(&end.data_keys)
                 .map_err(|e| e.to_string())?;
+            if destroyed > 0 && config.rotation.revoked() {
+                config.rotate_if_due(true).map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     }

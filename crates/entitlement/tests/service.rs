@@ -83,6 +83,10 @@ impl World {
                 link_base: "http://127.0.0.1:8480".to_string().into(),
                 downloads: dir.path().join("downloads"),
                 staging: Default::default(),
+                rotation: csp_entitlement::config::RotationPolicy::new(
+                    1,
+                    Duration::from_secs(3600),
+                ),
             },
         )
         .await
@@ -333,6 +337,7 @@ async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revok
             other => panic!("{other:?}"),
         };
         assert!(w.keyring.holds(data_key).unwrap());
+        let master_before = w.keyring.master_id();
         w.ok(
             "csp.cmd.ordering.cancel_subscription",
             &admin,
@@ -348,6 +353,21 @@ async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revok
         assert_eq!(ended, data_key);
         w.wait("the data key destroyed", || (!w.keyring.holds(data_key).unwrap()).then_some(()))
             .await;
+        // The revocation rotated the master key (this world rotates after every one): the
+        // revoked key's ciphertext in the log opens under nothing; the live ones still open.
+        w.wait("the rotation", || (w.keyring.master_id() != master_before).then_some(()))
+            .await;
+        let mut opened = 0;
+        for e in w.events("key_pool_filled") {
+            let Event::KeyPoolFilled(f) = e else { continue };
+            for sealed in &f.keys {
+                match w.keyring.unseal(sealed) {
+                    Ok(_) => opened += 1,
+                    Err(e) => assert_eq!(sealed.data_key, data_key, "{e}"),
+                }
+            }
+        }
+        assert_eq!(opened, 2, "the two keys still in the pool");
         for token in [admin.clone(), customer_admin.clone()] {
             let r = w.call("csp.qry.entitlement.get_key", &token, &get_key).await;
             assert_eq!(code(&r), "entitlement_revoked", "{r}");
