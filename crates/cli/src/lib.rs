@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod keys;
 mod log_cmd;
 mod registry;
 mod replay;
@@ -57,6 +58,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Mint a token from the development (or internal) issuer.
     Token(token::TokenArgs),
+    /// Product keys: import a key file (sealed, in chunks), generate one for a demo, rotate
+    /// the master key of a stopped entitlement service.
+    Keys {
+        #[command(subcommand)]
+        which: keys::KeysCommand,
+    },
     /// Run a benchmark and print figures beside a ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -103,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Restored { dir } => log_cmd::restored(&dir),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
+        Command::Keys { which } => keys::run(which),
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),
