@@ -78,7 +78,7 @@ pub struct EntitlementArgs {
     #[arg(long)]
     pub download_url: Option<String>,
     /// The files links download (`<product>/<version>_<language>_<file type>.bin`). Default:
-    /// `<data>/downloads`.
+    /// `<data>/downloads`, filled with a small sample set when first created.
     #[arg(long)]
     pub downloads: Option<PathBuf>,
     /// How long a download link works, in hours.
@@ -144,12 +144,22 @@ pub fn entitlement_config(setup: Setup<'_>) -> anyhow::Result<csp_entitlement::c
     let keyring_dir = setup.dir.join("keyring");
     let keyring = Keyring::open(&keyring_dir, source)
         .with_context(|| format!("opening the keyring at {}", keyring_dir.display()))?;
-    let downloads = args
-        .downloads
-        .clone()
-        .unwrap_or_else(|| setup.root.join("downloads"));
+    let catalog = catalog(setup.catalog)?;
+    let downloads = match &args.downloads {
+        Some(dir) => dir.clone(),
+        None => {
+            // The embedded default serves a small sample file for every file the catalog
+            // offers, so links work with nothing else installed.
+            let dir = setup.root.join("downloads");
+            if !dir.exists() {
+                csp_entitlement::download::write_samples(&dir, &catalog)
+                    .with_context(|| format!("writing sample downloads to {}", dir.display()))?;
+            }
+            dir
+        }
+    };
     Ok(csp_entitlement::config::Config {
-        catalog: catalog(setup.catalog)?,
+        catalog,
         keyring: Arc::new(keyring),
         low_water: args.key_low_water,
         link_ttl_secs: i64::from(args.link_ttl_hours) * 3600,

@@ -1,0 +1,211 @@
+//! Entitlement over a real nats-server, ordering and entitlement as separate `csp serve`
+//! processes trusting issuers bound to tenants, keys imported with `csp keys import`, links
+//! opened with curl:
+//!
+//! purchase → keys generated → shown to the selling partner's `admin_agent` and to the
+//! customer's own `global_admin`, refused to a `sales_agent`, another partner and another
+//! customer (each refusal recorded) → cancellation → the key is never shown again, its link
+//! answers `link_revoked` to curl, the item is listed as revoked without a key. Tampered and
+//! expired links answer `bad_signature` and `link_expired`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use csp_eventlog::{EventLog, LogOptions};
+use csp_events::{codec, Role, TenantId};
+use csp_testkit::e2e::{code, Csp};
+use csp_testkit::identity::Issuers;
+use csp_testkit::{NatsServer, TempDir};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0001));
+const P2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0002));
+const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0001));
+const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
+const START: &str = "2026-12-01T09:00:00Z";
+
+async fn send(client: &async_nats::Client, subject: &str, token: &str, body: &Value) -> Value {
+    let raw =
+        csp_testkit::e2e::send_raw(client, subject, Some(token), body.to_string().as_bytes()).await;
+    serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{subject}: {e}: {raw:?}"))
+}
+
+async fn ok(client: &async_nats::Client, subject: &str, token: &str, body: Value) -> Value {
+    let r = send(client, subject, token, &body).await;
+    assert_eq!(code(&r), "ok", "{subject}: {r}");
+    r["result"].clone()
+}
+
+/// curl's view of a URL: the HTTP status and the body.
+fn curl(url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl (a real HTTP client) is installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn events_of(log: &Path, kind: &str) -> usize {
+    let log = EventLog::open(log, LogOptions::default()).unwrap();
+    log.read_from(1)
+        .map(|r| codec::decode(r.unwrap().bytes()).unwrap())
+        .filter(|e| e.payload.name() == kind)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_shown_to_whom_they_may_be_and_revoked_everywhere_on_cancel() {
+    let _serial = csp_testkit::e2e::serial().await;
+    csp_testkit::within(Duration::from_secs(300), async {
+        let nats = NatsServer::start().unwrap();
+        nats.wait_for_jetstream().await.unwrap();
+        let root = TempDir::new("csp-e2e-entitlement").unwrap();
+        let issuers = Issuers::new().partner(P1).partner(P2).customer(C1).customer(C2);
+        let file = root.path().join("issuers.json");
+        std::fs::write(&file, issuers.json()).unwrap();
+        let issuers_flag = file.display().to_string();
+        let internal = root.path().join("internal.key").display().to_string();
+        let common = [
+            "--issuers",
+            issuers_flag.as_str(),
+            "--internal-key",
+            internal.as_str(),
+            "--manual-clock",
+            START,
+        ];
+        let ordering_dir = root.path().join("ordering");
+        let entitlement_dir = root.path().join("entitlement");
+        let mut ordering = Csp::serve(&nats.url(), "ordering", &ordering_dir, &common).await;
+        let mut extra = common.to_vec();
+        extra.extend(["--download-addr", "127.0.0.1:0"]);
+        let mut entitlement = Csp::serve(&nats.url(), "entitlement", &entitlement_dir, &extra).await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let admin = issuers.partner_user(P1, Role::AdminAgent);
+        let operator = issuers.platform_user(Role::Operator);
+
+        ok(&client, "csp.cmd.ordering.add_customer", &admin, json!({"request_id": "c1",
+            "tenant_id": C1, "domain": "c1.example", "company_name": "C1 Ltd",
+            "country": "US", "currency": "USD"})).await;
+        let placed = ok(&client, "csp.cmd.ordering.place_order", &admin, json!({"request_id": "o1",
+            "customer": C1, "lines": [
+                {"product": "sql-server-2022-standard", "sku": "2-core-p1y", "quantity": 1, "term": "P1Y", "billing_plan": "annual"},
+                {"product": "sql-server-2022-standard-perpetual", "sku": "2-core", "quantity": 1, "term": "perpetual", "billing_plan": "one_time"}
+            ]})).await;
+        let sub = placed["lines"][0]["subscription_id"].as_str().unwrap().to_string();
+        let perpetual = placed["lines"][1]["purchase_id"].as_str().unwrap().to_string();
+
+        // Entitlement, another process, consumed the purchase.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = csp_testkit::e2e::status(&client, "entitlement", &operator, false).await;
+            if s["state"]["entitlements"] == 2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "entitlement never granted: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Keys in, sealed, with the real CLI.
+        let keys = root.path().join("keys.csv");
+        let importer = issuers.platform_user(Role::Importer);
+        let csp = env!("CARGO_BIN_EXE_csp");
+        let out = Command::new(csp)
+            .args(["keys", "generate", "--out", keys.to_str().unwrap()])
+            .args(["--pool", "sql-server-2022-standard/2-core-p1y/SQL Server 2022=3"])
+            .args(["--pool", "sql-server-2022-standard-perpetual/2-core/SQL Server 2022=3"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(csp)
+            .args(["keys", "import", "--file", keys.to_str().unwrap(), "--nats", &nats.url(), "--token", &importer])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let sel = json!({"customer": C1, "version": "SQL Server 2022", "language": "English", "file_type": "ISO (x64)"});
+        let with = |entitlement: &str, extra: Value| {
+            let mut b = sel.clone();
+            b["entitlement"] = json!(entitlement);
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        ok(&client, "csp.cmd.entitlement.generate_keys", &admin, with(&sub, json!({"request_id": "g1"}))).await;
+        ok(&client, "csp.cmd.entitlement.generate_keys", &admin, with(&perpetual, json!({"request_id": "g2"}))).await;
+        let get_key = json!({"customer": C1, "entitlement": sub, "version": "SQL Server 2022"});
+        let shown = ok(&client, "csp.qry.entitlement.get_key", &admin, get_key.clone()).await;
+        let key = shown["key"].as_str().unwrap().to_string();
+        assert_eq!(key.len(), 29, "{key}");
+        let customer = issuers.customer_admin(C1);
+        let again = ok(&client, "csp.qry.entitlement.get_key", &customer, get_key.clone()).await;
+        assert_eq!(again["key"], key.as_str(), "the customer's own global admin sees it");
+        for (who, token, expected) in [
+            ("sales agent", issuers.partner_user(P1, Role::SalesAgent), "forbidden"),
+            ("another partner", issuers.partner_user(P2, Role::AdminAgent), "not_found"),
+            ("another customer", issuers.customer_admin(C2), "not_found"),
+        ] {
+            let r = send(&client, "csp.qry.entitlement.get_key", &token, &get_key).await;
+            assert_eq!(code(&r), expected, "{who}: {r}");
+            assert!(!r.to_string().contains(&key), "{who} saw the key");
+        }
+
+        // Links a person opens with curl.
+        let link = ok(&client, "csp.qry.entitlement.get_download_link", &admin, with(&sub, json!({}))).await;
+        let url = link["url"].as_str().unwrap().to_string();
+        let (status, body) = curl(&url);
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("SQL Server 2022"), "{body}");
+        let other = ok(&client, "csp.qry.entitlement.copy_link", &customer, with(&perpetual, json!({}))).await;
+        let other_url = other["url"].as_str().unwrap().to_string();
+        let (base, token) = url.rsplit_once('/').unwrap();
+        let mut bad = token.to_string();
+        let flipped = if bad.ends_with('A') { "B" } else { "A" };
+        bad.replace_range(bad.len() - 1.., flipped);
+        let (status, body) = curl(&format!("{base}/{bad}"));
+        assert_eq!((status, body.contains("bad_signature")), (403, true), "{body}");
+
+        // The cancellation: never shown again, link dead, item listed as revoked.
+        ok(&client, "csp.cmd.ordering.cancel_subscription", &admin,
+           json!({"request_id": "x1", "customer": C1, "subscription_id": sub})).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut views = 2;
+        loop {
+            let r = send(&client, "csp.qry.entitlement.get_key", &customer, &get_key).await;
+            if code(&r) == "entitlement_revoked" {
+                break;
+            }
+            assert_eq!(code(&r), "ok", "{r}");
+            views += 1;
+            assert!(Instant::now() < deadline, "the key was never revoked");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let r = send(&client, "csp.qry.entitlement.get_key", &admin, &get_key).await;
+        assert_eq!(code(&r), "entitlement_revoked", "{r}");
+        let (status, body) = curl(&url);
+        assert_eq!((status, body.contains("link_revoked")), (410, true), "{body}");
+        let page = ok(&client, "csp.qry.entitlement.get_software", &customer, json!({"customer": C1})).await;
+        let item = page["items"].as_array().unwrap().iter().find(|i| i["entitlement"] == sub.as_str()).unwrap().clone();
+        assert_eq!((item["status"].as_str(), item["key_available"].as_bool()), (Some("revoked"), Some(false)), "{item}");
+
+        // Expiry, on the service's clock: 25 hours on, the other link is dead too.
+        let (status, _) = curl(&other_url);
+        assert_eq!(status, 200);
+        let r = send(&client, "csp.admin.entitlement.clock", &operator, &json!({"advance_seconds": 25 * 3600})).await;
+        assert_eq!(code(&r), "ok", "{r}");
+        let (status, body) = curl(&other_url);
+        assert_eq!((status, body.contains("link_expired")), (410, true), "{body}");
+
+        entitlement.terminate();
+        ordering.terminate();
+        let log = entitlement_dir.join("log");
+        assert_eq!(events_of(&log, "access_refused"), 3, "each refusal recorded once");
+        assert_eq!(events_of(&log, "key_shown"), views, "each view answered, recorded");
+        assert_eq!(events_of(&log, "download_link_issued"), 2);
+    })
+    .await
+}
