@@ -12,8 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use csp_entitlement::keyring::{Keyring, MasterSource};
 use csp_eventlog::{EventLog, LogOptions};
-use csp_events::{codec, Role, TenantId};
+use csp_events::{codec, DataKeyId, Event, Role, TenantId};
 use csp_testkit::e2e::{code, Csp};
 use csp_testkit::identity::Issuers;
 use csp_testkit::{NatsServer, TempDir};
@@ -208,4 +209,161 @@ async fn keys_are_shown_to_whom_they_may_be_and_revoked_everywhere_on_cancel() {
         assert_eq!(events_of(&log, "download_link_issued"), 2);
     })
     .await
+}
+
+/// Every sealed key the entitlement log holds, and which of them a keyring opens.
+fn opened_keys(log: &Path, keyring: &Keyring) -> (Vec<DataKeyId>, Vec<DataKeyId>) {
+    let log = EventLog::open(log, LogOptions::default()).unwrap();
+    let (mut open, mut shut) = (Vec::new(), Vec::new());
+    for r in log.read_from(1) {
+        if let Event::KeyPoolFilled(f) = codec::decode(r.unwrap().bytes()).unwrap().payload {
+            for s in &f.keys {
+                match keyring.unseal(s) {
+                    Ok(_) => open.push(s.data_key),
+                    Err(_) => shut.push(s.data_key),
+                }
+            }
+        }
+    }
+    (open, shut)
+}
+
+fn generated_data_key(log: &Path) -> DataKeyId {
+    let log = EventLog::open(log, LogOptions::default()).unwrap();
+    log.read_from(1)
+        .find_map(
+            |r| match codec::decode(r.unwrap().bytes()).unwrap().payload {
+                Event::KeysGenerated(k) => Some(k.data_key),
+                _ => None,
+            },
+        )
+        .expect("keys were generated")
+}
+
+/// SIGKILL between `entitlement_ended` (durable) and the destruction of its data keys: the
+/// restarted service destroys them before serving. SIGKILL in the middle of a master-key
+/// rotation, at each of its steps: no live key lost, no old master key left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_between_revocation_and_shredding_and_mid_rotation_lose_nothing_and_leave_nothing()
+{
+    let _serial = csp_testkit::e2e::serial().await;
+    csp_testkit::within(Duration::from_secs(300), async {
+        let nats = NatsServer::start().unwrap();
+        nats.wait_for_jetstream().await.unwrap();
+        let root = TempDir::new("csp-e2e-entitlement-crash").unwrap();
+        let keys = csp_testkit::e2e::Keys::new("csp-e2e-entitlement-crash-keys");
+        let mut flags: Vec<&str> = keys.keys.iter().map(String::as_str).collect();
+        flags.extend(["--manual-clock", START]);
+        let ordering_dir = root.path().join("ordering");
+        let entitlement_dir = root.path().join("entitlement");
+        let _ordering = Csp::serve(&nats.url(), "ordering", &ordering_dir, &flags).await;
+        let mut with_links = flags.clone();
+        with_links.extend(["--download-addr", "127.0.0.1:0", "--rotate-every", "1000"]);
+        let mut entitlement =
+            Csp::serve(&nats.url(), "entitlement", &entitlement_dir, &with_links).await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let agent = keys.agent.clone();
+        let customer = csp_testkit::e2e::CUSTOMER;
+        ok(&client, "csp.cmd.ordering.add_customer", &agent, json!({"request_id": "c1",
+            "tenant_id": customer, "domain": "c1.example", "company_name": "C1 Ltd",
+            "country": "US", "currency": "USD"})).await;
+        let placed = ok(&client, "csp.cmd.ordering.place_order", &agent, json!({"request_id": "o1",
+            "customer": customer, "lines": [
+                {"product": "sql-server-2022-standard", "sku": "2-core-p1y", "quantity": 1, "term": "P1Y", "billing_plan": "annual"}
+            ]})).await;
+        let sub = placed["lines"][0]["subscription_id"].as_str().unwrap().to_string();
+        let csp = env!("CARGO_BIN_EXE_csp");
+        let file = root.path().join("keys.csv");
+        let out = Command::new(csp)
+            .args(["keys", "generate", "--out", file.to_str().unwrap()])
+            .args(["--pool", "sql-server-2022-standard/2-core-p1y/SQL Server 2022=4"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let dev = csp_auth::DevIssuer::load_or_create(keys.root.path().join("dev.key")).unwrap();
+        let importer = dev.mint_for(
+            csp_events::ActorKind::Platform,
+            TenantId(Uuid::nil()),
+            "importer",
+            &[Role::Importer],
+            600,
+            csp_testkit::e2e::now_secs(),
+        );
+        let out = Command::new(csp)
+            .args(["keys", "import", "--file", file.to_str().unwrap(), "--nats", &nats.url(), "--token", &importer])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = send(&client, "csp.cmd.entitlement.generate_keys", &agent, &json!({
+                "request_id": "g1", "customer": customer, "entitlement": sub,
+                "version": "SQL Server 2022", "language": "English", "file_type": "ISO (x64)"})).await;
+            if code(&r) == "ok" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{r}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Armed: the revocation's effect dies before it destroys anything.
+        entitlement.env = vec![("CSP_CRASH_AT".into(), "entitlement_after_revoke".into())];
+        entitlement.start_again(&nats.url(), "entitlement").await;
+        ok(&client, "csp.cmd.ordering.cancel_subscription", &agent,
+           json!({"request_id": "x1", "customer": customer, "subscription_id": sub})).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !entitlement.exited() {
+            assert!(Instant::now() < deadline, "the crash point never fired");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let log = entitlement_dir.join("log");
+        let dk = generated_data_key(&log);
+        let master = MasterSource::File(default_master(&entitlement_dir));
+        {
+            let ring = Keyring::open(&entitlement_dir.join("keyring"), master.clone()).unwrap();
+            assert!(ring.holds(dk).unwrap(), "killed after the revocation, before the shredding");
+            assert_eq!(events_of(&log, "entitlement_ended"), 1, "the revocation is durable");
+        }
+        // Restarted: the effect is redone before anything is served.
+        entitlement.env.clear();
+        entitlement.start_again(&nats.url(), "entitlement").await;
+        entitlement.terminate();
+        let ring = Keyring::open(&entitlement_dir.join("keyring"), master.clone()).unwrap();
+        assert!(!ring.holds(dk).unwrap(), "destroyed at the restart");
+        let (open, shut) = opened_keys(&log, &ring);
+        assert_eq!((open.len(), shut), (3, vec![dk]), "only the revoked key is lost");
+        drop(ring);
+
+        // A rotation killed at each of its steps, then finished or discarded at the next open.
+        for point in ["rotation_after_next_written", "rotation_after_rewrap"] {
+            let out = Command::new(csp)
+                .args(["keys", "rotate-master", "--data", entitlement_dir.to_str().unwrap()])
+                .env("CSP_CRASH_AT", point)
+                .output()
+                .unwrap();
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{point}: the crash point fired");
+            let ring = Keyring::open(&entitlement_dir.join("keyring"), master.clone()).unwrap();
+            let (open, _) = opened_keys(&log, &ring);
+            assert_eq!(open.len(), 3, "{point}: no live key lost");
+            let secrets = default_master(&entitlement_dir);
+            let dir = secrets.parent().unwrap();
+            let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(files, vec![std::ffi::OsString::from("master.key")], "{point}: one master key, no leftover");
+        }
+        let out = Command::new(csp)
+            .args(["keys", "rotate-master", "--data", entitlement_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ring = Keyring::open(&entitlement_dir.join("keyring"), master).unwrap();
+        assert_eq!(opened_keys(&log, &ring).0.len(), 3);
+    })
+    .await
+}
+
+fn default_master(data: &Path) -> std::path::PathBuf {
+    let mut dir = data.as_os_str().to_owned();
+    dir.push(".secrets");
+    std::path::PathBuf::from(dir).join("master.key")
 }
