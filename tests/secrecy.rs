@@ -45,7 +45,7 @@ fn forms(key: &str) -> Vec<Vec<u8>> {
                 let enc = enc.trim_end_matches('=');
                 let from = if pad == 0 { 0 } else { 4 };
                 let to = enc.len().saturating_sub(4);
-                out.push(enc[from..to].as_bytes().to_vec());
+                out.push(enc.as_bytes()[from..to].to_vec());
             }
         }
     }
