@@ -12,6 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use csp_entitlement::keyring::{Keyring, MasterSource};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, DataKeyId, Event, Role, TenantId};
@@ -201,8 +203,20 @@ async fn keys_are_shown_to_whom_they_may_be_and_revoked_everywhere_on_cancel() {
         let (status, body) = curl(&other_url);
         assert_eq!((status, body.contains("link_expired")), (410, true), "{body}");
 
+        // $SRV discovery, and the live state is a fold of the log: `csp replay` agrees.
+        let info = client.request("$SRV.INFO.entitlement", Bytes::new()).await.unwrap();
+        let info: Value = serde_json::from_slice(&info.payload).unwrap();
+        assert_eq!(info["name"], "entitlement", "{info}");
+        let live = csp_testkit::e2e::status(&client, "entitlement", &operator, true).await;
         entitlement.terminate();
         ordering.terminate();
+        let out = Command::new(csp)
+            .args(["replay", "entitlement", "--json", "--data", entitlement_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(replayed["state"]["digest"], live["state"]["digest"], "live = replay");
         let log = entitlement_dir.join("log");
         assert_eq!(events_of(&log, "access_refused"), 3, "each refusal recorded once");
         assert_eq!(events_of(&log, "key_shown"), views, "each view answered, recorded");
