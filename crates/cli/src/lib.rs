@@ -80,6 +80,9 @@ enum BenchCommand {
     /// The ordering service: place_order over NATS from concurrent clients, beside the bare
     /// event log (ceiling) and a query over the same path (floor).
     Ordering(bench::ordering::Args),
+    /// The entitlement service: recorded key views (get_key) over NATS from concurrent
+    /// clients, beside the bare event log (ceiling).
+    Entitlement(bench::entitlement::Args),
 }
 
 /// Runs the `csp` command line.
@@ -120,6 +123,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Ordering(args),
         } => bench::ordering::run(args),
+        Command::Bench {
+            which: BenchCommand::Entitlement(args),
+        } => bench::entitlement::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

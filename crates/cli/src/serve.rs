@@ -337,7 +337,7 @@ impl Node {
     }
 
     /// Starts the service `name` in `dir` (its log in `dir/log`), with what goes beside it
-    /// (entitlement's download server).
+    /// (entitlement's download server). Stop it with [`Stop::stop`].
     pub async fn start_named(&self, name: &str, dir: &Path) -> anyhow::Result<Box<dyn Stop>> {
         struct Start<'a> {
             node: &'a Node,
@@ -365,7 +365,9 @@ impl Node {
 
 /// A service running in this process, whatever its type: what a [`System`] stops.
 pub trait Stop: Send {
+    /// The service's name.
     fn name(&self) -> &'static str;
+    /// Stops it (see [`Running::shutdown`]).
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
 

@@ -2,6 +2,7 @@
 //! because these machines are noisy and only ratios travel.
 
 pub mod bus;
+pub mod entitlement;
 pub mod eventlog;
 pub mod ordering;
 

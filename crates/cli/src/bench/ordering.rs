@@ -55,16 +55,16 @@ pub struct Args {
 }
 
 /// What the clients measured.
-struct Load {
-    done: u64,
-    elapsed: Duration,
+pub(crate) struct Load {
+    pub(crate) done: u64,
+    pub(crate) elapsed: Duration,
     /// Every request's latency, sorted.
-    latencies: Vec<Duration>,
+    pub(crate) latencies: Vec<Duration>,
 }
 
 impl Load {
     /// Waits for every task's latencies; the elapsed time runs from `start` to the last one.
-    async fn collect(
+    pub(crate) async fn collect(
         start: Instant,
         tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>>,
     ) -> anyhow::Result<Load> {
@@ -81,7 +81,7 @@ impl Load {
         })
     }
 
-    fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
@@ -203,7 +203,7 @@ fn order_body(customer: TenantId, id: &str) -> String {
     .to_string()
 }
 
-async fn request(
+pub(crate) async fn request(
     conn: &async_nats::Client,
     subject: &str,
     token: &str,
@@ -321,7 +321,7 @@ async fn bare_log(
     Load::collect(start, tasks).await
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
