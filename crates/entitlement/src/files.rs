@@ -198,4 +198,33 @@ mod tests {
             assert_eq!(r.details["line"], line, "{text:?}: {}", r.message);
         }
     }
+
+    #[test]
+    fn k4_a_key_file_with_a_bad_line_is_refused_naming_the_line_and_never_the_key() {
+        let catalog = csp_catalog::Catalog::load(csp_catalog::sample_dir()).unwrap();
+        let head = "product,sku,version,type,key\n";
+        let good = "sql-server-2022-standard,2-core-p1y,SQL Server 2022,MAK,BCDFG-HJKMP-QRTVW-XY234-67896\n";
+        let parsed = keys(&format!("{head}{good}{good}"), 2, &catalog).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!((parsed[0].0, parsed[1].0), (2, 3));
+        for (bad, line, code) in [
+            ("sql-server-2022-standard,2-core-p1y,SQL Server 2022,MAK,BCDFG-HJKMP-QRTVW-XY234-6789\n", 3, "invalid_request"),
+            ("sql-server-2022-standard,2-core-p1y,SQL Server 2022,KMS,BCDFG-HJKMP-QRTVW-XY234-67896\n", 3, "kms_not_allowed"),
+            ("sql-server-2022-standard,2-core-p1y,SQL Server 2022,MAK,wx4nm-kywyw-qjjr4-xv3qb-6vm33\n", 3, "kms_not_allowed"),
+            ("sql-server-2022-standard,2-core-p1y,SQL Server 2019,MAK,BCDFG-HJKMP-QRTVW-XY234-67896\n", 3, "invalid_request"),
+            ("no-such-product,2-core-p1y,SQL Server 2022,MAK,BCDFG-HJKMP-QRTVW-XY234-67896\n", 3, "invalid_request"),
+            ("sql-server-2022-standard,no-sku,SQL Server 2022,MAK,BCDFG-HJKMP-QRTVW-XY234-67896\n", 3, "invalid_request"),
+            ("sql-server-2022-standard,2-core-p1y,SQL Server 2022,MAK\n", 3, "invalid_request"),
+        ] {
+            let text = format!("{head}{good}{bad}");
+            let r = keys(&text, 2, &catalog).unwrap_err();
+            assert_eq!(r.code.as_str(), code, "{bad}: {}", r.message);
+            assert_eq!(r.details["line"], line, "{bad}: {}", r.message);
+            for secret in ["BCDFG", "WX4NM", "wx4nm"] {
+                assert!(!r.message.contains(secret), "the key is never echoed: {}", r.message);
+            }
+        }
+        let r = keys("product,sku,version,key\n", 2, &catalog).unwrap_err();
+        assert_eq!(r.details["line"], 1);
+    }
 }
