@@ -254,12 +254,13 @@ fn generated_data_key(log: &Path) -> DataKeyId {
         .expect("keys were generated")
 }
 
-/// SIGKILL between `entitlement_ended` (durable) and the destruction of its data keys: the
+/// A view that cannot be recorded shows no key (K7). SIGKILL between `entitlement_ended`
+/// (durable) and the destruction of its data keys: the
 /// restarted service destroys them before serving. SIGKILL in the middle of a master-key
 /// rotation, at each of its steps: no live key lost, no old master key left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashes_between_revocation_and_shredding_and_mid_rotation_lose_nothing_and_leave_nothing()
-{
+async fn k7_an_unrecorded_view_shows_no_key_k8_crashes_mid_revocation_and_mid_rotation_lose_nothing(
+) {
     let _serial = csp_testkit::e2e::serial().await;
     csp_testkit::within(Duration::from_secs(300), async {
         let nats = NatsServer::start().unwrap();
@@ -320,6 +321,22 @@ async fn crashes_between_revocation_and_shredding_and_mid_rotation_lose_nothing_
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
+        // K7: if a view cannot be recorded, no key is shown.
+        let get_key = json!({"customer": customer, "entitlement": sub, "version": "SQL Server 2022"});
+        let log = entitlement_dir.join("log");
+        entitlement.env = vec![("CSP_FAIL_AT".into(), "recorded_read_append".into())];
+        entitlement.start_again(&nats.url(), "entitlement").await;
+        let refused = send(&client, "csp.qry.entitlement.get_key", &agent, &get_key).await;
+        assert_eq!(code(&refused), "unavailable", "{refused}");
+        assert!(refused.get("result").is_none(), "{refused}");
+        entitlement.env.clear();
+        entitlement.start_again(&nats.url(), "entitlement").await;
+        entitlement.terminate();
+        assert_eq!(events_of(&log, "key_shown"), 0, "nothing recorded, nothing shown");
+        entitlement.start_again(&nats.url(), "entitlement").await;
+        let shown = ok(&client, "csp.qry.entitlement.get_key", &agent, get_key.clone()).await;
+        assert_eq!(shown["key"].as_str().map(str::len), Some(29));
+
         // Armed: the revocation's effect dies before it destroys anything.
         entitlement.env = vec![("CSP_CRASH_AT".into(), "entitlement_after_revoke".into())];
         entitlement.start_again(&nats.url(), "entitlement").await;
@@ -330,7 +347,6 @@ async fn crashes_between_revocation_and_shredding_and_mid_rotation_lose_nothing_
             assert!(Instant::now() < deadline, "the crash point never fired");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let log = entitlement_dir.join("log");
         let dk = generated_data_key(&log);
         let master = MasterSource::File(default_master(&entitlement_dir));
         {

@@ -54,3 +54,17 @@ pub fn point(point: &str) {
         }
     }
 }
+
+/// The variable that arms a fault point.
+pub const FAIL_AT: &str = "CSP_FAIL_AT";
+
+/// Fault points: places where the ordinary binary can be told to fail an operation (without
+/// dying), so tests can prove what a failure leaves. `CSP_FAIL_AT=<point>` fails every pass
+/// through `<point>`. Off unless the variable is set.
+///
+/// Points: `recorded_read_append` (a recorded read's events cannot be recorded: nothing may be
+/// revealed).
+pub fn fails(point: &str) -> bool {
+    static ARMED: OnceLock<Option<String>> = OnceLock::new();
+    ARMED.get_or_init(|| std::env::var(FAIL_AT).ok()).as_deref() == Some(point)
+}

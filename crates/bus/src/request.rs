@@ -322,7 +322,14 @@ async fn recorded_read<S: Service>(
             }
             Err(r) => return error_reply(r),
         };
-        match append_stamped(shared, events, None).await {
+        let appended = if crate::crash::fails("recorded_read_append") {
+            Err(AppendFailure::Failed(crate::core::unavailable(
+                "the log refused the append (fault point recorded_read_append)",
+            )))
+        } else {
+            append_stamped(shared, events, None).await
+        };
+        match appended {
             Ok(last) => {
                 if let Some(last) = last {
                     wait_applied(shared, last).await;
