@@ -191,35 +191,6 @@ impl World {
     }
 }
 
-fn tokens(issuers: &Issuers) -> Vec<String> {
-    let roles = [
-        Role::AdminAgent,
-        Role::SalesAgent,
-        Role::HelpdeskAgent,
-        Role::GlobalAdmin,
-        Role::BillingAdmin,
-    ];
-    let mut out = Vec::new();
-    for p in [P1, P2] {
-        for r in roles {
-            out.push(issuers.partner_user(p, r));
-        }
-    }
-    out.push(issuers.customer_admin(C1));
-    out.push(issuers.mint(
-        &Issuers::partner_iss(P2),
-        csp_events::ActorKind::Customer,
-        C1,
-        "admin@c1",
-        &[Role::GlobalAdmin],
-    ));
-    out.push(issuers.customer_admin(C2));
-    for r in [Role::Importer, Role::Support, Role::Operator] {
-        out.push(issuers.platform_user(r));
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_refusal() {
     csp_testkit::within(Duration::from_secs(300), async {
@@ -268,7 +239,7 @@ async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_r
             bus,
             entitlement,
             ordering,
-            tokens: tokens(&issuers),
+            tokens: issuers.matrix_actors(P1, P2, C1, C2),
             items: HashMap::new(),
             import_key,
         };

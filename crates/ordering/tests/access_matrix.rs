@@ -313,36 +313,6 @@ fn refund_body(rid: &str, customer: TenantId, order: &str) -> Value {
            "contact": {"name": "Pat Doe", "email": "pat@example.com", "phone": "+1 555 0100"}})
 }
 
-/// The 16 actors, in the table's order.
-fn tokens(issuers: &Issuers) -> Vec<String> {
-    let partner_roles = [
-        Role::AdminAgent,
-        Role::SalesAgent,
-        Role::HelpdeskAgent,
-        Role::GlobalAdmin,
-        Role::BillingAdmin,
-    ];
-    let mut out = Vec::new();
-    for p in [P1, P2] {
-        for r in partner_roles {
-            out.push(issuers.partner_user(p, r));
-        }
-    }
-    out.push(issuers.customer_admin(C1));
-    out.push(issuers.mint(
-        &Issuers::partner_iss(P2),
-        csp_events::ActorKind::Customer,
-        C1,
-        "admin@c1",
-        &[Role::GlobalAdmin],
-    ));
-    out.push(issuers.customer_admin(C2));
-    for r in [Role::Importer, Role::Support, Role::Operator] {
-        out.push(issuers.platform_user(r));
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_refusal() {
     csp_testkit::within(Duration::from_secs(300), async {
@@ -372,7 +342,7 @@ async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_r
         let mut world = World {
             running,
             bus,
-            tokens: tokens(&issuers),
+            tokens: issuers.matrix_actors(P1, P2, C1, C2),
             admin_of,
             items: HashMap::new(),
             fresh: HashMap::new(),

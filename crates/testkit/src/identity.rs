@@ -154,3 +154,46 @@ impl Issuers {
         self.mint(PLATFORM_ISSUER, ActorKind::Platform, nil, &user, &[role])
     }
 }
+
+impl Issuers {
+    /// The 16 actors of every service's access matrix, in the tables' column order: partner
+    /// `p1`'s admin_agent, sales_agent, helpdesk_agent, global_admin and billing_admin; the same
+    /// of `p2`; customer `c1`'s own global admin; a `c1` customer token minted by `p2`'s partner
+    /// issuer (refused whoever it claims to be); customer `c2`'s global admin; the platform's
+    /// importer, support and operator. The issuers must include those tenants'.
+    pub fn matrix_actors(
+        &self,
+        p1: TenantId,
+        p2: TenantId,
+        c1: TenantId,
+        c2: TenantId,
+    ) -> Vec<String> {
+        let roles = [
+            Role::AdminAgent,
+            Role::SalesAgent,
+            Role::HelpdeskAgent,
+            Role::GlobalAdmin,
+            Role::BillingAdmin,
+        ];
+        let mut out = Vec::new();
+        for p in [p1, p2] {
+            for r in roles {
+                out.push(self.partner_user(p, r));
+            }
+        }
+        out.push(self.customer_admin(c1));
+        let forged = format!("admin@{c1}");
+        out.push(self.mint(
+            &Issuers::partner_iss(p2),
+            ActorKind::Customer,
+            c1,
+            &forged,
+            &[Role::GlobalAdmin],
+        ));
+        out.push(self.customer_admin(c2));
+        for r in [Role::Importer, Role::Support, Role::Operator] {
+            out.push(self.platform_user(r));
+        }
+        out
+    }
+}
