@@ -199,6 +199,7 @@ mod tests {
         }
     }
 
+    /// Proves rule K4 (and K9's files): a bad line refuses the whole file.
     #[test]
     fn k4_a_key_file_with_a_bad_line_is_refused_naming_the_line_and_never_the_key() {
         let catalog = csp_catalog::Catalog::load(csp_catalog::sample_dir()).unwrap();

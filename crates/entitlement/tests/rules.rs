@@ -123,6 +123,7 @@ fn fill(state: &mut State, keys: Vec<SealedKey>, chunk: u32) {
     record(state, &events);
 }
 
+/// Proves rule K1.
 #[test]
 fn k1_every_purchased_item_gets_an_entitlement_and_license_only_products_have_no_keys_or_downloads()
 {
@@ -174,6 +175,7 @@ fn k1_every_purchased_item_gets_an_entitlement_and_license_only_products_have_no
     );
 }
 
+/// Proves rule K2.
 #[test]
 fn k2_selections_come_from_the_products_options_hidden_kinds_take_none_others_are_invalid_option() {
     let mut state = State::default();
@@ -231,6 +233,7 @@ fn k2_selections_come_from_the_products_options_hidden_kinds_take_none_others_ar
     assert!(keys::issue_link(&esu, &fine, LinkUse::Copy, at(3)).is_ok());
 }
 
+/// Proves rule K4.
 #[test]
 fn k4_one_mak_per_entitlement_and_version_the_same_on_every_call_and_kms_is_never_allowed() {
     let mut state = State::default();
@@ -262,6 +265,7 @@ fn k4_one_mak_per_entitlement_and_version_the_same_on_every_call_and_kms_is_neve
     assert!(keys::refuse_kms(KeyType::Mak).is_ok());
 }
 
+/// Proves rule K4.
 #[test]
 fn k4_an_empty_pool_is_key_pool_empty_recording_nothing_and_the_low_water_mark_is_recorded_once() {
     let mut state = State::default();
@@ -287,6 +291,7 @@ fn k4_an_empty_pool_is_key_pool_empty_recording_nothing_and_the_low_water_mark_i
     assert_eq!(r.code, ErrorCode::KeyPoolEmpty);
 }
 
+/// Proves rule K4.
 #[test]
 fn k4_a_key_csp_already_holds_is_refused_and_the_whole_chunk_with_it() {
     let mut state = State::default();
@@ -315,6 +320,7 @@ fn k4_a_key_csp_already_holds_is_refused_and_the_whole_chunk_with_it() {
     assert!(same.is_empty());
 }
 
+/// Proves rule K6.
 #[test]
 fn k6_products_with_installation_instructions_carry_them_with_their_keys_and_downloads() {
     let mut state = State::default();
@@ -332,6 +338,7 @@ fn k6_products_with_installation_instructions_carry_them_with_their_keys_and_dow
     assert_eq!(ent(&state, 1).granted.instructions, None);
 }
 
+/// Proves rule K8.
 #[test]
 fn k8_a_cancellation_revokes_keys_and_links_and_the_item_stays_listed_and_an_expiry_ends_it_too() {
     let mut state = State::default();
@@ -387,6 +394,7 @@ fn k8_a_cancellation_revokes_keys_and_links_and_the_item_stays_listed_and_an_exp
     assert_eq!(r.code, ErrorCode::EntitlementExpired);
 }
 
+/// Proves rule K8.
 #[test]
 fn k8_a_purchase_and_its_cancellation_in_one_batch_end_the_entitlement_just_granted() {
     let state = State::default();
@@ -414,6 +422,7 @@ fn k8_a_purchase_and_its_cancellation_in_one_batch_end_the_entitlement_just_gran
     assert_eq!(names, vec!["entitlement_granted", "entitlement_ended"]);
 }
 
+/// Proves rule K8.
 #[test]
 fn k8_a_renewal_keeps_keys_and_links() {
     let mut state = State::default();
@@ -426,6 +435,7 @@ fn k8_a_renewal_keeps_keys_and_links() {
     assert_eq!(ent(&state, 1).status(), EntitlementStatus::Active);
 }
 
+/// Proves rule K9.
 #[test]
 fn k9_each_device_has_a_deadline_180_days_after_its_last_kms_activation_and_a_state_at_the_time_asked(
 ) {
@@ -495,6 +505,7 @@ fn k9_each_device_has_a_deadline_180_days_after_its_last_kms_activation_and_a_st
     assert_eq!(r.code, ErrorCode::NotFound);
 }
 
+/// Proves rule K9.
 #[test]
 fn k9_a_device_list_with_a_bad_line_is_refused_whole_naming_the_line() {
     let customer = TenantId(Uuid::from_u128(0xc1));

@@ -168,6 +168,7 @@ fn sql_pool() -> PoolRef {
     }
 }
 
+/// Proves rule K3, rule K5, rule K7 and rule K8 through the runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn k3_k5_k7_k8_keys_shown_to_whom_they_may_be_each_view_recorded_and_revoked_on_cancel() {
     csp_testkit::within(Duration::from_secs(120), async {
