@@ -43,6 +43,8 @@ impl Pools {
             Event::KeyPoolFilled(f) => {
                 self.imports.insert((f.import, f.chunk));
                 let pool = self.pools.entry(f.pool.clone()).or_default();
+                // A pool filled again may warn again when it runs low.
+                pool.low_recorded = false;
                 for k in &f.keys {
                     pool.available.push_back(k.key);
                     pool.imported += 1;
@@ -66,12 +68,6 @@ impl Pools {
                 }
             }
             _ => {}
-        }
-        // A pool filled back above its mark may warn again.
-        if let Event::KeyPoolFilled(f) = event {
-            if let Some(pool) = self.pools.get_mut(&f.pool) {
-                pool.low_recorded = false;
-            }
         }
     }
 
