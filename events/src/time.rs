@@ -65,6 +65,16 @@ impl Timestamp {
             .map(Timestamp)
     }
 
+    /// `self` plus `months` calendar months at the same time of day; a day the target month
+    /// lacks becomes its last day (Jan 31 + 1 month = Feb 28 or 29). Terms end and monthly
+    /// charges fall this way (ordering's term ends, billing's anniversaries: RULES.md B1).
+    /// `None` past the calendar's range.
+    pub fn plus_months(&self, months: u32) -> Option<Timestamp> {
+        self.to_datetime()
+            .checked_add_months(chrono::Months::new(months))
+            .map(Timestamp::from_datetime)
+    }
+
     /// `self - other`.
     pub fn since(&self, other: Timestamp) -> TimeDelta {
         TimeDelta::microseconds(self.0.saturating_sub(other.0))

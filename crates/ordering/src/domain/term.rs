@@ -4,18 +4,13 @@
 //! chrono's month addition does. Each renewal counts from the previous term's end, so terms
 //! chain without gaps or overlaps.
 
-use chrono::Months;
 use csp_events::ordering::Term;
 use csp_events::Timestamp;
 
 /// The end (exclusive) of a term of `term` starting at `start`; `None` for perpetual, or past
 /// the calendar's range (hundreds of thousands of years away).
 pub fn term_end(start: Timestamp, term: Term) -> Option<Timestamp> {
-    let months = term.months()?;
-    start
-        .to_datetime()
-        .checked_add_months(Months::new(months))
-        .map(Timestamp::from_datetime)
+    start.plus_months(term.months()?)
 }
 
 /// Midnight UTC of `at`'s day: "today" for rule O6 (orders dated before today enter only by
