@@ -48,4 +48,11 @@ pub struct Heartbeat {
     pub epoch: Uuid,
     /// Its latest durable outbox sequence.
     pub last_outbox_seq: u64,
+    /// Everything the producer records effective before this instant is at or before
+    /// `last_outbox_seq` (its scheduler has caught up to here; a command decided a moment
+    /// before may still be in flight, which a consumer's grace covers). A consumer that has
+    /// read up to `last_outbox_seq` knows the producer's past up to here: billing closes a
+    /// month on it. `None` from a producer that has not looked at its clock yet (since schema 8).
+    #[serde(default)]
+    pub recorded_until: Option<crate::Timestamp>,
 }

@@ -91,6 +91,7 @@ pub(crate) fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes
         "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
         "inbox": shared.counters.snapshot(),
         "scheduler_looks": shared.scheduler_looks.load(Ordering::Relaxed),
+        "upstream_horizons": shared.horizons.snapshot(),
         "now": shared.clock.now(),
         "manual_clock": shared.clock.is_manual(),
         "log": {

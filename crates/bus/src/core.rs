@@ -6,7 +6,7 @@
 //! the runtime is a tree with this at its root.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use csp_events::event::AccessRefused;
 use csp_events::kernel::{Context, Rejection};
 use csp_events::{
     codec, ActorKind, ApiError, CorrelationId, Envelope, ErrorCode, EventId, Refused, Reply,
+    Timestamp,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -113,6 +114,75 @@ pub(crate) struct Shared<S: Service> {
     /// How many times the scheduler looked at what is due: a handful per interval when idle,
     /// reported by the status endpoint so a spinning scheduler shows.
     pub(crate) scheduler_looks: AtomicU64,
+    /// What this service's heartbeat announces as `recorded_until`: the `now` of the
+    /// scheduler's last look that found nothing (more) due, in microseconds; `i64::MIN` before
+    /// the first.
+    pub(crate) scheduled_until: AtomicI64,
+    /// How far each consumed producer's past is known here: the `recorded_until` of its latest
+    /// heartbeat whose outbox sequence this service has consumed (see [`Horizons`]).
+    pub(crate) horizons: Horizons,
+}
+
+/// How far each consumed producer's past is known: the inbox raises a producer's horizon
+/// once it has consumed up to a heartbeat's outbox sequence; a service whose transitions wait
+/// for upstream (`Service::DUE_AFTER_UPSTREAM`) is asked what is due only up to the lowest.
+/// In memory: after a restart the first heartbeat consumed sets it again.
+#[derive(Default)]
+pub(crate) struct Horizons {
+    known: std::sync::Mutex<HashMap<&'static str, Timestamp>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Horizons {
+    /// Raises `producer`'s horizon to `to` (never lowers it) and wakes the scheduler.
+    pub(crate) fn raise(&self, producer: &'static str, to: Timestamp) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let raised = match known.get_mut(producer) {
+            Some(h) if *h >= to => false,
+            Some(h) => {
+                *h = to;
+                true
+            }
+            None => {
+                known.insert(producer, to);
+                true
+            }
+        };
+        drop(known);
+        if raised {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The lowest horizon of `producers`; `None` while any of them has not been heard from.
+    pub(crate) fn lowest(&self, producers: &[&str]) -> Option<Timestamp> {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        producers
+            .iter()
+            .map(|p| known.get(p).copied())
+            .try_fold(None::<Timestamp>, |low, h| {
+                let h = h?;
+                Some(Some(low.map_or(h, |l| l.min(h))))
+            })
+            .flatten()
+    }
+
+    /// Each known horizon, for the status endpoint.
+    pub(crate) fn snapshot(&self) -> serde_json::Value {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = serde_json::Map::new();
+        let mut names: Vec<_> = known.keys().collect();
+        names.sort();
+        for name in names {
+            map.insert(name.to_string(), Value::String(known[name].to_string()));
+        }
+        Value::Object(map)
+    }
+
+    /// Wakes on every raise.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
 }
 
 pub(crate) fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

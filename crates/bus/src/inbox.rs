@@ -115,6 +115,9 @@ struct Consumer<S: Service> {
     /// came back empty, or nothing came for [`IDLE_BEFORE_RECOVERY`]), so events merely in
     /// flight are not fetched twice.
     tail: Option<(Uuid, u64)>,
+    /// The latest heartbeat's promise not yet consumed: (epoch, outbox seq, recorded until).
+    /// Once this consumer holds that seq, the producer's horizon rises to it.
+    mark: Option<(Uuid, u64, csp_events::Timestamp)>,
 }
 
 /// Runs the consumer of `producer` until shutdown.
@@ -162,6 +165,7 @@ pub(crate) async fn consumer<S: Service>(
         queued: HashMap::new(),
         held: None,
         tail: None,
+        mark: None,
     };
     info!(service = c.shared.name, producer, "consuming");
     let mut backoff = Duration::from_millis(100);
@@ -178,6 +182,7 @@ pub(crate) async fn consumer<S: Service>(
 
                     let held = c.run_batch(&batch, backoff).await;
                     c.save_positions();
+                    c.advance_horizon().await;
 
                     if held {
                         tokio::select! {
@@ -192,6 +197,7 @@ pub(crate) async fn consumer<S: Service>(
                 Ok(_) => {
                     c.recover_tail().await;
                     c.save_positions();
+                    c.advance_horizon().await;
                 }
                 Err(e) => {
                     warn!(service = c.shared.name, producer, "fetch: {e}");
@@ -210,6 +216,7 @@ pub(crate) async fn consumer<S: Service>(
                         c.recover_tail().await;
                         c.save_positions();
                     }
+                    c.advance_horizon().await;
                 }
             }
             _ = shutdown.changed() => return,
@@ -624,6 +631,9 @@ impl<S: Service> Consumer<S> {
     /// Notes a producer's announcement; a tail this consumer lacks is fetched later, by
     /// [`Consumer::recover_tail`], if JetStream does not deliver it first.
     fn on_heartbeat(&mut self, hb: Heartbeat) {
+        if let Some(until) = hb.recorded_until {
+            self.mark = Some((hb.epoch, hb.last_outbox_seq, until));
+        }
         if self.held.is_some() || hb.last_outbox_seq <= self.position(hb.epoch) {
             return;
         }
@@ -631,6 +641,22 @@ impl<S: Service> Consumer<S> {
             Some((epoch, seq)) if epoch == hb.epoch => Some((epoch, seq.max(hb.last_outbox_seq))),
             _ => Some((hb.epoch, hb.last_outbox_seq)),
         };
+    }
+
+    /// Raises the producer's horizon once this consumer holds what the latest heartbeat
+    /// announced (never while held: something before it is missing), and has folded it: the
+    /// scheduler decides against the folded state.
+    async fn advance_horizon(&mut self) {
+        let Some((epoch, seq, until)) = self.mark else {
+            return;
+        };
+        if self.held.is_none() && self.position(epoch) >= seq {
+            if !wait_applied(&self.shared, self.shared.log.last_seq()).await {
+                return;
+            }
+            self.shared.horizons.raise(self.producer, until);
+            self.mark = None;
+        }
     }
 
     /// JetStream has nothing more for this consumer: whatever announced tail it still lacks

@@ -3,9 +3,10 @@
 //! - [`publisher`]: publishes what the log's outbox holds, in outbox order, pipelined (up to
 //!   `in_flight` acknowledgements pending), each on
 //!   `csp.evt.<service>.<event>.<partner>.<customer>` with `Nats-Msg-Id` = event id and its
-//!   outbox position (sequence, epoch) set; a durable cursor in the log records what JetStream
-//!   acknowledged, so a restart republishes from there (JetStream's duplicate window and the
-//!   consumers' dedupe absorb the overlap).
+//!   outbox position (sequence, epoch) set; a cursor in the log records what JetStream
+//!   acknowledged (durable with the log's next group commit, not synced on its own: a cursor
+//!   that lags after a crash only republishes), so a restart republishes from there
+//!   (JetStream's duplicate window and the consumers' dedupe absorb the overlap).
 //! - [`heartbeat`]: announces the latest outbox sequence on `csp.hb.<service>`, so consumers
 //!   notice a lost tail.
 //! - [`events_from`]: the internal endpoint that serves published events from the log itself,
@@ -51,7 +52,7 @@ pub(crate) async fn publisher<S: Service>(
                 Ok(acked) => {
                     if acked > published {
                         published = acked;
-                        if let Err(e) = shared.log.set_cursor(CURSOR, published) {
+                        if let Err(e) = shared.log.note_cursor(CURSOR, published) {
                             warn!(service = shared.name, "saving the outbox cursor: {e}");
                         }
                     }
@@ -61,7 +62,7 @@ pub(crate) async fn publisher<S: Service>(
                 Err((acked, e)) => {
                     if acked > published {
                         published = acked;
-                        let _ = shared.log.set_cursor(CURSOR, published);
+                        let _ = shared.log.note_cursor(CURSOR, published);
                     }
                     warn!(
                         service = shared.name,
@@ -155,10 +156,15 @@ pub(crate) async fn heartbeat<S: Service>(
 ) {
     let subject = subject::heartbeat(shared.name);
     loop {
+        // Read before the outbox sequence, so whatever was recorded up to it is covered.
+        let until = shared
+            .scheduled_until
+            .load(std::sync::atomic::Ordering::Relaxed);
         let hb = Heartbeat {
             service: shared.name.to_string(),
             epoch: shared.log.epoch(),
             last_outbox_seq: shared.log.last_outbox_seq(),
+            recorded_until: (until != i64::MIN).then(|| csp_events::Timestamp::from_micros(until)),
         };
         if let Ok(body) = serde_json::to_vec(&hb) {
             if let Err(e) = shared

@@ -126,6 +126,8 @@ pub async fn start<S: Service>(
         internal: config.internal.clone(),
         counters: crate::core::Counters::default(),
         scheduler_looks: AtomicU64::new(0),
+        scheduled_until: std::sync::atomic::AtomicI64::new(i64::MIN),
+        horizons: crate::core::Horizons::default(),
     });
     let (stop_background, background_rx) = watch::channel(false);
     let mut background = JoinSet::new();
@@ -367,14 +369,33 @@ async fn scheduler<S: Service>(
 ) {
     let mut clock_changes = shared.clock.changes();
     let mut applied_changes = shared.applied_tx.subscribe();
+    let mut horizon_changes = shared.horizons.changes();
     loop {
         shared.scheduler_looks.fetch_add(1, Ordering::Relaxed);
-        // Found due and versioned against one state, under one lock (see `stamp`).
-        let due = {
-            let applied = read_lock(&shared.applied);
-            let due = S::due(&applied.state, &shared.config, shared.clock.now());
-            stamp(&shared, &applied, Vec::new(), due, None, None, None)
+        let clock = shared.clock.now();
+        // A service whose transitions wait for upstream looks only as far as every producer
+        // it consumes is known to have recorded (and not at all before each was heard from).
+        let now = if S::DUE_AFTER_UPSTREAM {
+            shared.horizons.lowest(S::consumes()).map(|h| h.min(clock))
+        } else {
+            Some(clock)
         };
+        // Found due and versioned against one state, under one lock (see `stamp`).
+        let due = match now {
+            Some(now) => {
+                let applied = read_lock(&shared.applied);
+                let due = S::due(&applied.state, &shared.config, now);
+                stamp(&shared, &applied, Vec::new(), due, None, None, None)
+            }
+            None => Vec::new(),
+        };
+        if due.is_empty() {
+            // Nothing is due up to the clock: what this service records effective before it
+            // is recorded (the heartbeat announces it).
+            shared
+                .scheduled_until
+                .fetch_max(clock.as_micros(), Ordering::Relaxed);
+        }
         if !due.is_empty() {
             let n = due.len();
             match append_stamped(&shared, due, None).await {
@@ -403,6 +424,7 @@ async fn scheduler<S: Service>(
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = clock_moved(&mut clock_changes) => {}
+            _ = horizon_changes.changed() => {}
             _ = applied_changes.changed() => {
                 // A burst of appends is one look at what is due, not one per event (under
                 // load, waking per event cost 5% of the service's CPU).

@@ -51,6 +51,13 @@ pub trait Service: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether [`Service::due`] waits for upstream: asked with `now` no later than the lowest
+    /// horizon of the producers it consumes (how far each is known, from heartbeats, to have
+    /// recorded everything effective earlier, and this service to have consumed it), and not
+    /// at all before each was heard from. Billing: a charge is never recorded ahead of a
+    /// cancellation effective before it, and a month closes only once its past is complete.
+    const DUE_AFTER_UPSTREAM: bool = false;
+
     /// What an operator checks first about the state — cheap counts, read under the state's
     /// lock — shown by `csp.admin.<service>.status` and printed by `csp replay`, beside the
     /// state digest the runtime adds when asked. `null` for a service that has none.

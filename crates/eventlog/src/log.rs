@@ -374,6 +374,24 @@ impl EventLog {
         )
     }
 
+    /// Sets the named cursor without waiting for stable storage: it becomes durable with the
+    /// next group commit (sled's flush covers the whole database) or when the log closes. For
+    /// a cursor that may lag after a crash — the outbox's publish cursor: what it forgets is
+    /// published again, and duplicates are absorbed downstream — this keeps a flush and an
+    /// `fdatasync` off the async task that advances it, which on a busy service would hold a
+    /// runtime worker for a millisecond per advance.
+    pub fn note_cursor(&self, name: &str, value: u64) -> Result<(), WriteError> {
+        if name.is_empty() {
+            return Err(WriteError::Invalid("a cursor needs a name".into()));
+        }
+        self.inner
+            .trees
+            .db
+            .insert(keys::cursor(name), value::encode_u64(value).to_vec())
+            .map_err(|e| StorageError::sled("write", e))?;
+        Ok(())
+    }
+
     /// The named cursor's value, `None` if it was never set.
     pub fn cursor(&self, name: &str) -> Result<Option<u64>, ReadError> {
         let key = keys::cursor(name);

@@ -30,6 +30,10 @@ pub struct Args {
     /// Concurrent clients, each sending one request at a time (each its own customer).
     #[arg(long, default_value_t = 64)]
     clients: u64,
+    /// NATS connections the clients share (outside systems come on connections of their own;
+    /// one connection for every client would measure that connection's writer task).
+    #[arg(long, default_value_t = 8)]
+    connections: u64,
     /// A running nats-server to use (default: one of its own on a free port).
     #[arg(long)]
     nats: Option<String>,
@@ -37,7 +41,10 @@ pub struct Args {
 
 /// Runs the benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    ensure!(args.clients > 0, "--clients must be > 0");
+    ensure!(
+        args.clients > 0 && args.connections > 0,
+        "--clients and --connections must be > 0"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,8 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rate(ceiling.done, ceiling.elapsed),
     );
     header(&format!(
-        "csp bench entitlement --views {} --clients {}",
-        args.views, args.clients
+        "csp bench entitlement --views {} --clients {} --connections {}",
+        args.views, args.clients, args.connections
     ));
     println!();
     println!(
@@ -95,9 +102,15 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
         .start_named(csp_entitlement::service::SERVICE, &dir.join("entitlement"))
         .await?;
     let dev = DevIssuer::load_or_create(dir.join("dev-issuer.key"))?;
-    let conn = async_nats::connect(url)
-        .await
-        .context("connecting a client")?;
+    let mut connections = Vec::new();
+    for _ in 0..args.connections {
+        connections.push(
+            async_nats::connect(url)
+                .await
+                .context("connecting a client")?,
+        );
+    }
+    let conn = connections[0].clone();
     let now = csp_bus::clock::wall_seconds();
     let importer = dev.mint_for(
         ActorKind::Platform,
@@ -195,7 +208,8 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
         }
         let body = json!({"customer": customer, "entitlement": sub, "version": "SQL Server 2022"})
             .to_string();
-        clients.push((conn.clone(), token, body));
+        let own = connections[(c % args.connections) as usize].clone();
+        clients.push((own, token, body));
     }
     let clients = Arc::new(clients);
     eprintln!("  viewing keys ...");
