@@ -43,7 +43,7 @@ pub const FORMAT_V1: u8 = 1;
 pub const FUTURE_FORMATS: std::ops::RangeInclusive<u8> = 2..=31;
 
 /// The schema this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u16 = 7;
+pub const SCHEMA_VERSION: u16 = 8;
 
 /// Why bytes are not an event this build can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

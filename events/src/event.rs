@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::billing::stream as bill;
+use crate::billing::{ChargeBilled, CreditIssued, InvoiceIssued, MonthClosed, RefundIssued};
 use crate::counter::*;
 use crate::entitlement::stream as ent;
 use crate::entitlement::{
@@ -241,6 +243,11 @@ routed! {
     KeyPoolLow => |e| (Some(ent::pool(&e.pool)), None, None);
     DevicesImported => |e| (Some(ent::migration(e.customer)), Some(e.customer), None);
     MakDeployed => |e| (Some(ent::migration(e.customer)), Some(e.customer), None);
+    ChargeBilled => |e| (Some(bill::item(&e.item)), Some(e.customer), Some(e.partner));
+    RefundIssued => |e| (Some(bill::item(&e.item)), Some(e.customer), Some(e.partner));
+    CreditIssued => |e| (Some(bill::credit(&e.reason)), Some(e.customer), Some(e.partner));
+    InvoiceIssued => |e| (Some(bill::invoice(e.partner, e.month, e.currency)), None, Some(e.partner));
+    MonthClosed => |e| (Some(bill::month(e.month)), None, None);
 }
 
 // Append only, and never change a released variant's shape. Adding a variant: add it at the end,
@@ -278,6 +285,11 @@ events! {
     KeyPoolLow = "key_pool_low",
     DevicesImported = "devices_imported",
     MakDeployed = "mak_deployed",
+    ChargeBilled = "charge_billed",
+    RefundIssued = "refund_issued",
+    CreditIssued = "credit_issued",
+    InvoiceIssued = "invoice_issued",
+    MonthClosed = "month_closed",
 }
 
 impl Event {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::actor::{Actor, ActorKind, Role};
+use crate::billing as bill;
 use crate::codec;
 use crate::entitlement as ent;
 use crate::envelope::{Envelope, OutboxPosition};
@@ -28,6 +29,12 @@ fn at(y: i32, mo: u32, d: u32, h: u32) -> Timestamp {
 
 const PARTNER: TenantId = TenantId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0a01));
 const CUSTOMER: TenantId = TenantId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0c01));
+
+fn november_2026() -> bill::Month {
+    "2026-11"
+        .parse()
+        .unwrap_or_else(|_| unreachable!("a valid month"))
+}
 
 fn usd(minor: i64) -> Money {
     Money::new(minor, Currency::USD)
@@ -411,6 +418,63 @@ fn payload(kind: EventKind) -> Event {
             deployed_at: at(2026, 11, 5, 10),
         }
         .into(),
+        EventKind::ChargeBilled => bill::ChargeBilled {
+            item: LineItem::Subscription(SubscriptionId(id(0x4001))),
+            order: OrderId(id(0x4002)),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            term_number: 1,
+            charge_number: 2,
+            charges_in_term: 12,
+            period_start: at(2026, 12, 15, 10),
+            period_end: at(2027, 1, 15, 10),
+            amount: usd(8_334),
+            charge_type: bill::ChargeType::Installment,
+        }
+        .into(),
+        EventKind::RefundIssued => bill::RefundIssued {
+            item: LineItem::Subscription(SubscriptionId(id(0x4001))),
+            order: OrderId(id(0x4002)),
+            customer: CUSTOMER,
+            partner: PARTNER,
+            term_number: 1,
+            cancelled_at: at(2026, 11, 17, 9),
+            billed: usd(8_334),
+            days_used: 3,
+            term_days: 365,
+            used: usd(822),
+            refund: usd(7_512),
+            charges: vec![1],
+        }
+        .into(),
+        EventKind::CreditIssued => bill::CreditIssued {
+            reason: bill::CreditReason::RefundApproved {
+                refund_request: RefundRequestId(id(0x4003)),
+            },
+            order: None,
+            customer: CUSTOMER,
+            partner: PARTNER,
+            amount: usd(5_000),
+        }
+        .into(),
+        EventKind::InvoiceIssued => bill::InvoiceIssued {
+            number: "CSP-202611-0001".into(),
+            partner: PARTNER,
+            month: november_2026(),
+            currency: Currency::USD,
+            lines: 3,
+            charges: usd(8_334),
+            refunds: usd(7_512),
+            credits: usd(5_000),
+            total: usd(-4_178),
+            lines_hash: "0".repeat(64),
+        }
+        .into(),
+        EventKind::MonthClosed => bill::MonthClosed {
+            month: november_2026(),
+            invoices: 1,
+        }
+        .into(),
     }
 }
 
@@ -616,7 +680,12 @@ pub fn schema5_record(kind: EventKind) -> Option<Vec<u8>> {
         | Event::KeyPoolFilled(_)
         | Event::KeyPoolLow(_)
         | Event::DevicesImported(_)
-        | Event::MakDeployed(_) => return None,
+        | Event::MakDeployed(_)
+        | Event::ChargeBilled(_)
+        | Event::RefundIssued(_)
+        | Event::CreditIssued(_)
+        | Event::InvoiceIssued(_)
+        | Event::MonthClosed(_) => return None,
     };
     Some(v5::encode(&env, &old))
 }
