@@ -1,0 +1,323 @@
+//! Billing's decisions, pure: the reactions to ordering's events (B3 renewals' first charges,
+//! B4 refunds, B5 and B7 credits), the charges that fall due (B1) and the month close (B2) —
+//! decided against the folded state, or against a batch's scratch of it.
+
+use std::collections::BTreeMap;
+
+use csp_bus::Emit;
+use csp_events::billing::{
+    stream, CreditIssued, CreditReason, InvoiceIssued, MonthClosed, RefundIssued,
+};
+use csp_events::ordering::LineItem;
+use csp_events::{Envelope, Event, EventId, OrderId, RefundRequestId, Timestamp};
+
+use crate::domain::refund::prorated;
+use crate::state::{head, item_of, key, upstream, Item, ItemKey, Items, OrderInfo, Request, State};
+
+/// What reactions are decided against: the state plus the items, orders and requests the
+/// batch has touched so far (copies of those alone).
+pub struct Batch<'a> {
+    base: &'a State,
+    items: BTreeMap<ItemKey, Item>,
+    orders: BTreeMap<OrderId, OrderInfo>,
+    requests: BTreeMap<RefundRequestId, Request>,
+}
+
+impl<'a> Batch<'a> {
+    /// Nothing touched yet.
+    pub fn new(base: &'a State) -> Batch<'a> {
+        Batch {
+            base,
+            items: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            requests: BTreeMap::new(),
+        }
+    }
+
+    /// An item as the batch sees it.
+    pub fn item(&self, k: ItemKey) -> Option<&Item> {
+        self.items.get(&k).or_else(|| self.base.items.get(&k))
+    }
+
+    fn order(&self, o: OrderId) -> Option<&OrderInfo> {
+        self.orders.get(&o).or_else(|| self.base.orders.get(&o))
+    }
+
+    fn request(&self, r: RefundRequestId) -> Option<&Request> {
+        self.requests.get(&r).or_else(|| self.base.requests.get(&r))
+    }
+
+    /// Copies what `event` reads from the state into the overlay, so [`upstream`] folds it.
+    fn touch(&mut self, event: &Event) {
+        let order = match event {
+            Event::SubscriptionStarted(s) => Some(s.order),
+            Event::PerpetualPurchased(p) => Some(p.order),
+            _ => None,
+        };
+        if let Some(o) = order {
+            if let Some(info) = self
+                .base
+                .orders
+                .get(&o)
+                .filter(|_| !self.orders.contains_key(&o))
+            {
+                self.orders.insert(o, info.clone());
+            }
+        }
+    }
+
+    /// Folds one of billing's own charges: the term knows it is billed.
+    fn fold_charge(&mut self, event: &Event) {
+        if let Event::ChargeBilled(c) = event {
+            let placeholder = csp_events::billing::LineRef {
+                invoice: String::new(),
+                line: 0,
+            };
+            if let Some(item) = Overlay(self).item_mut(key(&c.item)) {
+                if let Some(t) = item.terms.iter_mut().find(|t| t.number == c.term_number) {
+                    t.billed.insert(c.charge_number, placeholder);
+                }
+            }
+        }
+    }
+}
+
+/// The batch's items as [`Items`]: copied from the state on first touch.
+struct Overlay<'b, 'a>(&'b mut Batch<'a>);
+
+impl Items for Overlay<'_, '_> {
+    fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item> {
+        if !self.0.items.contains_key(&k) {
+            let copy = self.0.base.items.get(&k)?.clone();
+            self.0.items.insert(k, copy);
+        }
+        self.0.items.get_mut(&k)
+    }
+    fn insert(&mut self, item: Item) {
+        self.0.items.insert(key(&item.item), item);
+    }
+}
+
+impl csp_bus::Scratch for Batch<'_> {
+    /// The charges of the item `upstream` is about that fall at or before it: a monthly charge
+    /// due on the 15th is billed before a cancellation on the 16th is refunded (B4: "its
+    /// charges that fall at or before the cancellation").
+    fn catch_up(&mut self, upstream: &Envelope) -> Vec<Emit> {
+        let Some(k) = item_of(&upstream.payload) else {
+            return Vec::new();
+        };
+        let due = match self.item(k) {
+            Some(item) => item.due_upto(upstream.effective_at),
+            None => return Vec::new(),
+        };
+        for e in &due {
+            self.fold_charge(&e.event);
+        }
+        due
+    }
+
+    fn fold_upstream(&mut self, env: &Envelope, _producer: &str) {
+        self.touch(&env.payload);
+        let (mut orders, mut requests) = (
+            std::mem::take(&mut self.orders),
+            std::mem::take(&mut self.requests),
+        );
+        upstream(
+            &mut Overlay(self),
+            &mut orders,
+            &mut requests,
+            env,
+            &env.payload,
+        );
+        self.orders = orders;
+        self.requests = requests;
+    }
+
+    fn fold_own(&mut self, emit: &Emit) {
+        self.fold_charge(&emit.event);
+    }
+}
+
+/// The reactions to one of ordering's events.
+pub fn react(batch: &Batch<'_>, env: &Envelope) -> Vec<Emit> {
+    match &env.payload {
+        // A new item, or a new term (B3): its charges due by now, starting with its first.
+        Event::SubscriptionStarted(_)
+        | Event::PerpetualPurchased(_)
+        | Event::SubscriptionRenewed(_) => {
+            let Some(k) = item_of(&env.payload) else {
+                return Vec::new();
+            };
+            let mut items: BTreeMap<ItemKey, Item> =
+                batch.item(k).cloned().map(|i| (k, i)).into_iter().collect();
+            let mut orders: BTreeMap<OrderId, OrderInfo> = BTreeMap::new();
+            let order = match &env.payload {
+                Event::SubscriptionStarted(s) => Some(s.order),
+                Event::PerpetualPurchased(p) => Some(p.order),
+                _ => None,
+            };
+            if let Some((o, info)) = order.and_then(|o| batch.order(o).map(|i| (o, i.clone()))) {
+                orders.insert(o, info);
+            }
+            upstream(
+                &mut items,
+                &mut orders,
+                &mut BTreeMap::new(),
+                env,
+                &env.payload,
+            );
+            items
+                .get(&k)
+                .map(|i| i.due_upto(env.effective_at))
+                .unwrap_or_default()
+        }
+        Event::SubscriptionCancelled(c) => {
+            let Some(item) = batch.item(key(&LineItem::Subscription(c.subscription))) else {
+                return Vec::new();
+            };
+            let Some(term) = item.term(c.term_number).filter(|t| t.billable) else {
+                // Never billed here (a backfilled term): nothing to refund.
+                return Vec::new();
+            };
+            let billed: Vec<_> = term
+                .charges()
+                .into_iter()
+                .filter(|ch| term.billed.contains_key(&ch.number))
+                .collect();
+            let Ok(r) = prorated(term.start, term.end, term.total, &billed, c.cancelled_at) else {
+                return Vec::new();
+            };
+            vec![Emit::new(
+                stream::item(&item.item),
+                RefundIssued {
+                    item: item.item,
+                    order: item.order,
+                    customer: item.customer,
+                    partner: item.partner,
+                    term_number: term.number,
+                    cancelled_at: c.cancelled_at,
+                    billed: r.billed,
+                    days_used: r.days_used,
+                    term_days: r.term_days,
+                    used: r.used,
+                    refund: r.refund,
+                    charges: billed.iter().map(|ch| ch.number).collect(),
+                },
+            )
+            .tenants(Some(item.partner), Some(item.customer))]
+        }
+        Event::PerpetualCancelled(c) => {
+            let Some(item) = batch.item(key(&LineItem::Perpetual(c.purchase))) else {
+                return Vec::new();
+            };
+            let Some(term) = item.term(1).filter(|t| t.billable && !t.billed.is_empty()) else {
+                return Vec::new();
+            };
+            let charged: i64 = term
+                .charges()
+                .iter()
+                .filter(|ch| term.billed.contains_key(&ch.number))
+                .map(|ch| ch.amount.amount_minor)
+                .sum();
+            let reason = CreditReason::PerpetualCancelled {
+                purchase: c.purchase,
+            };
+            vec![Emit::new(
+                stream::credit(&reason),
+                CreditIssued {
+                    reason,
+                    order: Some(item.order),
+                    customer: item.customer,
+                    partner: item.partner,
+                    amount: csp_events::Money::new(charged, term.total.currency),
+                },
+            )
+            .tenants(Some(item.partner), Some(item.customer))]
+        }
+        Event::RefundRequestApproved(a) => {
+            let reason = CreditReason::RefundApproved {
+                refund_request: a.refund_request,
+            };
+            let order = batch.request(a.refund_request).and_then(|r| r.order);
+            vec![Emit::new(
+                stream::credit(&reason),
+                CreditIssued {
+                    reason,
+                    order,
+                    customer: a.customer,
+                    partner: a.partner,
+                    amount: a.amount,
+                },
+            )
+            .tenants(Some(a.partner), Some(a.customer))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What falls due by `now`: every charge (B1), each with its true time; and when none is left,
+/// the close of the open month once `grace` has passed since it ended — its invoices issued,
+/// in number order, then the month closed.
+pub fn due(state: &State, grace_micros: i64, now: Timestamp) -> Vec<Emit> {
+    let mut out = Vec::new();
+    for &(at, k) in &state.agenda {
+        if at > now {
+            break;
+        }
+        if let Some(item) = state.items.get(&k) {
+            out.extend(item.due_upto(now));
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    let Some(month) = state.open_month() else {
+        return out;
+    };
+    let end = month.end();
+    if end.as_micros().saturating_add(grace_micros) > now.as_micros() {
+        return out;
+    }
+    let mut invoices: Vec<_> = state
+        .invoices
+        .iter()
+        .filter(|((m, ..), _)| *m == month)
+        .map(|(_, inv)| inv)
+        .collect();
+    invoices.sort_by(|a, b| a.number.cmp(&b.number));
+    for inv in &invoices {
+        let h = head(inv);
+        let s = stream::invoice(inv.partner, inv.month, inv.currency);
+        out.push(
+            Emit::new(
+                s.clone(),
+                InvoiceIssued {
+                    number: h.number,
+                    partner: h.partner,
+                    month: h.month,
+                    currency: h.currency,
+                    lines: h.lines,
+                    charges: h.charges,
+                    refunds: h.refunds,
+                    credits: h.credits,
+                    total: h.total,
+                    lines_hash: h.lines_hash,
+                },
+            )
+            .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)
+            .tenants(Some(inv.partner), None),
+        );
+    }
+    let s = stream::month(month);
+    out.push(
+        Emit::new(
+            s.clone(),
+            MonthClosed {
+                month,
+                invoices: u32::try_from(invoices.len()).unwrap_or(u32::MAX),
+            },
+        )
+        .derived(EventId::scheduled(&s, "close", end.as_micros()), end),
+    );
+    out
+}

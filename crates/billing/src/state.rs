@@ -1,0 +1,730 @@
+//! Billing's state: a fold of its log — the upstream copies of ordering's events (customers,
+//! orders, purchased items, refund requests) and billing's own charges, refunds, credits,
+//! issued invoices and closed months. Every invoice line is rendered once, when its event is
+//! folded, and never changes: an issued invoice is its stored lines, and a preview is the very
+//! same lines under the same [`head`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use csp_events::billing::{
+    ChargeBilled, ChargeType, CreditIssued, CreditReason, InvoiceHead, InvoiceLine, LineKind,
+    LineRef, Month, RefundIssued,
+};
+use csp_events::market::{ProductId, SkuId};
+use csp_events::money::{Currency, Money};
+use csp_events::ordering::{
+    BillingPlan, LineItem, PerpetualPurchased, RefundSubject, SubscriptionStarted, Term,
+};
+use csp_events::{Envelope, Event, OrderId, RefundRequestId, TenantId, Timestamp};
+use csp_tenancy::Directory;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::domain::schedule::{schedule, Charge};
+
+/// A purchased item's key: subscriptions (0) and perpetual purchases (1) by id, ordered.
+pub type ItemKey = (u8, Uuid);
+
+/// The key of `item`.
+pub fn key(item: &LineItem) -> ItemKey {
+    match item {
+        LineItem::Subscription(s) => (0, s.0),
+        LineItem::Perpetual(p) => (1, p.0),
+    }
+}
+
+/// An order, as billing needs it: when it was placed and whether it was backfilled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderInfo {
+    /// When it was bought.
+    pub purchased_at: Timestamp,
+    /// Backfilled by the importer: billed by the system it came from until its import.
+    pub backfilled: bool,
+}
+
+/// One term of an item (a perpetual purchase has one, its purchase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermState {
+    /// 1 for the first.
+    pub number: u32,
+    /// Its start.
+    pub start: Timestamp,
+    /// Its end (exclusive); a perpetual purchase's is its start.
+    pub end: Timestamp,
+    /// Its length.
+    pub term: Term,
+    /// Its billing plan.
+    pub plan: BillingPlan,
+    /// Its price × quantity.
+    pub total: Money,
+    /// Whether csp bills it: a term that started before its order was imported was billed by
+    /// the system the order came from.
+    pub billable: bool,
+    /// The charges billed, by number, and the line that carries each.
+    pub billed: BTreeMap<u32, LineRef>,
+    /// Cancelled at: nothing of the term is billed after it.
+    pub cancelled_at: Option<Timestamp>,
+}
+
+impl TermState {
+    /// The term's charge schedule (B1); empty if it cannot be scheduled (ordering never sells
+    /// such a term).
+    pub fn charges(&self) -> Vec<Charge> {
+        schedule(self.start, self.term, self.plan, self.total).unwrap_or_default()
+    }
+
+    /// Its charges not billed yet that fall at or before `upto` (none once cancelled: a
+    /// cancellation's own instant is covered by its catch-up, recorded before it).
+    pub fn unbilled_upto(&self, upto: Timestamp) -> Vec<Charge> {
+        if !self.billable || self.cancelled_at.is_some() {
+            return Vec::new();
+        }
+        self.charges()
+            .into_iter()
+            .filter(|c| c.at <= upto && !self.billed.contains_key(&c.number))
+            .collect()
+    }
+
+    /// When its next unbilled charge falls, if any.
+    pub fn next_charge(&self) -> Option<Timestamp> {
+        if !self.billable || self.cancelled_at.is_some() {
+            return None;
+        }
+        self.charges()
+            .into_iter()
+            .find(|c| !self.billed.contains_key(&c.number))
+            .map(|c| c.at)
+    }
+}
+
+/// A purchased item: a subscription or a perpetual purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// Which.
+    pub item: LineItem,
+    /// Its order.
+    pub order: OrderId,
+    /// The customer.
+    pub customer: TenantId,
+    /// The selling partner.
+    pub partner: TenantId,
+    /// Catalog product.
+    pub product: ProductId,
+    /// Catalog SKU.
+    pub sku: SkuId,
+    /// Display name at purchase.
+    pub product_name: String,
+    /// Units.
+    pub quantity: u32,
+    /// Unit price of one term.
+    pub unit_price: Money,
+    /// Prices include tax (M2).
+    pub tax_inclusive: bool,
+    /// Its terms, oldest first.
+    pub terms: Vec<TermState>,
+    /// When its next unbilled charge falls (the agenda's entry).
+    pub next: Option<Timestamp>,
+    /// Expired or cancelled: no later term.
+    pub ended: bool,
+    /// The line of a perpetual purchase's credit (B5), once credited.
+    pub credited: Option<LineRef>,
+    /// When its backfilled order was imported: terms starting before it were billed by the
+    /// system the order came from.
+    pub imported_at: Option<Timestamp>,
+}
+
+impl Item {
+    /// A subscription's first term; `imported_at` for a backfilled order.
+    pub fn started(s: &SubscriptionStarted, imported_at: Option<Timestamp>) -> Item {
+        Item {
+            item: LineItem::Subscription(s.subscription),
+            order: s.order,
+            customer: s.customer,
+            partner: s.partner,
+            product: s.product.clone(),
+            sku: s.sku.clone(),
+            product_name: s.product_name.clone(),
+            quantity: s.quantity,
+            unit_price: s.unit_price,
+            tax_inclusive: s.tax_inclusive,
+            terms: vec![TermState {
+                number: 1,
+                start: s.term_start,
+                end: s.term_end,
+                term: s.term,
+                plan: s.billing_plan,
+                total: s.term_price,
+                billable: imported_at.is_none_or(|at| s.term_start >= at),
+                billed: BTreeMap::new(),
+                cancelled_at: None,
+            }],
+            next: None,
+            ended: false,
+            credited: None,
+            imported_at,
+        }
+    }
+
+    /// A perpetual purchase, its one charge at purchase.
+    pub fn purchased(p: &PerpetualPurchased, imported_at: Option<Timestamp>) -> Item {
+        Item {
+            item: LineItem::Perpetual(p.purchase),
+            order: p.order,
+            customer: p.customer,
+            partner: p.partner,
+            product: p.product.clone(),
+            sku: p.sku.clone(),
+            product_name: p.product_name.clone(),
+            quantity: p.quantity,
+            unit_price: p.unit_price,
+            tax_inclusive: p.tax_inclusive,
+            terms: vec![TermState {
+                number: 1,
+                start: p.purchased_at,
+                end: p.purchased_at,
+                term: Term::Perpetual,
+                plan: BillingPlan::OneTime,
+                total: p.price,
+                billable: imported_at.is_none_or(|at| p.purchased_at >= at),
+                billed: BTreeMap::new(),
+                cancelled_at: None,
+            }],
+            next: None,
+            ended: false,
+            credited: None,
+            imported_at,
+        }
+    }
+
+    /// The term numbered `n`.
+    pub fn term(&self, n: u32) -> Option<&TermState> {
+        self.terms.iter().find(|t| t.number == n)
+    }
+
+    fn term_mut(&mut self, n: u32) -> Option<&mut TermState> {
+        self.terms.iter_mut().find(|t| t.number == n)
+    }
+
+    /// The current (latest) term.
+    pub fn current(&self) -> Option<&TermState> {
+        self.terms.last()
+    }
+
+    /// Its charges due at or before `upto`, as events: billing's own transitions, each with a
+    /// deterministic id and its true `effective_at`, so a scheduler that runs twice, a
+    /// catch-up and a scheduler, or a replay, record each charge once.
+    pub fn due_upto(&self, upto: Timestamp) -> Vec<csp_bus::Emit> {
+        let Some(term) = self.current() else {
+            return Vec::new();
+        };
+        let stream = csp_events::billing::stream::item(&self.item);
+        term.unbilled_upto(upto)
+            .into_iter()
+            .map(|c| {
+                let charge_type = match (self.item, term.number, c.number) {
+                    (LineItem::Perpetual(_), ..) => ChargeType::OneTime,
+                    (_, 1, 1) => ChargeType::New,
+                    (_, _, 1) => ChargeType::Renewal,
+                    _ => ChargeType::Installment,
+                };
+                let id = csp_events::EventId::scheduled(
+                    &stream,
+                    &format!("term/{}/charge/{}", term.number, c.number),
+                    c.at.as_micros(),
+                );
+                csp_bus::Emit::new(
+                    stream.clone(),
+                    ChargeBilled {
+                        item: self.item,
+                        order: self.order,
+                        customer: self.customer,
+                        partner: self.partner,
+                        term_number: term.number,
+                        charge_number: c.number,
+                        charges_in_term: c.of,
+                        period_start: c.period_start,
+                        period_end: c.period_end,
+                        amount: c.amount,
+                        charge_type,
+                    },
+                )
+                .derived(id, c.at)
+                .tenants(Some(self.partner), Some(self.customer))
+            })
+            .collect()
+    }
+}
+
+/// A refund request as billing needs it: what it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// The order it concerns (a subscription's order when it names a subscription).
+    pub order: Option<OrderId>,
+    /// The subscription it names, if it names one.
+    pub item: Option<LineItem>,
+}
+
+/// One invoice: a partner's lines of one month in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    /// `CSP-YYYYMM-NNNN`.
+    pub number: String,
+    /// The partner.
+    pub partner: TenantId,
+    /// The month.
+    pub month: Month,
+    /// The currency.
+    pub currency: Currency,
+    /// Its lines, in the order recorded.
+    pub lines: Vec<InvoiceLine>,
+    /// Issued: closed, immutable.
+    pub issued: bool,
+}
+
+/// An invoice's head — totals (B8) and the hash of its lines — computed one way for a preview
+/// and for the issued invoice, so an invoice issued with nothing new equals its last preview.
+pub fn head(inv: &Invoice) -> InvoiceHead {
+    let zero = Money::new(0, inv.currency);
+    let (mut charges, mut refunds, mut credits) = (zero, zero, zero);
+    for l in &inv.lines {
+        let amount = Money::new(l.amount.amount_minor.saturating_abs(), inv.currency);
+        let sum = match l.kind {
+            LineKind::Charge => &mut charges,
+            LineKind::Refund => &mut refunds,
+            LineKind::Credit => &mut credits,
+        };
+        *sum = sum.checked_add(amount).unwrap_or(*sum);
+    }
+    let total = charges
+        .checked_sub(refunds)
+        .and_then(|t| t.checked_sub(credits))
+        .unwrap_or(zero);
+    let bytes = serde_json::to_vec(&inv.lines).unwrap_or_default();
+    let lines_hash = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    InvoiceHead {
+        number: inv.number.clone(),
+        partner: inv.partner,
+        month: inv.month,
+        currency: inv.currency,
+        lines: u32::try_from(inv.lines.len()).unwrap_or(u32::MAX),
+        charges,
+        refunds,
+        credits,
+        total,
+        lines_hash,
+    }
+}
+
+/// Everything billing knows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct State {
+    /// Who serves whom (from ordering's `customer_added`): tenancy, and the customer columns.
+    pub directory: Directory,
+    /// Orders.
+    pub orders: BTreeMap<OrderId, OrderInfo>,
+    /// Purchased items.
+    pub items: BTreeMap<ItemKey, Item>,
+    /// Refund requests filed.
+    pub requests: BTreeMap<RefundRequestId, Request>,
+    /// Each item's next unbilled charge, by when it falls: what the scheduler looks at.
+    pub agenda: BTreeSet<(Timestamp, ItemKey)>,
+    /// Invoices by month, partner and currency.
+    pub invoices: BTreeMap<(Month, TenantId, Currency), Invoice>,
+    /// How many invoices each month has opened (their numbers).
+    pub opened: BTreeMap<Month, u32>,
+    /// The last month closed.
+    pub closed: Option<Month>,
+    /// The earliest month any line belongs to: where closing starts.
+    pub first_month: Option<Month>,
+}
+
+impl State {
+    /// The month to close next: the one after the last closed, or the first with a line.
+    pub fn open_month(&self) -> Option<Month> {
+        match self.closed {
+            Some(m) => Some(m.next()),
+            None => self.first_month,
+        }
+    }
+
+    /// Folds one recorded event (an upstream copy or billing's own).
+    pub fn apply(&mut self, env: &Envelope) {
+        match &env.payload {
+            Event::CustomerAdded(c) => self.directory.add(c),
+            Event::ChargeBilled(c) => self.charge(env, c),
+            Event::RefundIssued(r) => self.refund(env, r),
+            Event::CreditIssued(c) => self.credit(env, c),
+            Event::InvoiceIssued(i) => {
+                if let Some(inv) = self.invoices.get_mut(&(i.month, i.partner, i.currency)) {
+                    inv.issued = true;
+                }
+            }
+            Event::MonthClosed(m) => self.closed = Some(m.month),
+            other => upstream(
+                &mut self.items,
+                &mut self.orders,
+                &mut self.requests,
+                env,
+                other,
+            ),
+        }
+        if let Some(k) = item_of(&env.payload) {
+            self.reschedule(k);
+        }
+    }
+
+    /// Puts the item's next charge on the agenda.
+    fn reschedule(&mut self, k: ItemKey) {
+        let Some(item) = self.items.get_mut(&k) else {
+            return;
+        };
+        if let Some(old) = item.next.take() {
+            self.agenda.remove(&(old, k));
+        }
+        item.next = item.current().and_then(TermState::next_charge);
+        if let Some(at) = item.next {
+            self.agenda.insert((at, k));
+        }
+    }
+
+    /// The invoice a line effective at `at` lands on (B2; after its month closed, the open
+    /// month's), opened if needed.
+    fn invoice_for(
+        &mut self,
+        partner: TenantId,
+        currency: Currency,
+        at: Timestamp,
+    ) -> &mut Invoice {
+        let own = Month::of(at);
+        let month = match self.closed {
+            Some(closed) if own <= closed => closed.next(),
+            _ => own,
+        };
+        if self.first_month.is_none_or(|f| month < f) {
+            self.first_month = Some(month);
+        }
+        let opened = &mut self.opened;
+        self.invoices
+            .entry((month, partner, currency))
+            .or_insert_with(|| {
+                let n = opened.entry(month).or_insert(0);
+                *n += 1;
+                Invoice {
+                    number: format!("CSP-{:04}{:02}-{:04}", month.year(), month.month(), n),
+                    partner,
+                    month,
+                    currency,
+                    lines: Vec::new(),
+                    issued: false,
+                }
+            })
+    }
+
+    /// Adds a line built by `build` (given its number) to the invoice for `at`; returns where.
+    fn add_line(
+        &mut self,
+        partner: TenantId,
+        currency: Currency,
+        at: Timestamp,
+        build: impl FnOnce(u32) -> InvoiceLine,
+    ) -> LineRef {
+        let inv = self.invoice_for(partner, currency, at);
+        let number = u32::try_from(inv.lines.len() + 1).unwrap_or(u32::MAX);
+        inv.lines.push(build(number));
+        LineRef {
+            invoice: inv.number.clone(),
+            line: number,
+        }
+    }
+
+    /// A line's customer columns.
+    fn customer_cols(
+        &self,
+        partner: TenantId,
+        customer: TenantId,
+    ) -> (String, String, csp_events::market::CountryCode) {
+        match self.directory.relationship(partner, customer) {
+            Some(c) => (c.company_name.clone(), c.domain.clone(), c.country),
+            None => (String::new(), String::new(), unknown_country()),
+        }
+    }
+
+    fn charge(&mut self, env: &Envelope, c: &ChargeBilled) {
+        let k = key(&c.item);
+        let Some(item) = self.items.get(&k).cloned() else {
+            return;
+        };
+        let (name, domain, country) = self.customer_cols(c.partner, c.customer);
+        let order_date = self.orders.get(&c.order).map(|o| o.purchased_at);
+        let at = env.effective_at;
+        let line = self.add_line(c.partner, c.amount.currency, at, |number| InvoiceLine {
+            number,
+            kind: LineKind::Charge,
+            customer: c.customer,
+            customer_name: name,
+            customer_domain: domain,
+            customer_country: country,
+            order: Some(c.order),
+            order_date,
+            item: Some(c.item),
+            refund_request: None,
+            product: Some(item.product.clone()),
+            sku: Some(item.sku.clone()),
+            product_name: Some(item.product_name.clone()),
+            quantity: Some(item.quantity),
+            unit_price: Some(item.unit_price),
+            charge_type: Some(c.charge_type),
+            term_number: Some(c.term_number),
+            period_start: Some(c.period_start),
+            period_end: Some(c.period_end),
+            effective_at: at,
+            belongs_to: Month::of(at),
+            amount: c.amount,
+            tax_inclusive: item.tax_inclusive,
+            corrects: Vec::new(),
+        });
+        if let Some(term) = self
+            .items
+            .get_mut(&k)
+            .and_then(|i| i.term_mut(c.term_number))
+        {
+            term.billed.insert(c.charge_number, line);
+        }
+    }
+
+    fn refund(&mut self, env: &Envelope, r: &RefundIssued) {
+        let k = key(&r.item);
+        let Some(item) = self.items.get(&k).cloned() else {
+            return;
+        };
+        let term = item.term(r.term_number);
+        let corrects: Vec<LineRef> = term
+            .map(|t| {
+                r.charges
+                    .iter()
+                    .filter_map(|n| t.billed.get(n).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (name, domain, country) = self.customer_cols(r.partner, r.customer);
+        let order_date = self.orders.get(&r.order).map(|o| o.purchased_at);
+        let at = env.effective_at;
+        self.add_line(r.partner, r.refund.currency, at, |number| InvoiceLine {
+            number,
+            kind: LineKind::Refund,
+            customer: r.customer,
+            customer_name: name,
+            customer_domain: domain,
+            customer_country: country,
+            order: Some(r.order),
+            order_date,
+            item: Some(r.item),
+            refund_request: None,
+            product: Some(item.product.clone()),
+            sku: Some(item.sku.clone()),
+            product_name: Some(item.product_name.clone()),
+            quantity: Some(item.quantity),
+            unit_price: Some(item.unit_price),
+            charge_type: None,
+            term_number: Some(r.term_number),
+            period_start: Some(r.cancelled_at),
+            period_end: term.map(|t| t.end),
+            effective_at: at,
+            belongs_to: Month::of(at),
+            amount: Money::new(-r.refund.amount_minor, r.refund.currency),
+            tax_inclusive: item.tax_inclusive,
+            corrects,
+        });
+    }
+
+    fn credit(&mut self, env: &Envelope, c: &CreditIssued) {
+        let (item, corrects, refund_request) = match c.reason {
+            CreditReason::PerpetualCancelled { purchase } => {
+                let item = self
+                    .items
+                    .get(&key(&LineItem::Perpetual(purchase)))
+                    .cloned();
+                let corrects = item
+                    .as_ref()
+                    .and_then(|i| i.term(1))
+                    .map(|t| t.billed.values().cloned().collect())
+                    .unwrap_or_default();
+                (item, corrects, None)
+            }
+            CreditReason::RefundApproved { refund_request } => {
+                let item = self
+                    .requests
+                    .get(&refund_request)
+                    .and_then(|r| r.item)
+                    .and_then(|i| self.items.get(&key(&i)).cloned());
+                (item, Vec::new(), Some(refund_request))
+            }
+        };
+        let (name, domain, country) = self.customer_cols(c.partner, c.customer);
+        let order_date = c
+            .order
+            .and_then(|o| self.orders.get(&o))
+            .map(|o| o.purchased_at);
+        let at = env.effective_at;
+        let tax_inclusive = item.as_ref().is_some_and(|i| i.tax_inclusive)
+            || matches!(country.as_str(), "AU" | "BR");
+        let line = self.add_line(c.partner, c.amount.currency, at, |number| InvoiceLine {
+            number,
+            kind: LineKind::Credit,
+            customer: c.customer,
+            customer_name: name,
+            customer_domain: domain,
+            customer_country: country,
+            order: c.order,
+            order_date,
+            item: item.as_ref().map(|i| i.item),
+            refund_request,
+            product: item.as_ref().map(|i| i.product.clone()),
+            sku: item.as_ref().map(|i| i.sku.clone()),
+            product_name: item.as_ref().map(|i| i.product_name.clone()),
+            quantity: item.as_ref().map(|i| i.quantity),
+            unit_price: item.as_ref().map(|i| i.unit_price),
+            charge_type: None,
+            term_number: None,
+            period_start: None,
+            period_end: None,
+            effective_at: at,
+            belongs_to: Month::of(at),
+            amount: Money::new(-c.amount.amount_minor, c.amount.currency),
+            tax_inclusive,
+            corrects,
+        });
+        if let CreditReason::PerpetualCancelled { purchase } = c.reason {
+            if let Some(i) = self.items.get_mut(&key(&LineItem::Perpetual(purchase))) {
+                i.credited = Some(line);
+            }
+        }
+    }
+}
+
+fn unknown_country() -> csp_events::market::CountryCode {
+    // Only for a line whose customer was never added, which ordering never publishes.
+    "ZZ".parse()
+        .unwrap_or_else(|_| unreachable!("ZZ is two upper-case letters"))
+}
+
+/// The item an event is about, if any.
+pub fn item_of(event: &Event) -> Option<ItemKey> {
+    Some(match event {
+        Event::SubscriptionStarted(e) => (0, e.subscription.0),
+        Event::SubscriptionRenewed(e) => (0, e.subscription.0),
+        Event::SubscriptionExpired(e) => (0, e.subscription.0),
+        Event::SubscriptionCancelled(e) => (0, e.subscription.0),
+        Event::PerpetualPurchased(e) => (1, e.purchase.0),
+        Event::PerpetualCancelled(e) => (1, e.purchase.0),
+        Event::ChargeBilled(e) => key(&e.item),
+        Event::RefundIssued(e) => key(&e.item),
+        _ => return None,
+    })
+}
+
+/// Folds an upstream event of ordering's into the items, orders and requests it touches; the
+/// state and the reactions' scratch both fold through here, so they never disagree.
+pub(crate) fn upstream(
+    items: &mut dyn Items,
+    orders: &mut BTreeMap<OrderId, OrderInfo>,
+    requests: &mut BTreeMap<RefundRequestId, Request>,
+    env: &Envelope,
+    event: &Event,
+) {
+    let imported = |orders: &BTreeMap<OrderId, OrderInfo>, order: OrderId| {
+        orders
+            .get(&order)
+            .filter(|o| o.backfilled)
+            .map(|_| env.recorded_at)
+    };
+    match event {
+        Event::OrderPlaced(o) => {
+            orders.insert(
+                o.order,
+                OrderInfo {
+                    purchased_at: o.purchased_at,
+                    backfilled: o.backfilled,
+                },
+            );
+        }
+        Event::SubscriptionStarted(s) if items.item_mut((0, s.subscription.0)).is_none() => {
+            items.insert(Item::started(s, imported(orders, s.order)));
+        }
+        Event::PerpetualPurchased(p) if items.item_mut((1, p.purchase.0)).is_none() => {
+            items.insert(Item::purchased(p, imported(orders, p.order)));
+        }
+        Event::SubscriptionRenewed(r) => {
+            if let Some(item) = items.item_mut((0, r.subscription.0)) {
+                if item.term(r.term_number).is_none() {
+                    let billed_from = item.imported_at;
+                    let prior = item.current().map(|t| t.term);
+                    item.terms.push(TermState {
+                        number: r.term_number,
+                        start: r.term_start,
+                        end: r.term_end,
+                        term: prior.unwrap_or(Term::P1Y),
+                        plan: r.billing_plan,
+                        total: r.term_price,
+                        billable: billed_from.is_none_or(|at| r.term_start >= at),
+                        billed: BTreeMap::new(),
+                        cancelled_at: None,
+                    });
+                }
+            }
+        }
+        Event::SubscriptionExpired(x) => {
+            if let Some(item) = items.item_mut((0, x.subscription.0)) {
+                item.ended = true;
+            }
+        }
+        Event::SubscriptionCancelled(c) => {
+            if let Some(item) = items.item_mut((0, c.subscription.0)) {
+                item.ended = true;
+                if let Some(t) = item.term_mut(c.term_number) {
+                    t.cancelled_at.get_or_insert(c.cancelled_at);
+                }
+            }
+        }
+        Event::PerpetualCancelled(c) => {
+            if let Some(item) = items.item_mut((1, c.purchase.0)) {
+                item.ended = true;
+                if let Some(t) = item.term_mut(1) {
+                    t.cancelled_at.get_or_insert(c.cancelled_at);
+                }
+            }
+        }
+        Event::RefundRequestFiled(f) => {
+            let (order, item) = match f.subject {
+                RefundSubject::Order(o) => (Some(o), None),
+                RefundSubject::Subscription(s) => (
+                    items.item_mut((0, s.0)).map(|i| i.order),
+                    Some(LineItem::Subscription(s)),
+                ),
+            };
+            requests.insert(f.refund_request, Request { order, item });
+        }
+        _ => {}
+    }
+}
+
+/// Where [`upstream`] finds and adds items: the state's map, or a scratch's overlay of it.
+pub(crate) trait Items {
+    /// The item, to change.
+    fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item>;
+    /// Adds an item.
+    fn insert(&mut self, item: Item);
+}
+
+impl Items for BTreeMap<ItemKey, Item> {
+    fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item> {
+        self.get_mut(&k)
+    }
+    fn insert(&mut self, item: Item) {
+        BTreeMap::insert(self, key(&item.item), item);
+    }
+}
