@@ -187,6 +187,15 @@ pub fn react(batch: &Batch<'_>, env: &Envelope) -> Vec<Emit> {
             let Ok(r) = prorated(term.start, term.end, term.total, &billed, c.cancelled_at) else {
                 return Vec::new();
             };
+            // A charge billed for after the cancellation (it arrived late, after the charge
+            // fell) is reversed in full: no charge of a cancelled term stands past it.
+            let late: i64 = billed
+                .iter()
+                .filter(|ch| ch.at > c.cancelled_at)
+                .map(|ch| ch.amount.amount_minor)
+                .sum();
+            let with_late =
+                |m: csp_events::Money| csp_events::Money::new(m.amount_minor + late, m.currency);
             vec![Emit::new(
                 stream::item(&item.item),
                 RefundIssued {
@@ -196,11 +205,11 @@ pub fn react(batch: &Batch<'_>, env: &Envelope) -> Vec<Emit> {
                     partner: item.partner,
                     term_number: term.number,
                     cancelled_at: c.cancelled_at,
-                    billed: r.billed,
+                    billed: with_late(r.billed),
                     days_used: r.days_used,
                     term_days: r.term_days,
                     used: r.used,
-                    refund: r.refund,
+                    refund: with_late(r.refund),
                     charges: billed.iter().map(|ch| ch.number).collect(),
                 },
             )

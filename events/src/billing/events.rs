@@ -57,7 +57,8 @@ pub struct RefundIssued {
     pub term_number: u32,
     /// When the cancellation took effect.
     pub cancelled_at: Timestamp,
-    /// What the term's charges billed up to the cancellation.
+    /// What the term's charges billed: those up to the cancellation (B4), plus any that fell
+    /// after it and were billed before the cancellation arrived (reversed in full).
     pub billed: Money,
     /// Days of the term started (each started day counts as used).
     pub days_used: u32,
@@ -65,7 +66,8 @@ pub struct RefundIssued {
     pub term_days: u32,
     /// The price of the days used.
     pub used: Money,
-    /// What is refunded (`billed - used`, at least zero, at most `billed`).
+    /// What is refunded: the B4 refund (billed up to the cancellation less `used`, at least
+    /// zero, at most that) plus every charge billed for after the cancellation.
     pub refund: Money,
     /// The charges it refunds (their numbers in the term): the lines it corrects.
     pub charges: Vec<u32>,
