@@ -246,7 +246,7 @@ routed! {
     ChargeBilled => |e| (Some(bill::item(&e.item)), Some(e.customer), Some(e.partner));
     RefundIssued => |e| (Some(bill::item(&e.item)), Some(e.customer), Some(e.partner));
     CreditIssued => |e| (Some(bill::credit(&e.reason)), Some(e.customer), Some(e.partner));
-    InvoiceIssued => |e| (Some(bill::invoice(e.partner, e.month, e.currency)), None, Some(e.partner));
+    InvoiceIssued => |e| (Some(bill::invoice(e.invoice.partner, e.invoice.month, e.invoice.currency)), None, Some(e.invoice.partner));
     MonthClosed => |e| (Some(bill::month(e.month)), None, None);
 }
 

@@ -458,16 +458,18 @@ fn payload(kind: EventKind) -> Event {
         }
         .into(),
         EventKind::InvoiceIssued => bill::InvoiceIssued {
-            number: "CSP-202611-0001".into(),
-            partner: PARTNER,
-            month: november_2026(),
-            currency: Currency::USD,
-            lines: 3,
-            charges: usd(8_334),
-            refunds: usd(7_512),
-            credits: usd(5_000),
-            total: usd(-4_178),
-            lines_hash: "0".repeat(64),
+            invoice: bill::InvoiceHead {
+                number: "CSP-202611-0001".into(),
+                partner: PARTNER,
+                month: november_2026(),
+                currency: Currency::USD,
+                lines: 3,
+                charges: usd(8_334),
+                refunds: usd(7_512),
+                credits: usd(5_000),
+                total: usd(-4_178),
+                lines_hash: "0".repeat(64),
+            },
         }
         .into(),
         EventKind::MonthClosed => bill::MonthClosed {

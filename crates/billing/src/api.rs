@@ -149,11 +149,7 @@ pub fn list_invoices(
         .values()
         .filter(|i| i.partner == partner)
         .map(|i| InvoiceSummary {
-            status: if i.issued {
-                InvoiceStatus::Issued
-            } else {
-                InvoiceStatus::Preview
-            },
+            status: i.status(),
             invoice: head(i),
         })
         .collect();
@@ -228,11 +224,7 @@ pub fn get_charges(
                 })
                 .map(move |l| ChargeEntry {
                     invoice: inv.number.clone(),
-                    status: if inv.issued {
-                        InvoiceStatus::Issued
-                    } else {
-                        InvoiceStatus::Preview
-                    },
+                    status: inv.status(),
                     line: l.clone(),
                 })
         })
@@ -259,11 +251,7 @@ pub fn export_reconciliation(
     let csv = crate::reconciliation::render(state, inv, &lines, q.after.is_none())
         .map_err(|e| Rejection::new(ErrorCode::Internal, format!("writing the CSV: {e}")))?;
     Ok(ReconciliationPage {
-        status: if inv.issued {
-            InvoiceStatus::Issued
-        } else {
-            InvoiceStatus::Preview
-        },
+        status: inv.status(),
         invoice: inv.number.clone(),
         csv,
         next,

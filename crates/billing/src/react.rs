@@ -295,26 +295,11 @@ pub fn due(state: &State, grace_micros: i64, now: Timestamp) -> Vec<Emit> {
         .collect();
     invoices.sort_by(|a, b| a.number.cmp(&b.number));
     for inv in &invoices {
-        let h = head(inv);
         let s = stream::invoice(inv.partner, inv.month, inv.currency);
         out.push(
-            Emit::new(
-                s.clone(),
-                InvoiceIssued {
-                    number: h.number,
-                    partner: h.partner,
-                    month: h.month,
-                    currency: h.currency,
-                    lines: h.lines,
-                    charges: h.charges,
-                    refunds: h.refunds,
-                    credits: h.credits,
-                    total: h.total,
-                    lines_hash: h.lines_hash,
-                },
-            )
-            .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)
-            .tenants(Some(inv.partner), None),
+            Emit::new(s.clone(), InvoiceIssued { invoice: head(inv) })
+                .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)
+                .tenants(Some(inv.partner), None),
         );
     }
     let s = stream::month(month);

@@ -282,6 +282,17 @@ pub struct Invoice {
     pub issued: bool,
 }
 
+impl Invoice {
+    /// Issued, or still a preview.
+    pub fn status(&self) -> csp_events::billing::InvoiceStatus {
+        if self.issued {
+            csp_events::billing::InvoiceStatus::Issued
+        } else {
+            csp_events::billing::InvoiceStatus::Preview
+        }
+    }
+}
+
 /// An invoice's head — totals (B8) and the hash of its lines — computed one way for a preview
 /// and for the issued invoice, so an invoice issued with nothing new equals its last preview.
 pub fn head(inv: &Invoice) -> InvoiceHead {
@@ -359,7 +370,8 @@ impl State {
             Event::RefundIssued(r) => self.refund(env, r),
             Event::CreditIssued(c) => self.credit(env, c),
             Event::InvoiceIssued(i) => {
-                if let Some(inv) = self.invoices.get_mut(&(i.month, i.partner, i.currency)) {
+                let h = &i.invoice;
+                if let Some(inv) = self.invoices.get_mut(&(h.month, h.partner, h.currency)) {
                     inv.issued = true;
                 }
             }

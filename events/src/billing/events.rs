@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChargeType, CreditReason, Month};
+use super::{ChargeType, CreditReason, InvoiceHead, Month};
 use crate::id::{OrderId, TenantId};
 use crate::money::{Currency, Money};
 use crate::ordering::LineItem;
@@ -91,30 +91,12 @@ pub struct CreditIssued {
 
 /// An invoice was issued (RULES.md B2, B8): month M closed for this partner and currency. From
 /// now on it never changes; what still arrives for M is a correcting line on a later invoice.
+/// It records the invoice's head — totals and a hash of the lines, not the lines (an event must
+/// fit on the bus) — exactly as `get_invoice` and `preview_invoice` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceIssued {
-    /// Its number: `CSP-YYYYMM-NNNN`, NNNN counting the month's invoices in the order their
-    /// first line was recorded, so a preview already shows it.
-    pub number: String,
-    /// The partner it is for.
-    pub partner: TenantId,
-    /// The calendar month (UTC).
-    pub month: Month,
-    /// Its currency.
-    pub currency: Currency,
-    /// Its lines.
-    pub lines: u32,
-    /// The sum of its charges.
-    pub charges: Money,
-    /// The sum of its refunds.
-    pub refunds: Money,
-    /// The sum of its credits.
-    pub credits: Money,
-    /// `charges - refunds - credits` (B8).
-    pub total: Money,
-    /// SHA-256 (lower-case hex) of its lines as `get_invoice` shows them, serialised as one
-    /// canonical JSON array: anyone holding the lines checks them against the event.
-    pub lines_hash: String,
+    /// Number, partner, month, currency, line count, totals and lines hash.
+    pub invoice: InvoiceHead,
 }
 
 /// Month M is closed: every invoice of M is issued (each an [`InvoiceIssued`] before this), and
