@@ -51,6 +51,14 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             "perpetual SQL Server of order",
             "bought 2021-10-13",
             "renewed at its term end: term 2",
+            "2026-03 closed: billing issued the partner's invoices",
+            // B1 charges, B4 the Windows refund (4 started days of 365), B5 the perpetual
+            // credit netting its charge, M2 Australian prices with tax.
+            "charge  fabrikam",
+            "-2116.55 USD",
+            "total  5695.45 USD",
+            "-13038.00 AUD",
+            "total  3321.00 AUD",
         ] {
             assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
         }
@@ -64,6 +72,10 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(replayed["state"]["digest"].as_str(), Some(digest.as_str()));
+        let out = csp(&["replay", "billing", "--json", "--data", &dir], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(replayed["state"]["closed_through"], "2027-02", "{replayed}");
     })
     .await
 }
@@ -174,15 +186,21 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
         args.extend(["--nats", url.as_str(), "--data", dir.as_str()]);
         let out = csp(&args, Some(&add));
         assert!(out.status.success(), "{}", text(&out.stderr));
-        // Entitlement, a consumer of ordering in the same process, learns of the customer.
+        // Entitlement and billing, consumers of ordering in the same process, learn of the
+        // customer.
         let operator = csp_testkit::e2e::admin_token(&csp_testkit::e2e::dev_issuer(&data));
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while csp_testkit::e2e::status(&client, "entitlement", &operator, false).await["state"]
-            ["customers"]
-            != 1
-        {
-            assert!(std::time::Instant::now() < deadline, "entitlement never consumed the customer");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for consumer in ["entitlement", "billing"] {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while csp_testkit::e2e::status(&client, consumer, &operator, false).await["state"]
+                ["customers"]
+                != 1
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{consumer} never consumed the customer"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
 
         unsafe {
@@ -191,7 +209,7 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
         assert_eq!(up.wait().unwrap().code(), Some(0));
         assert!(data.join("ordering").join("log").is_dir());
         assert!(root.path().join("data.secrets").join("master.key").is_file());
-        for service in ["ordering", "entitlement"] {
+        for service in ["ordering", "entitlement", "billing"] {
             let out = csp(&["replay", service, "--json", "--data", &dir], None);
             assert!(out.status.success(), "{}", text(&out.stderr));
             let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -44,6 +44,7 @@ impl Service for BillingService {
 
     fn summary(state: &State) -> Value {
         serde_json::json!({
+            "customers": state.directory.customers(),
             "items": state.items.len(),
             "invoices": state.invoices.len(),
             "issued": state.invoices.values().filter(|i| i.issued).count(),

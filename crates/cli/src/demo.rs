@@ -12,10 +12,12 @@ use anyhow::{bail, Context as _};
 use csp_auth::DevIssuer;
 use csp_bus::runtime::admin_subject;
 use csp_bus::Bus;
+use csp_events::billing::{InvoiceStatus, LineKind, Month};
 use csp_events::{subject, ActorKind, Money, Role, TenantId, Timestamp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::invoice::{Billing, Which};
 use crate::send::{error_line, Client};
 use crate::serve::{Node, NodeArgs, System};
 
@@ -75,6 +77,16 @@ impl Demo {
     fn operator(&self) -> String {
         let platform = TenantId(uuid::Uuid::nil());
         self.token(ActorKind::Platform, platform, "ops@csp", Role::Operator)
+    }
+
+    /// The partner's billing administrator, who reads its invoices (B10).
+    fn billing_admin(&self) -> String {
+        self.token(
+            ActorKind::Partner,
+            self.partner,
+            "bea@contoso-partners",
+            Role::BillingAdmin,
+        )
     }
 
     fn agent(&self) -> String {
@@ -342,7 +354,7 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         short(&wing_order["order_id"]),
         r["results"][0]["cancelled"].as_array().map_or(0, Vec::len)
     );
-    // Entitlement (next) revokes its keys here; billing credits 100%.
+    // Entitlement (next) revokes its keys here; billing credits 100% (the invoice below).
 
     let importer = d.token(
         ActorKind::Platform,
@@ -423,7 +435,65 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         "  + the Red Hat plan renewed too (term {}): turn auto-renew off to let it end",
         rhel["term_number"]
     );
-    // Billing (later) invoices the new terms here.
+
+    // Billing closed every month the clock passed; the story's first month holds its whole
+    // first act: charges, the refund inside the window, the perpetual credit.
+    let month = Month::of(d.started);
+    let billing = Billing::new(d.client.clone(), d.billing_admin());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let issued = loop {
+        let listed = billing.list(d.partner).await?;
+        let issued: Vec<_> = listed
+            .into_iter()
+            .filter(|s| s.invoice.month == month && s.status == InvoiceStatus::Issued)
+            .collect();
+        if issued.len() == 2 {
+            break issued;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "waited 20 s for {month}'s two invoices (USD and AUD); issued: {}",
+                issued.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("  + {month} closed: billing issued the partner's invoices, one per currency");
+    for s in issued {
+        let which = Which {
+            partner: d.partner,
+            month,
+            currency: Some(s.invoice.currency),
+        };
+        let (status, head, lines) = billing.invoice(which).await?;
+        let of = |kind: LineKind| lines.iter().filter(|l| l.kind == kind).collect::<Vec<_>>();
+        let (charges, refunds, credits) = (
+            of(LineKind::Charge),
+            of(LineKind::Refund),
+            of(LineKind::Credit),
+        );
+        match head.currency.to_string().as_str() {
+            // Windows and SQL Server charged; Windows refunded pro rata (4 started days of 365 used).
+            "USD"
+                if charges.len() == 2
+                    && refunds.len() == 1
+                    && credits.is_empty()
+                    && refunds[0].amount.amount_minor.abs() < charges[0].amount.amount_minor => {}
+            // The Red Hat plan and the perpetual SQL Server charged; the perpetual credited 100%.
+            "AUD"
+                if charges.len() == 2
+                    && refunds.is_empty()
+                    && credits.len() == 1
+                    && charges
+                        .iter()
+                        .any(|c| c.amount.amount_minor == -credits[0].amount.amount_minor) => {}
+            _ => bail!("{} does not hold what the story did: {head:?}", head.number),
+        }
+        println!();
+        for row in crate::invoice::render(status, &head, &lines).lines() {
+            println!("    {row}");
+        }
+    }
     Ok(())
 }
 

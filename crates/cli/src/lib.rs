@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod invoice;
 mod keys;
 mod log_cmd;
 mod registry;
@@ -40,6 +41,9 @@ enum Command {
     /// Send one command or query to a running system and print the reply; exits non-zero on
     /// an error reply.
     Send(send::SendArgs),
+    /// One partner's invoice for one month from a running system: the table, or the
+    /// reconciliation CSV (`--csv`); the preview while the month is open.
+    Invoice(invoice::InvoiceArgs),
     /// Rebuild a service's state from its log and print its summary and state digest.
     Replay(replay::ReplayArgs),
     /// Print an event log, decoded: the operator's first tool.
@@ -108,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Up(args) => serve::up(args),
         Command::Demo(args) => demo::run(args),
         Command::Send(args) => send::run(args),
+        Command::Invoice(args) => invoice::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Log(args) => log_cmd::run(args),
         Command::Restored { dir } => log_cmd::restored(&dir),

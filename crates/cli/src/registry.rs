@@ -8,12 +8,13 @@
 
 use std::path::Path;
 
+use csp_billing::service::BillingService;
 use csp_bus::Service;
 use csp_counter::{service::Second, CounterObserver, CounterService, CounterWatcher};
 use csp_entitlement::service::EntitlementService;
 use csp_ordering::service::OrderingService;
 
-use crate::serve::EntitlementArgs;
+use crate::serve::{BillingArgs, EntitlementArgs};
 
 /// One service of this build.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +33,10 @@ pub const SERVICES: &[Entry] = &[
     },
     Entry {
         name: csp_entitlement::service::SERVICE,
+        in_system: true,
+    },
+    Entry {
+        name: csp_billing::service::SERVICE,
         in_system: true,
     },
     Entry {
@@ -82,6 +87,8 @@ pub struct Setup<'a> {
     pub root: &'a Path,
     /// Entitlement's keys, links and downloads.
     pub entitlement: &'a EntitlementArgs,
+    /// Billing's month close.
+    pub billing: &'a BillingArgs,
 }
 
 /// Calls `v` with the service named `name` and how to make its configuration from `setup`.
@@ -98,6 +105,9 @@ pub fn visit<V: Visit>(name: &str, setup: Setup<'_>, v: V) -> anyhow::Result<V::
         csp_entitlement::service::SERVICE => {
             v.visit::<EntitlementService>(make(move || crate::serve::entitlement_config(setup)))
         }
+        csp_billing::service::SERVICE => {
+            v.visit::<BillingService>(make(move || Ok(setup.billing.config())))
+        }
         csp_events::counter::SERVICE => v.visit::<CounterService>(make(|| Ok(()))),
         "counter-b" => v.visit::<CounterService<Second>>(make(|| Ok(()))),
         csp_counter::observer::SERVICE => v.visit::<CounterObserver>(make(|| Ok(()))),
@@ -109,11 +119,13 @@ pub fn visit<V: Visit>(name: &str, setup: Setup<'_>, v: V) -> anyhow::Result<V::
 /// A setup for verbs that never make a configuration (send, replay).
 pub fn no_setup<R>(f: impl FnOnce(Setup<'_>) -> R) -> R {
     let args = EntitlementArgs::default();
+    let billing = BillingArgs::default();
     f(Setup {
         catalog: None,
         dir: Path::new("."),
         root: Path::new("."),
         entitlement: &args,
+        billing: &billing,
     })
 }
 

@@ -15,7 +15,7 @@ use crate::registry::{self, Visit};
 /// Arguments of `csp replay`.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// The service whose log to replay: `ordering`.
+    /// The service whose log to replay: `ordering`, `entitlement` or `billing`.
     service: String,
     /// The data directory: of `csp serve` (log in `<data>/log`) or of `csp up` (log in
     /// `<data>/<service>/log`). The service must be stopped: sled locks its log.

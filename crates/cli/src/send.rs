@@ -21,7 +21,7 @@ use crate::token::{parse_kind, parse_role};
 /// Arguments of `csp send`.
 #[derive(clap::Args)]
 pub struct SendArgs {
-    /// The service: `ordering` (or a runtime test service: `counter`, `counter-b`).
+    /// The service: `ordering`, `entitlement` or `billing` (or a runtime test service: `counter`, `counter-b`).
     service: String,
     /// A command or query of that service (e.g. `place_order`, `get_orders`), or one of the
     /// runtime's own: `status`, `clock` (operators), `events_from` (services only).
@@ -85,6 +85,7 @@ pub fn subject_of(service: &str, name: &str) -> anyhow::Result<String> {
 }
 
 /// A request/reply client on a bus, with a bearer token: `csp send` and the demo.
+#[derive(Clone)]
 pub struct Client {
     bus: Bus,
     timeout: Duration,
@@ -147,24 +148,10 @@ fn read_body(json: Option<&Path>) -> anyhow::Result<Bytes> {
 }
 
 fn token(args: &SendArgs) -> anyhow::Result<String> {
-    if let Some(t) = &args.token {
-        return Ok(t.trim().to_string());
-    }
-    let path = args
-        .dev_key
-        .clone()
-        .unwrap_or_else(|| args.data.join("dev-issuer.key"));
-    anyhow::ensure!(
-        path.exists(),
-        "no --token and no development issuer key at {} (give --token, or --data of the running system)",
-        path.display()
-    );
-    let issuer = DevIssuer::load_or_create(&path)
-        .with_context(|| format!("development issuer key {}", path.display()))?;
     let admin = matches!(args.name.as_str(), "status" | "clock");
     let tenant = match args.tenant {
         Some(t) => t,
-        None if admin => TenantId(uuid::Uuid::nil()),
+        None if admin || args.token.is_some() => TenantId(uuid::Uuid::nil()),
         None => anyhow::bail!("--tenant is required to mint a token (or give --token)"),
     };
     // The admin endpoints take a platform operator; everything else defaults to a partner's
@@ -174,11 +161,42 @@ fn token(args: &SendArgs) -> anyhow::Result<String> {
         (true, false) => (args.kind, vec![Role::AdminAgent]),
         (false, _) => (args.kind, args.roles.clone()),
     };
+    bearer(
+        args.token.as_deref(),
+        &args.data,
+        args.dev_key.as_deref(),
+        kind,
+        tenant,
+        &roles,
+    )
+}
+
+/// The token a command-line verb sends: `token` as given, or one minted from the development
+/// issuer in `data` (or `dev_key`) for the actor described.
+pub fn bearer(
+    token: Option<&str>,
+    data: &Path,
+    dev_key: Option<&Path>,
+    kind: ActorKind,
+    tenant: TenantId,
+    roles: &[Role],
+) -> anyhow::Result<String> {
+    if let Some(t) = token {
+        return Ok(t.trim().to_string());
+    }
+    let path = dev_key.map_or_else(|| data.join("dev-issuer.key"), Path::to_path_buf);
+    anyhow::ensure!(
+        path.exists(),
+        "no --token and no development issuer key at {} (give --token, or --data of the running system)",
+        path.display()
+    );
+    let issuer = DevIssuer::load_or_create(&path)
+        .with_context(|| format!("development issuer key {}", path.display()))?;
     Ok(issuer.mint_for(
         kind,
         tenant,
-        "csp-send",
-        &roles,
+        "csp-cli",
+        roles,
         600,
         csp_bus::clock::wall_seconds(),
     ))

@@ -57,6 +57,35 @@ pub struct NodeArgs {
     pub durability: Durability,
     #[command(flatten)]
     pub entitlement: EntitlementArgs,
+    #[command(flatten)]
+    pub billing: BillingArgs,
+}
+
+/// Billing's month close.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BillingArgs {
+    /// Seconds billing waits after a month ends, beyond what every producer's heartbeat already
+    /// promises, before it issues that month's invoices: covers a command decided just before
+    /// midnight and recorded just after, and clocks a little apart.
+    #[arg(long, default_value_t = 300)]
+    pub billing_grace_secs: u64,
+}
+
+impl Default for BillingArgs {
+    fn default() -> Self {
+        BillingArgs {
+            billing_grace_secs: 300,
+        }
+    }
+}
+
+impl BillingArgs {
+    /// Billing's configuration from these flags.
+    pub fn config(&self) -> csp_billing::config::Config {
+        csp_billing::config::Config {
+            grace: std::time::Duration::from_secs(self.billing_grace_secs),
+        }
+    }
 }
 
 /// Entitlement's keys, links and downloads.
@@ -200,6 +229,7 @@ impl NodeArgs {
             cache_mib: 64,
             durability: Durability::Synced,
             entitlement: EntitlementArgs::default(),
+            billing: BillingArgs::default(),
         }
     }
 }
@@ -207,7 +237,7 @@ impl NodeArgs {
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The service to run: `ordering`; or, to test the runtime, `counter` (`counter-b` is a
+    /// The service to run: `ordering`, `entitlement` or `billing`; or, to test the runtime, `counter` (`counter-b` is a
     /// second instance) or `counter-observer` (its consumer, of both).
     service: String,
     /// NATS server URL.
@@ -358,6 +388,7 @@ impl Node {
             dir,
             root: &self.args.data,
             entitlement: &self.args.entitlement,
+            billing: &self.args.billing,
         };
         registry::visit(name, setup, Start { node: self, dir })?.await
     }
