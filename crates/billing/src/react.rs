@@ -99,19 +99,32 @@ impl Items for Overlay<'_, '_> {
 }
 
 impl csp_bus::Scratch for Batch<'_> {
-    /// The charges of the item `upstream` is about that fall at or before it: a monthly charge
-    /// due on the 15th is billed before a cancellation on the 16th is refunded (B4: "its
-    /// charges that fall at or before the cancellation").
+    /// Every charge that falls at or before `upstream`, recorded before it is reacted to: a
+    /// monthly charge due on the 15th is billed before a cancellation on the 16th is refunded
+    /// (B4: "its charges that fall at or before the cancellation"), and a billing service that
+    /// was down records what fell due in the order it would have live, not after the events it
+    /// finds waiting.
     fn catch_up(&mut self, upstream: &Envelope) -> Vec<Emit> {
-        let Some(k) = item_of(&upstream.payload) else {
-            return Vec::new();
-        };
-        let due = match self.item(k) {
-            Some(item) => item.due_upto(upstream.effective_at),
-            None => return Vec::new(),
-        };
-        for e in &due {
-            self.fold_charge(&e.event);
+        let until = upstream.effective_at;
+        // The agenda is in time order; the items this batch touched may be due too.
+        let mut seen = std::collections::BTreeSet::new();
+        let keys: Vec<ItemKey> = self
+            .base
+            .agenda
+            .iter()
+            .take_while(|(at, _)| *at <= until)
+            .map(|&(_, k)| k)
+            .chain(self.items.keys().copied())
+            .filter(|k| seen.insert(*k))
+            .collect();
+        let mut due = Vec::new();
+        for k in keys {
+            let Some(item) = self.item(k) else { continue };
+            let charges = item.due_upto(until);
+            for e in &charges {
+                self.fold_charge(&e.event);
+            }
+            due.extend(charges);
         }
         due
     }
