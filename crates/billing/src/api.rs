@@ -11,12 +11,13 @@ use csp_events::billing::{
 };
 use csp_events::kernel::{Context, Rejection};
 use csp_events::money::Currency;
+use csp_events::ordering::LineItem;
 use csp_events::{ActorKind, ErrorCode, ItemRef, TenantId};
 use csp_tenancy::{check, forbidden, INVOICE_READERS};
 
 use crate::config::Config;
 use crate::service::BillingService;
-use crate::state::{head, Invoice, State};
+use crate::state::{head, key, Invoice, State};
 
 /// The table: queries only; billing takes no commands (it reacts to ordering's events).
 pub fn endpoints() -> Endpoints<BillingService> {
@@ -201,13 +202,38 @@ pub fn get_charges(
     let target = state.directory.named(&ctx.actor, &q.customer);
     let scope = check(&ctx.actor, &target, &INVOICE_READERS, "read charges")?;
     let customer = scope.customer();
-    if q.item.is_none() == q.order.is_none() {
-        return Err(Rejection::new(
-            ErrorCode::InvalidRequest,
-            "name exactly one of `item` and `order`",
+    // The item or order must be this customer's, sold by the caller: another partner's sale
+    // is answered exactly as one that does not exist, and recorded.
+    let (found, item) = match (q.item, q.order) {
+        (Some(line), None) => {
+            let (kind, id) = match line {
+                LineItem::Subscription(s) => ("subscription", s.0),
+                LineItem::Perpetual(p) => ("perpetual", p.0),
+            };
+            (state.items.get(&key(&line)), ItemRef::new(kind, id))
+        }
+        (None, Some(order)) => (
+            state.items.values().find(|i| i.order == order),
+            ItemRef::new("order", order),
+        ),
+        _ => {
+            return Err(Rejection::new(
+                ErrorCode::InvalidRequest,
+                "name exactly one of `item` and `order`",
+            )
+            .with("path", "."))
+        }
+    };
+    let missing = || {
+        Rejection::new(
+            ErrorCode::NotFound,
+            format!(
+                "customer {} has no such item or order billed by you",
+                q.customer
+            ),
         )
-        .with("path", "."));
-    }
+    };
+    scope.find(found, |i| (i.customer, i.partner), item, missing)?;
     let entries: Vec<ChargeEntry> = state
         .invoices
         .values()
