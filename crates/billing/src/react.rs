@@ -2,7 +2,7 @@
 //! B4 refunds, B5 and B7 credits), the charges that fall due (B1) and the month close (B2) —
 //! decided against the folded state, or against a batch's scratch of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use csp_bus::Emit;
 use csp_events::billing::{
@@ -19,6 +19,12 @@ use crate::state::{head, item_of, key, upstream, Item, ItemKey, Items, OrderInfo
 pub struct Batch<'a> {
     base: &'a State,
     items: BTreeMap<ItemKey, Item>,
+    /// The touched items' next unbilled charges, as the state's agenda holds the others'.
+    agenda: BTreeSet<(Timestamp, ItemKey)>,
+    /// Each touched item's entry in `agenda`.
+    next: BTreeMap<ItemKey, Timestamp>,
+    /// Items changed since their last reschedule.
+    dirty: Vec<ItemKey>,
     orders: BTreeMap<OrderId, OrderInfo>,
     requests: BTreeMap<RefundRequestId, Request>,
 }
@@ -29,6 +35,9 @@ impl<'a> Batch<'a> {
         Batch {
             base,
             items: BTreeMap::new(),
+            agenda: BTreeSet::new(),
+            next: BTreeMap::new(),
+            dirty: Vec::new(),
             orders: BTreeMap::new(),
             requests: BTreeMap::new(),
         }
@@ -73,11 +82,36 @@ impl<'a> Batch<'a> {
                 invoice: String::new(),
                 line: 0,
             };
-            if let Some(item) = Overlay(self).item_mut(key(&c.item)) {
+            let k = key(&c.item);
+            if let Some(item) = Overlay(self).item_mut(k) {
                 if let Some(t) = item.terms.iter_mut().find(|t| t.number == c.term_number) {
                     t.billed.insert(c.charge_number, placeholder);
                 }
             }
+            self.settle();
+        }
+    }
+
+    /// Reschedules every item changed since the last call.
+    fn settle(&mut self) {
+        for k in std::mem::take(&mut self.dirty) {
+            self.reschedule(k);
+        }
+    }
+
+    /// Puts a touched item's next charge on the batch's agenda (as the state's reschedule).
+    fn reschedule(&mut self, k: ItemKey) {
+        if let Some(old) = self.next.remove(&k) {
+            self.agenda.remove(&(old, k));
+        }
+        let next = self
+            .items
+            .get(&k)
+            .and_then(|i| i.current())
+            .and_then(crate::state::TermState::next_charge);
+        if let Some(at) = next {
+            self.next.insert(k, at);
+            self.agenda.insert((at, k));
         }
     }
 }
@@ -87,6 +121,7 @@ struct Overlay<'b, 'a>(&'b mut Batch<'a>);
 
 impl Items for Overlay<'_, '_> {
     fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item> {
+        self.0.dirty.push(k);
         if !self.0.items.contains_key(&k) {
             let copy = self.0.base.items.get(&k)?.clone();
             self.0.items.insert(k, copy);
@@ -94,7 +129,9 @@ impl Items for Overlay<'_, '_> {
         self.0.items.get_mut(&k)
     }
     fn insert(&mut self, item: Item) {
-        self.0.items.insert(key(&item.item), item);
+        let k = key(&item.item);
+        self.0.dirty.push(k);
+        self.0.items.insert(k, item);
     }
 }
 
@@ -106,16 +143,21 @@ impl csp_bus::Scratch for Batch<'_> {
     /// finds waiting.
     fn catch_up(&mut self, upstream: &Envelope) -> Vec<Emit> {
         let until = upstream.effective_at;
-        // The agenda is in time order; the items this batch touched may be due too.
-        let mut seen = std::collections::BTreeSet::new();
+        // Both agendas are in time order: the state's for the items this batch has not
+        // touched, the batch's own for those it has.
         let keys: Vec<ItemKey> = self
             .base
             .agenda
             .iter()
             .take_while(|(at, _)| *at <= until)
             .map(|&(_, k)| k)
-            .chain(self.items.keys().copied())
-            .filter(|k| seen.insert(*k))
+            .filter(|k| !self.items.contains_key(k))
+            .chain(
+                self.agenda
+                    .iter()
+                    .take_while(|(at, _)| *at <= until)
+                    .map(|&(_, k)| k),
+            )
             .collect();
         let mut due = Vec::new();
         for k in keys {
@@ -144,6 +186,7 @@ impl csp_bus::Scratch for Batch<'_> {
         );
         self.orders = orders;
         self.requests = requests;
+        self.settle();
     }
 
     fn fold_own(&mut self, emit: &Emit) {
