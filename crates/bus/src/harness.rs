@@ -169,6 +169,13 @@ impl<S: Service> Harness<S> {
             .collect()
     }
 
+    /// Every recorded event as the log stores it: the stream it was appended to (an upstream
+    /// copy's is the inbox's, not the producer's) and its encoded bytes, in log order. What a
+    /// benchmark writes to a real log.
+    pub fn records(&self) -> &[(String, Vec<u8>)] {
+        &self.log
+    }
+
     /// A fresh state folded from the stored bytes alone, as `csp replay` folds a log.
     pub fn replay(&self) -> S::State {
         let mut state = S::State::default();

@@ -87,6 +87,9 @@ enum BenchCommand {
     /// The entitlement service: recorded key views (get_key) over NATS from concurrent
     /// clients, beside the bare event log (ceiling).
     Entitlement(bench::entitlement::Args),
+    /// The billing service: ordering's events folded into invoices, beside the raw replay of
+    /// the same log; a 100,000-line month rendered as the reconciliation CSV.
+    Billing(bench::billing::Args),
 }
 
 /// Runs the `csp` command line.
@@ -131,6 +134,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Entitlement(args),
         } => bench::entitlement::run(args),
+        Command::Bench {
+            which: BenchCommand::Billing(args),
+        } => bench::billing::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
