@@ -41,6 +41,9 @@ pub struct OrderInfo {
     pub purchased_at: Timestamp,
     /// Backfilled by the importer: billed by the system it came from until its import.
     pub backfilled: bool,
+    /// Its prices include tax (M2), as ordering priced it: what a credit of the whole order
+    /// shows.
+    pub tax_inclusive: bool,
 }
 
 /// One term of an item (a perpetual purchase has one, its purchase).
@@ -577,13 +580,15 @@ impl State {
             }
         };
         let (name, domain, country) = self.customer_cols(c.partner, c.customer);
-        let order_date = c
-            .order
-            .and_then(|o| self.orders.get(&o))
-            .map(|o| o.purchased_at);
+        let order = c.order.and_then(|o| self.orders.get(&o));
+        let order_date = order.map(|o| o.purchased_at);
         let at = env.effective_at;
-        let tax_inclusive = item.as_ref().is_some_and(|i| i.tax_inclusive)
-            || matches!(country.as_str(), "AU" | "BR");
+        // As ordering priced what is credited: the item's, else its order's (the market list
+        // is the catalog's policy, never a constant here).
+        let tax_inclusive = match &item {
+            Some(i) => i.tax_inclusive,
+            None => order.is_some_and(|o| o.tax_inclusive),
+        };
         let line = self.add_line(c.partner, c.amount.currency, at, |number| InvoiceLine {
             number,
             kind: LineKind::Credit,
@@ -661,6 +666,7 @@ pub(crate) fn upstream(
                 OrderInfo {
                     purchased_at: o.purchased_at,
                     backfilled: o.backfilled,
+                    tax_inclusive: o.lines.iter().any(|l| l.tax_inclusive),
                 },
             );
         }

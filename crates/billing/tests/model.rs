@@ -451,6 +451,10 @@ fn order(i: usize, c: Customer, at: NaiveDateTime) -> OrderPlaced {
     o.currency = c.currency;
     o.purchased_at = ts(at);
     o.backfilled = false;
+    // Ordering prices Australian orders tax-inclusive (M2), line by line.
+    for l in &mut o.lines {
+        l.tax_inclusive = c.country == "AU";
+    }
     o
 }
 

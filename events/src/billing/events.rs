@@ -42,7 +42,8 @@ pub struct ChargeBilled {
 
 /// A subscription cancelled in its window was refunded (RULES.md B4): what the term billed up to
 /// the cancellation less the price of the days started, rounded once, half up. Recorded (with
-/// a zero refund too) so no charge of that term is billed afterwards.
+/// a zero refund too) for every term csp billed, so no charge of that term is billed
+/// afterwards; a term csp never billed (backfilled) records none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundIssued {
     /// The subscription.

@@ -120,8 +120,8 @@ pub struct InvoiceLine {
     pub period_end: Option<crate::Timestamp>,
     /// When it took effect: its month is the one it belongs to (B2).
     pub effective_at: crate::Timestamp,
-    /// The month it belongs to; a later month than the invoice's only for a line that arrived
-    /// after its own month closed (a correction).
+    /// The month it belongs to; an earlier month than the invoice's only for a line that
+    /// arrived after its own month closed (a correction, on the next open invoice).
     pub belongs_to: Month,
     /// What it costs: positive for a charge, negative for a refund or credit.
     pub amount: Money,
@@ -179,7 +179,7 @@ pub struct ChargeEntry {
 /// The reply to `get_charges`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeList {
-    /// In the order they were recorded.
+    /// By invoice (oldest month first), then line number.
     pub entries: Vec<ChargeEntry>,
 }
 
