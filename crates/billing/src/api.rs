@@ -96,21 +96,18 @@ fn find(
 }
 
 fn page_of(
+    state: &State,
     inv: &Invoice,
     status: InvoiceStatus,
     after: Option<&str>,
     limit: Option<u32>,
 ) -> Result<InvoicePage, Rejection> {
-    let (lines, next) = csp_tenancy::page(
-        inv.lines.iter().collect(),
-        |l| l.number.to_string(),
-        after,
-        limit,
-    )?;
+    let (range, next) = csp_tenancy::page_numbered(inv.lines.len(), after, limit)?;
+    let first = u32::try_from(range.start + 1).unwrap_or(u32::MAX);
     Ok(InvoicePage {
         status,
-        invoice: head(inv),
-        lines,
+        invoice: inv.head.clone().unwrap_or_else(|| head(state, inv)),
+        lines: state.render(inv, &inv.lines[range], first),
         next,
     })
 }
@@ -134,7 +131,13 @@ pub fn get_invoice(
         )
         .with("month", inv.month.to_string()));
     }
-    page_of(inv, InvoiceStatus::Issued, q.after.as_deref(), q.limit)
+    page_of(
+        state,
+        inv,
+        InvoiceStatus::Issued,
+        q.after.as_deref(),
+        q.limit,
+    )
 }
 
 /// `list_invoices`: the partner's invoices, issued and open, oldest first.
@@ -151,7 +154,7 @@ pub fn list_invoices(
         .filter(|i| i.partner == partner)
         .map(|i| InvoiceSummary {
             status: i.status(),
-            invoice: head(i),
+            invoice: i.head.clone().unwrap_or_else(|| head(state, i)),
         })
         .collect();
     let (invoices, next) = csp_tenancy::page(
@@ -183,7 +186,13 @@ pub fn preview_invoice(
         .with("month", month.to_string()));
     }
     let inv = find(state, partner, month, q.currency)?;
-    page_of(inv, InvoiceStatus::Preview, q.after.as_deref(), q.limit)
+    page_of(
+        state,
+        inv,
+        InvoiceStatus::Preview,
+        q.after.as_deref(),
+        q.limit,
+    )
 }
 
 /// `get_charges`: every line of one item or one order of a customer, and where it is.
@@ -241,17 +250,18 @@ pub fn get_charges(
         .flat_map(|inv| {
             inv.lines
                 .iter()
-                .filter(|l| {
+                .zip(1..)
+                .filter(|(l, _)| {
                     l.customer == customer
                         && match (q.item, q.order) {
                             (Some(item), _) => l.item == Some(item),
                             (None, order) => l.order == order,
                         }
                 })
-                .map(move |l| ChargeEntry {
+                .map(move |(l, number)| ChargeEntry {
                     invoice: inv.number.clone(),
                     status: inv.status(),
-                    line: l.clone(),
+                    line: state.render(inv, std::slice::from_ref(l), number).remove(0),
                 })
         })
         .collect();
@@ -268,12 +278,9 @@ pub fn export_reconciliation(
 ) -> Result<ReconciliationPage, Rejection> {
     let partner = reader(ctx, q.partner, "export the reconciliation file")?;
     let inv = find(state, partner, q.month, q.currency)?;
-    let (lines, next) = csp_tenancy::page(
-        inv.lines.iter().collect(),
-        |l| l.number.to_string(),
-        q.after.as_deref(),
-        q.limit,
-    )?;
+    let (range, next) = csp_tenancy::page_numbered(inv.lines.len(), q.after.as_deref(), q.limit)?;
+    let first = u32::try_from(range.start + 1).unwrap_or(u32::MAX);
+    let lines = state.render(inv, &inv.lines[range], first);
     let csv = crate::reconciliation::render(state, inv, &lines, q.after.is_none())
         .map_err(|e| Rejection::new(ErrorCode::Internal, format!("writing the CSV: {e}")))?;
     Ok(ReconciliationPage {

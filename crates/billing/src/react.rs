@@ -78,8 +78,13 @@ impl<'a> Batch<'a> {
     /// Folds one of billing's own charges: the term knows it is billed.
     fn fold_charge(&mut self, event: &Event) {
         if let Event::ChargeBilled(c) = event {
-            let placeholder = csp_events::billing::LineRef {
-                invoice: String::new(),
+            // Where the line lands is the fold's business; the batch only needs "billed".
+            let placeholder = crate::state::LineAt {
+                invoice: (
+                    csp_events::billing::Month::of(c.period_start),
+                    c.partner,
+                    c.amount.currency,
+                ),
                 line: 0,
             };
             let k = key(&c.item);
@@ -353,9 +358,14 @@ pub fn due(state: &State, grace_micros: i64, now: Timestamp) -> Vec<Emit> {
     for inv in &invoices {
         let s = stream::invoice(inv.partner, inv.month, inv.currency);
         out.push(
-            Emit::new(s.clone(), InvoiceIssued { invoice: head(inv) })
-                .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)
-                .tenants(Some(inv.partner), None),
+            Emit::new(
+                s.clone(),
+                InvoiceIssued {
+                    invoice: head(state, inv),
+                },
+            )
+            .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)
+            .tenants(Some(inv.partner), None),
         );
     }
     let s = stream::month(month);

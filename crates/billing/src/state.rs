@@ -1,8 +1,10 @@
 //! Billing's state: a fold of its log — the upstream copies of ordering's events (customers,
 //! orders, purchased items, refund requests) and billing's own charges, refunds, credits,
-//! issued invoices and closed months. Every invoice line is rendered once, when its event is
-//! folded, and never changes: an issued invoice is its stored lines, and a preview is the very
-//! same lines under the same [`head`].
+//! issued invoices and closed months. Every invoice line is stored once, when its event is
+//! folded, as its facts ([`Line`]) and never changes; names (customer, product) are joined in
+//! when a line is rendered ([`State::render`]) from what never changes either (a customer's
+//! relationship, an item's product). An issued invoice and a preview are rendered by the same
+//! code under the same [`head`], so an invoice issued with nothing new equals its preview.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,7 +67,7 @@ pub struct TermState {
     /// the system the order came from.
     pub billable: bool,
     /// The charges billed, by number, and the line that carries each.
-    pub billed: BTreeMap<u32, LineRef>,
+    pub billed: BTreeMap<u32, LineAt>,
     /// Cancelled at: nothing of the term is billed after it.
     pub cancelled_at: Option<Timestamp>,
 }
@@ -77,16 +79,31 @@ impl TermState {
         schedule(self.start, self.term, self.plan, self.total).unwrap_or_default()
     }
 
+    /// Its charge `number` (from 1), if the term has one.
+    pub fn charge(&self, number: u32) -> Option<Charge> {
+        crate::domain::schedule::charge(self.start, self.term, self.plan, self.total, number)
+            .ok()
+            .flatten()
+    }
+
     /// Its charges not billed yet that fall at or before `upto` (none once cancelled: a
-    /// cancellation's own instant is covered by its catch-up, recorded before it).
+    /// cancellation's own instant is covered by its catch-up, recorded before it). Charges fall
+    /// in number order, so the walk stops at the first unbilled one still to come.
     pub fn unbilled_upto(&self, upto: Timestamp) -> Vec<Charge> {
+        let mut out = Vec::new();
         if !self.billable || self.cancelled_at.is_some() {
-            return Vec::new();
+            return out;
         }
-        self.charges()
-            .into_iter()
-            .filter(|c| c.at <= upto && !self.billed.contains_key(&c.number))
-            .collect()
+        for number in 1.. {
+            if self.billed.contains_key(&number) {
+                continue;
+            }
+            match self.charge(number) {
+                Some(c) if c.at <= upto => out.push(c),
+                _ => break,
+            }
+        }
+        out
     }
 
     /// When its next unbilled charge falls, if any.
@@ -94,10 +111,8 @@ impl TermState {
         if !self.billable || self.cancelled_at.is_some() {
             return None;
         }
-        self.charges()
-            .into_iter()
-            .find(|c| !self.billed.contains_key(&c.number))
-            .map(|c| c.at)
+        let number = (1..).find(|n| !self.billed.contains_key(n))?;
+        self.charge(number).map(|c| c.at)
     }
 }
 
@@ -131,7 +146,7 @@ pub struct Item {
     /// Expired or cancelled: no later term.
     pub ended: bool,
     /// The line of a perpetual purchase's credit (B5), once credited.
-    pub credited: Option<LineRef>,
+    pub credited: Option<LineAt>,
     /// When its backfilled order was imported: terms starting before it were billed by the
     /// system the order came from.
     pub imported_at: Option<Timestamp>,
@@ -279,10 +294,56 @@ pub struct Invoice {
     pub month: Month,
     /// The currency.
     pub currency: Currency,
-    /// Its lines, in the order recorded.
-    pub lines: Vec<InvoiceLine>,
+    /// Its lines, in the order recorded (line `n` is `lines[n - 1]`).
+    pub lines: Vec<Line>,
     /// Issued: closed, immutable.
     pub issued: bool,
+    /// The head `invoice_issued` recorded, once issued: what its pages show without rehashing.
+    pub head: Option<InvoiceHead>,
+}
+
+/// Which invoice: month, partner, currency.
+pub type InvoiceKey = (Month, TenantId, Currency);
+
+/// Where a line is: its invoice and its number (from 1); rendered as a [`LineRef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineAt {
+    /// The invoice.
+    pub invoice: InvoiceKey,
+    /// The line's number.
+    pub line: u32,
+}
+
+/// One invoice line as folded: its facts, with no copy of a name. A month of 100,000 lines is
+/// 100,000 of these, not 100,000 copies of the customer's and the product's names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    /// Charge, refund or credit.
+    pub kind: LineKind,
+    /// The customer (its columns come from the directory).
+    pub customer: TenantId,
+    /// The order.
+    pub order: Option<OrderId>,
+    /// The item (its product columns come from the item).
+    pub item: Option<LineItem>,
+    /// The refund request a credit approves.
+    pub refund_request: Option<RefundRequestId>,
+    /// For a charge: its type.
+    pub charge_type: Option<ChargeType>,
+    /// The term.
+    pub term_number: Option<u32>,
+    /// The period charged or refunded from...
+    pub period_start: Option<Timestamp>,
+    /// ...to (exclusive).
+    pub period_end: Option<Timestamp>,
+    /// When it took effect.
+    pub effective_at: Timestamp,
+    /// Positive for a charge, negative for a refund or credit.
+    pub amount: Money,
+    /// Prices include tax (M2).
+    pub tax_inclusive: bool,
+    /// The lines it undoes.
+    pub corrects: Vec<LineAt>,
 }
 
 impl Invoice {
@@ -296,9 +357,10 @@ impl Invoice {
     }
 }
 
-/// An invoice's head — totals (B8) and the hash of its lines — computed one way for a preview
-/// and for the issued invoice, so an invoice issued with nothing new equals its last preview.
-pub fn head(inv: &Invoice) -> InvoiceHead {
+/// An invoice's head — totals (B8) and the hash of its rendered lines — computed one way for a
+/// preview and for the issued invoice, so an invoice issued with nothing new equals its last
+/// preview. (Readers of an issued invoice get the head it was issued with, `Invoice::head`.)
+pub fn head(state: &State, inv: &Invoice) -> InvoiceHead {
     let zero = Money::new(0, inv.currency);
     let (mut charges, mut refunds, mut credits) = (zero, zero, zero);
     for l in &inv.lines {
@@ -314,7 +376,7 @@ pub fn head(inv: &Invoice) -> InvoiceHead {
         .checked_sub(refunds)
         .and_then(|t| t.checked_sub(credits))
         .unwrap_or(zero);
-    let bytes = serde_json::to_vec(&inv.lines).unwrap_or_default();
+    let bytes = serde_json::to_vec(&state.render(inv, &inv.lines, 1)).unwrap_or_default();
     let lines_hash = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -376,6 +438,7 @@ impl State {
                 let h = &i.invoice;
                 if let Some(inv) = self.invoices.get_mut(&(h.month, h.partner, h.currency)) {
                     inv.issued = true;
+                    inv.head = Some(h.clone());
                 }
             }
             Event::MonthClosed(m) => self.closed = Some(m.month),
@@ -435,73 +498,104 @@ impl State {
                     currency,
                     lines: Vec::new(),
                     issued: false,
+                    head: None,
                 }
             })
     }
 
-    /// Adds a line built by `build` (given its number) to the invoice for `at`; returns where.
-    fn add_line(
-        &mut self,
-        partner: TenantId,
-        currency: Currency,
-        at: Timestamp,
-        build: impl FnOnce(u32) -> InvoiceLine,
-    ) -> LineRef {
-        let inv = self.invoice_for(partner, currency, at);
-        let number = u32::try_from(inv.lines.len() + 1).unwrap_or(u32::MAX);
-        inv.lines.push(build(number));
-        LineRef {
-            invoice: inv.number.clone(),
-            line: number,
+    /// Adds `line` to the invoice for its `effective_at`; returns where.
+    fn add_line(&mut self, partner: TenantId, line: Line) -> LineAt {
+        let inv = self.invoice_for(partner, line.amount.currency, line.effective_at);
+        inv.lines.push(line);
+        LineAt {
+            invoice: (inv.month, inv.partner, inv.currency),
+            line: u32::try_from(inv.lines.len()).unwrap_or(u32::MAX),
         }
     }
 
-    /// A line's customer columns.
-    fn customer_cols(
-        &self,
-        partner: TenantId,
-        customer: TenantId,
-    ) -> (String, String, csp_events::market::CountryCode) {
-        match self.directory.relationship(partner, customer) {
-            Some(c) => (c.company_name.clone(), c.domain.clone(), c.country),
-            None => (String::new(), String::new(), unknown_country()),
+    /// `lines` of `inv`, the first numbered `first`, as readers see them: names joined from
+    /// the directory and the items, references as invoice numbers.
+    pub fn render(&self, inv: &Invoice, lines: &[Line], first: u32) -> Vec<InvoiceLine> {
+        lines
+            .iter()
+            .zip(first..)
+            .map(|(l, number)| self.render_line(inv.partner, l, number))
+            .collect()
+    }
+
+    fn render_line(&self, partner: TenantId, l: &Line, number: u32) -> InvoiceLine {
+        let (customer_name, customer_domain, customer_country) =
+            match self.directory.relationship(partner, l.customer) {
+                Some(c) => (c.company_name.clone(), c.domain.clone(), c.country),
+                None => (String::new(), String::new(), unknown_country()),
+            };
+        let item = l.item.and_then(|i| self.items.get(&key(&i)));
+        InvoiceLine {
+            number,
+            kind: l.kind,
+            customer: l.customer,
+            customer_name,
+            customer_domain,
+            customer_country,
+            order: l.order,
+            order_date: l
+                .order
+                .and_then(|o| self.orders.get(&o))
+                .map(|o| o.purchased_at),
+            item: l.item,
+            refund_request: l.refund_request,
+            product: item.map(|i| i.product.clone()),
+            sku: item.map(|i| i.sku.clone()),
+            product_name: item.map(|i| i.product_name.clone()),
+            quantity: item.map(|i| i.quantity),
+            unit_price: item.map(|i| i.unit_price),
+            charge_type: l.charge_type,
+            term_number: l.term_number,
+            period_start: l.period_start,
+            period_end: l.period_end,
+            effective_at: l.effective_at,
+            belongs_to: Month::of(l.effective_at),
+            amount: l.amount,
+            tax_inclusive: l.tax_inclusive,
+            corrects: l.corrects.iter().map(|at| self.line_ref(*at)).collect(),
+        }
+    }
+
+    /// A line's place as readers name it: its invoice's number.
+    pub fn line_ref(&self, at: LineAt) -> LineRef {
+        LineRef {
+            invoice: self
+                .invoices
+                .get(&at.invoice)
+                .map(|i| i.number.clone())
+                .unwrap_or_default(),
+            line: at.line,
         }
     }
 
     fn charge(&mut self, env: &Envelope, c: &ChargeBilled) {
         let k = key(&c.item);
-        let Some(item) = self.items.get(&k).cloned() else {
+        let Some(tax_inclusive) = self.items.get(&k).map(|i| i.tax_inclusive) else {
             return;
         };
-        let (name, domain, country) = self.customer_cols(c.partner, c.customer);
-        let order_date = self.orders.get(&c.order).map(|o| o.purchased_at);
-        let at = env.effective_at;
-        let line = self.add_line(c.partner, c.amount.currency, at, |number| InvoiceLine {
-            number,
-            kind: LineKind::Charge,
-            customer: c.customer,
-            customer_name: name,
-            customer_domain: domain,
-            customer_country: country,
-            order: Some(c.order),
-            order_date,
-            item: Some(c.item),
-            refund_request: None,
-            product: Some(item.product.clone()),
-            sku: Some(item.sku.clone()),
-            product_name: Some(item.product_name.clone()),
-            quantity: Some(item.quantity),
-            unit_price: Some(item.unit_price),
-            charge_type: Some(c.charge_type),
-            term_number: Some(c.term_number),
-            period_start: Some(c.period_start),
-            period_end: Some(c.period_end),
-            effective_at: at,
-            belongs_to: Month::of(at),
-            amount: c.amount,
-            tax_inclusive: item.tax_inclusive,
-            corrects: Vec::new(),
-        });
+        let line = self.add_line(
+            c.partner,
+            Line {
+                kind: LineKind::Charge,
+                customer: c.customer,
+                order: Some(c.order),
+                item: Some(c.item),
+                refund_request: None,
+                charge_type: Some(c.charge_type),
+                term_number: Some(c.term_number),
+                period_start: Some(c.period_start),
+                period_end: Some(c.period_end),
+                effective_at: env.effective_at,
+                amount: c.amount,
+                tax_inclusive,
+                corrects: Vec::new(),
+            },
+        );
         if let Some(term) = self
             .items
             .get_mut(&k)
@@ -512,61 +606,43 @@ impl State {
     }
 
     fn refund(&mut self, env: &Envelope, r: &RefundIssued) {
-        let k = key(&r.item);
-        let Some(item) = self.items.get(&k).cloned() else {
+        let Some(item) = self.items.get(&key(&r.item)) else {
             return;
         };
         let term = item.term(r.term_number);
-        let corrects: Vec<LineRef> = term
+        let corrects: Vec<LineAt> = term
             .map(|t| {
                 r.charges
                     .iter()
-                    .filter_map(|n| t.billed.get(n).cloned())
+                    .filter_map(|n| t.billed.get(n).copied())
                     .collect()
             })
             .unwrap_or_default();
-        let (name, domain, country) = self.customer_cols(r.partner, r.customer);
-        let order_date = self.orders.get(&r.order).map(|o| o.purchased_at);
-        let at = env.effective_at;
-        self.add_line(r.partner, r.refund.currency, at, |number| InvoiceLine {
-            number,
+        let line = Line {
             kind: LineKind::Refund,
             customer: r.customer,
-            customer_name: name,
-            customer_domain: domain,
-            customer_country: country,
             order: Some(r.order),
-            order_date,
             item: Some(r.item),
             refund_request: None,
-            product: Some(item.product.clone()),
-            sku: Some(item.sku.clone()),
-            product_name: Some(item.product_name.clone()),
-            quantity: Some(item.quantity),
-            unit_price: Some(item.unit_price),
             charge_type: None,
             term_number: Some(r.term_number),
             period_start: Some(r.cancelled_at),
             period_end: term.map(|t| t.end),
-            effective_at: at,
-            belongs_to: Month::of(at),
+            effective_at: env.effective_at,
             amount: Money::new(-r.refund.amount_minor, r.refund.currency),
             tax_inclusive: item.tax_inclusive,
             corrects,
-        });
+        };
+        self.add_line(r.partner, line);
     }
 
     fn credit(&mut self, env: &Envelope, c: &CreditIssued) {
         let (item, corrects, refund_request) = match c.reason {
             CreditReason::PerpetualCancelled { purchase } => {
-                let item = self
-                    .items
-                    .get(&key(&LineItem::Perpetual(purchase)))
-                    .cloned();
+                let item = self.items.get(&key(&LineItem::Perpetual(purchase)));
                 let corrects = item
-                    .as_ref()
                     .and_then(|i| i.term(1))
-                    .map(|t| t.billed.values().cloned().collect())
+                    .map(|t| t.billed.values().copied().collect())
                     .unwrap_or_default();
                 (item, corrects, None)
             }
@@ -575,49 +651,38 @@ impl State {
                     .requests
                     .get(&refund_request)
                     .and_then(|r| r.item)
-                    .and_then(|i| self.items.get(&key(&i)).cloned());
+                    .and_then(|i| self.items.get(&key(&i)));
                 (item, Vec::new(), Some(refund_request))
             }
         };
-        let (name, domain, country) = self.customer_cols(c.partner, c.customer);
-        let order = c.order.and_then(|o| self.orders.get(&o));
-        let order_date = order.map(|o| o.purchased_at);
-        let at = env.effective_at;
         // As ordering priced what is credited: the item's, else its order's (the market list
         // is the catalog's policy, never a constant here).
-        let tax_inclusive = match &item {
+        let tax_inclusive = match item {
             Some(i) => i.tax_inclusive,
-            None => order.is_some_and(|o| o.tax_inclusive),
+            None => c
+                .order
+                .and_then(|o| self.orders.get(&o))
+                .is_some_and(|o| o.tax_inclusive),
         };
-        let line = self.add_line(c.partner, c.amount.currency, at, |number| InvoiceLine {
-            number,
+        let line = Line {
             kind: LineKind::Credit,
             customer: c.customer,
-            customer_name: name,
-            customer_domain: domain,
-            customer_country: country,
             order: c.order,
-            order_date,
-            item: item.as_ref().map(|i| i.item),
+            item: item.map(|i| i.item),
             refund_request,
-            product: item.as_ref().map(|i| i.product.clone()),
-            sku: item.as_ref().map(|i| i.sku.clone()),
-            product_name: item.as_ref().map(|i| i.product_name.clone()),
-            quantity: item.as_ref().map(|i| i.quantity),
-            unit_price: item.as_ref().map(|i| i.unit_price),
             charge_type: None,
             term_number: None,
             period_start: None,
             period_end: None,
-            effective_at: at,
-            belongs_to: Month::of(at),
+            effective_at: env.effective_at,
             amount: Money::new(-c.amount.amount_minor, c.amount.currency),
             tax_inclusive,
             corrects,
-        });
+        };
+        let at = self.add_line(c.partner, line);
         if let CreditReason::PerpetualCancelled { purchase } = c.reason {
             if let Some(i) = self.items.get_mut(&key(&LineItem::Perpetual(purchase))) {
-                i.credited = Some(line);
+                i.credited = Some(at);
             }
         }
     }

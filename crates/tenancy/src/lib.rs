@@ -27,4 +27,4 @@ pub use access::{
     BUYERS, INVOICE_READERS, KEY_VIEWERS, PURCHASE_READERS, REVIEWERS, SUBSCRIPTION_ADMINS,
 };
 pub use directory::Directory;
-pub use page::{page, PAGE_MAX};
+pub use page::{page, page_numbered, PAGE_MAX};

@@ -74,33 +74,48 @@ pub fn schedule(
     plan: BillingPlan,
     total: Money,
 ) -> Result<Vec<Charge>, ScheduleError> {
+    let (_, count) = cadence(term, plan)?;
+    (1..=count)
+        .map(|n| charge(start, term, plan, total, n)?.ok_or(ScheduleError::OutOfRange))
+        .collect()
+}
+
+/// Charge `number` (from 1) of that schedule, `None` past its last: one charge costs one date
+/// computation, so a term's next charge is found without laying out all 36 of a monthly P3Y.
+pub fn charge(
+    start: Timestamp,
+    term: Term,
+    plan: BillingPlan,
+    total: Money,
+    number: u32,
+) -> Result<Option<Charge>, ScheduleError> {
     if total.amount_minor < 0 {
         return Err(ScheduleError::Negative(total));
     }
     let (every, count) = cadence(term, plan)?;
+    if number == 0 || number > count {
+        return Ok(None);
+    }
+    let k = number - 1;
     let n = i64::from(count);
     let (base, remainder) = (total.amount_minor / n, total.amount_minor % n);
-    let mut out = Vec::with_capacity(count as usize);
-    for k in 0..count {
-        let at = start
-            .plus_months(k * every)
-            .ok_or(ScheduleError::OutOfRange)?;
-        let period_end = if every == 0 {
-            at
-        } else {
-            start
-                .plus_months((k + 1) * every)
-                .ok_or(ScheduleError::OutOfRange)?
-        };
-        let extra = i64::from(i64::from(k) < remainder);
-        out.push(Charge {
-            number: k + 1,
-            of: count,
-            at,
-            period_start: at,
-            period_end,
-            amount: Money::new(base + extra, total.currency),
-        });
-    }
-    Ok(out)
+    let at = start
+        .plus_months(k * every)
+        .ok_or(ScheduleError::OutOfRange)?;
+    let period_end = if every == 0 {
+        at
+    } else {
+        start
+            .plus_months((k + 1) * every)
+            .ok_or(ScheduleError::OutOfRange)?
+    };
+    let extra = i64::from(i64::from(k) < remainder);
+    Ok(Some(Charge {
+        number,
+        of: count,
+        at,
+        period_start: at,
+        period_end,
+        amount: Money::new(base + extra, total.currency),
+    }))
 }

@@ -134,9 +134,9 @@ fn bench(args: &Args, dir: &Path) -> anyhow::Result<()> {
             args.csv_lines
         );
     }
-    let lines = &largest.lines[..args.csv_lines];
     let t = Instant::now();
-    let csv = csp_billing::reconciliation::render(state, largest, lines, true)
+    let lines = state.render(largest, &largest.lines[..args.csv_lines], 1);
+    let csv = csp_billing::reconciliation::render(state, largest, &lines, true)
         .context("rendering the CSV")?;
     let took = t.elapsed();
     println!(
