@@ -111,8 +111,15 @@ impl TermState {
         if !self.billable || self.cancelled_at.is_some() {
             return None;
         }
-        let number = (1..).find(|n| !self.billed.contains_key(n))?;
-        self.charge(number).map(|c| c.at)
+        // Charges are billed in number order, so the billed numbers are almost always 1..=n.
+        let number = match self.billed.last_key_value() {
+            None => 1,
+            Some((&last, _)) if last as usize == self.billed.len() => last + 1,
+            Some(_) => (1..).find(|n| !self.billed.contains_key(n))?,
+        };
+        crate::domain::schedule::charge_at(self.start, self.term, self.plan, number)
+            .ok()
+            .flatten()
     }
 }
 
@@ -431,7 +438,8 @@ impl State {
     pub fn apply(&mut self, env: &Envelope) {
         match &env.payload {
             Event::CustomerAdded(c) => self.directory.add(c),
-            Event::ChargeBilled(c) => self.charge(env, c),
+            // Reschedules its item itself, in the same lookup.
+            Event::ChargeBilled(c) => return self.charge(env, c),
             Event::RefundIssued(r) => self.refund(env, r),
             Event::CreditIssued(c) => self.credit(env, c),
             Event::InvoiceIssued(i) => {
@@ -457,15 +465,8 @@ impl State {
 
     /// Puts the item's next charge on the agenda.
     fn reschedule(&mut self, k: ItemKey) {
-        let Some(item) = self.items.get_mut(&k) else {
-            return;
-        };
-        if let Some(old) = item.next.take() {
-            self.agenda.remove(&(old, k));
-        }
-        item.next = item.current().and_then(TermState::next_charge);
-        if let Some(at) = item.next {
-            self.agenda.insert((at, k));
+        if let Some(item) = self.items.get_mut(&k) {
+            reschedule(&mut self.agenda, k, item);
         }
     }
 
@@ -596,12 +597,12 @@ impl State {
                 corrects: Vec::new(),
             },
         );
-        if let Some(term) = self
-            .items
-            .get_mut(&k)
-            .and_then(|i| i.term_mut(c.term_number))
-        {
-            term.billed.insert(c.charge_number, line);
+        let State { items, agenda, .. } = self;
+        if let Some(item) = items.get_mut(&k) {
+            if let Some(term) = item.term_mut(c.term_number) {
+                term.billed.insert(c.charge_number, line);
+            }
+            reschedule(agenda, k, item);
         }
     }
 
@@ -685,6 +686,21 @@ impl State {
                 i.credited = Some(at);
             }
         }
+    }
+}
+
+/// Moves `item`'s entry on `agenda` to its next unbilled charge.
+fn reschedule(agenda: &mut BTreeSet<(Timestamp, ItemKey)>, k: ItemKey, item: &mut Item) {
+    let next = item.current().and_then(TermState::next_charge);
+    if next == item.next {
+        return;
+    }
+    if let Some(old) = item.next.take() {
+        agenda.remove(&(old, k));
+    }
+    item.next = next;
+    if let Some(at) = next {
+        agenda.insert((at, k));
     }
 }
 

@@ -80,6 +80,24 @@ pub fn schedule(
         .collect()
 }
 
+/// When charge `number` (from 1) of that schedule falls, `None` past its last: what the
+/// agenda needs, one date computation.
+pub fn charge_at(
+    start: Timestamp,
+    term: Term,
+    plan: BillingPlan,
+    number: u32,
+) -> Result<Option<Timestamp>, ScheduleError> {
+    let (every, count) = cadence(term, plan)?;
+    if number == 0 || number > count {
+        return Ok(None);
+    }
+    start
+        .plus_months((number - 1) * every)
+        .map(Some)
+        .ok_or(ScheduleError::OutOfRange)
+}
+
 /// Charge `number` (from 1) of that schedule, `None` past its last: one charge costs one date
 /// computation, so a term's next charge is found without laying out all 36 of a monthly P3Y.
 pub fn charge(
