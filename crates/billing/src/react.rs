@@ -45,7 +45,9 @@ impl<'a> Batch<'a> {
 
     /// An item as the batch sees it.
     pub fn item(&self, k: ItemKey) -> Option<&Item> {
-        self.items.get(&k).or_else(|| self.base.items.get(&k))
+        self.items
+            .get(&k)
+            .or_else(|| self.base.items.get(&k).map(|b| &**b))
     }
 
     fn order(&self, o: OrderId) -> Option<&OrderInfo> {
@@ -128,7 +130,7 @@ impl Items for Overlay<'_, '_> {
     fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item> {
         self.0.dirty.push(k);
         if !self.0.items.contains_key(&k) {
-            let copy = self.0.base.items.get(&k)?.clone();
+            let copy = Item::clone(self.0.base.items.get(&k)?);
             self.0.items.insert(k, copy);
         }
         self.0.items.get_mut(&k)

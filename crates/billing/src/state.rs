@@ -6,7 +6,7 @@
 //! relationship, an item's product). An issued invoice and a preview are rendered by the same
 //! code under the same [`head`], so an invoice issued with nothing new equals its preview.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use csp_events::billing::{
     ChargeBilled, ChargeType, CreditIssued, CreditReason, InvoiceHead, InvoiceLine, LineKind,
@@ -410,7 +410,8 @@ pub struct State {
     /// Orders.
     pub orders: BTreeMap<OrderId, OrderInfo>,
     /// Purchased items.
-    pub items: BTreeMap<ItemKey, Item>,
+    #[serde(serialize_with = "sorted")]
+    pub items: HashMap<ItemKey, Box<Item>>,
     /// Refund requests filed.
     pub requests: BTreeMap<RefundRequestId, Request>,
     /// Each item's next unbilled charge, by when it falls: what the scheduler looks at.
@@ -689,6 +690,16 @@ impl State {
     }
 }
 
+/// A hash map written in key order: the state's digest is the same however the map was built.
+fn sorted<S: serde::Serializer, K: Ord + Serialize, V: Serialize>(
+    map: &HashMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(entries)
+}
+
 /// Moves `item`'s entry on `agenda` to its next unbilled charge.
 fn reschedule(agenda: &mut BTreeSet<(Timestamp, ItemKey)>, k: ItemKey, item: &mut Item) {
     let next = item.current().and_then(TermState::next_charge);
@@ -817,6 +828,18 @@ pub(crate) trait Items {
     fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item>;
     /// Adds an item.
     fn insert(&mut self, item: Item);
+}
+
+/// The state's items: looked up by key on every charge, never walked in order (the agenda is
+/// the ordered view), so a hash map of boxed items — one probe, and a table of pointers, not of
+/// 250-byte items.
+impl Items for HashMap<ItemKey, Box<Item>> {
+    fn item_mut(&mut self, k: ItemKey) -> Option<&mut Item> {
+        self.get_mut(&k).map(|b| &mut **b)
+    }
+    fn insert(&mut self, item: Item) {
+        HashMap::insert(self, key(&item.item), Box::new(item));
+    }
 }
 
 impl Items for BTreeMap<ItemKey, Item> {
