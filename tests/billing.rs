@@ -139,9 +139,13 @@ async fn purchases_land_on_the_right_invoices_and_a_stopped_billing_files_each_c
         let cmd = |name: &str| format!("csp.cmd.ordering.{name}");
 
         // December 1, 09:00.
-        for (id, domain, country, currency) in [(US, "us.example", "US", "USD"), (AU, "au.example.au", "AU", "AUD")] {
+        // The Australian customer's name would run as a formula in a spreadsheet.
+        for (id, domain, name, country, currency) in [
+            (US, "us.example", "US Ltd", "US", "USD"),
+            (AU, "au.example.au", "=HYPERLINK(\"http://x\")", "AU", "AUD"),
+        ] {
             ok(&client, &cmd("add_customer"), &agent, json!({"request_id": format!("add-{domain}"),
-                "tenant_id": id, "domain": domain, "company_name": domain, "country": country,
+                "tenant_id": id, "domain": domain, "company_name": name, "country": country,
                 "currency": currency})).await;
         }
         let a = ok(&client, &cmd("place_order"), &agent, json!({"request_id": "order-a", "customer": US,
@@ -215,18 +219,40 @@ async fn purchases_land_on_the_right_invoices_and_a_stopped_billing_files_each_c
         let table = invoice_cli(&["--currency", "USD"]);
         assert!(table.contains("CSP-202612-0001") && table.contains("(issued)"), "{table}");
         assert!(table.contains("total  51.87 USD") && table.contains("-2122.41 USD"), "{table}");
-        let csv = invoice_cli(&["--currency", "USD", "--csv"]);
-        let mut reader_csv = csv::Reader::from_reader(csv.as_bytes());
-        assert_eq!(reader_csv.headers().unwrap().len(), 46);
-        let total_col = reader_csv.headers().unwrap().iter().position(|h| h == "Total").unwrap();
-        let cents: i64 = reader_csv
-            .records()
-            .map(|r| {
-                let cell = r.unwrap()[total_col].replace('.', "");
-                cell.parse::<i64>().unwrap()
-            })
-            .sum();
-        assert_eq!(cents, 5187, "{csv}");
+        // The export: exactly the 46 columns, in Partner Center's order; a CSV reader parses
+        // it; its Total column sums, per currency, to that invoice's total; a cell a
+        // spreadsheet would run as a formula is neutralised.
+        const COLUMNS: &str = "PartnerId, CustomerId, CustomerName, CustomerDomainName, \
+            CustomerCountry, InvoiceNumber, MpnId, ResellerMpnId, OrderId, OrderDate, ProductId, \
+            SkuId, AvailabilityId, SkuName, ProductName, ChargeType, UnitPrice, Quantity, \
+            Subtotal, TaxTotal, Total, Currency, PriceAdjustmentDescription, PublisherName, \
+            PublisherId, SubscriptionDescription, SubscriptionId, ChargeStartDate, ChargeEndDate, \
+            TermAndBillingCycle, EffectiveUnitPrice, UnitType, AlternateId, BillableQuantity, \
+            BillingFrequency, PricingCurrency, PCToBCExchangeRate, PCToBCExchangeRateDate, \
+            MeterDescription, ReservationOrderId, CreditReasonCode, SubscriptionStartDate, \
+            SubscriptionEndDate, ReferenceId, ProductQualifiers, PromotionId";
+        let columns: Vec<&str> = COLUMNS.split(", ").collect();
+        assert_eq!(columns.len(), 46);
+        for (currency, invoice) in [("USD", &usd), ("AUD", &aud)] {
+            let csv = invoice_cli(&["--currency", currency, "--csv"]);
+            let mut rows = csv::Reader::from_reader(csv.as_bytes());
+            let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
+            assert_eq!(header, columns, "{currency}");
+            let (total, name) = (
+                header.iter().position(|h| h == "Total").unwrap(),
+                header.iter().position(|h| h == "CustomerName").unwrap(),
+            );
+            let mut minor_units = 0i64;
+            for row in rows.records() {
+                let row = row.unwrap();
+                assert_eq!(row.len(), 46);
+                minor_units += row[total].replace('.', "").parse::<i64>().unwrap();
+                if currency == "AUD" {
+                    assert_eq!(&row[name], "'=HYPERLINK(\"http://x\")", "neutralised");
+                }
+            }
+            assert_eq!(minor_units, minor(&invoice["invoice"]["total"]), "{currency}: {csv}");
+        }
 
         // Billing stops on January 1; ordering goes on.
         assert!(billing.terminate().success());
