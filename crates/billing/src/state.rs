@@ -471,48 +471,19 @@ impl State {
         }
     }
 
-    /// The invoice a line effective at `at` lands on (B2; after its month closed, the open
-    /// month's), opened if needed.
-    fn invoice_for(
-        &mut self,
-        partner: TenantId,
-        currency: Currency,
-        at: Timestamp,
-    ) -> &mut Invoice {
-        let own = Month::of(at);
-        let month = match self.closed {
-            Some(closed) if own <= closed => closed.next(),
-            _ => own,
-        };
-        if self.first_month.is_none_or(|f| month < f) {
-            self.first_month = Some(month);
+    /// The invoices, as a line is added to them.
+    fn books(&mut self) -> Books<'_> {
+        Books {
+            invoices: &mut self.invoices,
+            opened: &mut self.opened,
+            closed: self.closed,
+            first_month: &mut self.first_month,
         }
-        let opened = &mut self.opened;
-        self.invoices
-            .entry((month, partner, currency))
-            .or_insert_with(|| {
-                let n = opened.entry(month).or_insert(0);
-                *n += 1;
-                Invoice {
-                    number: format!("CSP-{:04}{:02}-{:04}", month.year(), month.month(), n),
-                    partner,
-                    month,
-                    currency,
-                    lines: Vec::new(),
-                    issued: false,
-                    head: None,
-                }
-            })
     }
 
     /// Adds `line` to the invoice for its `effective_at`; returns where.
     fn add_line(&mut self, partner: TenantId, line: Line) -> LineAt {
-        let inv = self.invoice_for(partner, line.amount.currency, line.effective_at);
-        inv.lines.push(line);
-        LineAt {
-            invoice: (inv.month, inv.partner, inv.currency),
-            line: u32::try_from(inv.lines.len()).unwrap_or(u32::MAX),
-        }
+        self.books().add_line(partner, line)
     }
 
     /// `lines` of `inv`, the first numbered `first`, as readers see them: names joined from
@@ -577,10 +548,27 @@ impl State {
 
     fn charge(&mut self, env: &Envelope, c: &ChargeBilled) {
         let k = key(&c.item);
-        let Some(tax_inclusive) = self.items.get(&k).map(|i| i.tax_inclusive) else {
+        // One lookup of the item for the whole fold: the books, the item and the agenda are
+        // borrowed apart.
+        let State {
+            items,
+            agenda,
+            invoices,
+            opened,
+            closed,
+            first_month,
+            ..
+        } = self;
+        let Some(item) = items.get_mut(&k) else {
             return;
         };
-        let line = self.add_line(
+        let books = Books {
+            invoices,
+            opened,
+            closed: *closed,
+            first_month,
+        };
+        let at = books.add_line(
             c.partner,
             Line {
                 kind: LineKind::Charge,
@@ -594,17 +582,14 @@ impl State {
                 period_end: Some(c.period_end),
                 effective_at: env.effective_at,
                 amount: c.amount,
-                tax_inclusive,
+                tax_inclusive: item.tax_inclusive,
                 corrects: Vec::new(),
             },
         );
-        let State { items, agenda, .. } = self;
-        if let Some(item) = items.get_mut(&k) {
-            if let Some(term) = item.term_mut(c.term_number) {
-                term.billed.insert(c.charge_number, line);
-            }
-            reschedule(agenda, k, item);
+        if let Some(term) = item.term_mut(c.term_number) {
+            term.billed.insert(c.charge_number, at);
         }
+        reschedule(agenda, k, item);
     }
 
     fn refund(&mut self, env: &Envelope, r: &RefundIssued) {
@@ -686,6 +671,52 @@ impl State {
             if let Some(i) = self.items.get_mut(&key(&LineItem::Perpetual(purchase))) {
                 i.credited = Some(at);
             }
+        }
+    }
+}
+
+/// The invoices and their numbering, borrowed apart from the items.
+struct Books<'a> {
+    invoices: &'a mut BTreeMap<InvoiceKey, Invoice>,
+    opened: &'a mut BTreeMap<Month, u32>,
+    closed: Option<Month>,
+    first_month: &'a mut Option<Month>,
+}
+
+impl Books<'_> {
+    /// Adds `line` to the invoice its `effective_at` lands on (B2; after its month closed, the
+    /// open month's), opened if needed; returns where.
+    fn add_line(self, partner: TenantId, line: Line) -> LineAt {
+        let own = Month::of(line.effective_at);
+        let month = match self.closed {
+            Some(closed) if own <= closed => closed.next(),
+            _ => own,
+        };
+        if self.first_month.is_none_or(|f| month < f) {
+            *self.first_month = Some(month);
+        }
+        let currency = line.amount.currency;
+        let opened = self.opened;
+        let inv = self
+            .invoices
+            .entry((month, partner, currency))
+            .or_insert_with(|| {
+                let n = opened.entry(month).or_insert(0);
+                *n += 1;
+                Invoice {
+                    number: format!("CSP-{:04}{:02}-{:04}", month.year(), month.month(), n),
+                    partner,
+                    month,
+                    currency,
+                    lines: Vec::new(),
+                    issued: false,
+                    head: None,
+                }
+            });
+        inv.lines.push(line);
+        LineAt {
+            invoice: (month, partner, currency),
+            line: u32::try_from(inv.lines.len()).unwrap_or(u32::MAX),
         }
     }
 }
