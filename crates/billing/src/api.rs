@@ -252,10 +252,11 @@ pub fn get_charges(
                 .iter()
                 .zip(1..)
                 .filter(|(l, _)| {
-                    l.customer == customer
+                    let (owner, order) = state.line_owner(l);
+                    owner == Some(customer)
                         && match (q.item, q.order) {
                             (Some(item), _) => l.item == Some(item),
-                            (None, order) => l.order == order,
+                            (None, wanted) => order == wanted,
                         }
                 })
                 .map(move |(l, number)| ChargeEntry {

@@ -322,33 +322,41 @@ pub struct LineAt {
 }
 
 /// One invoice line as folded: its facts, with no copy of a name. A month of 100,000 lines is
-/// 100,000 of these, not 100,000 copies of the customer's and the product's names.
+/// 100,000 of these, not 100,000 copies of the customer's and the product's names; a charge —
+/// nearly every line — keeps only what its item does not already say (~80 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Charge, refund or credit.
     pub kind: LineKind,
-    /// The customer (its columns come from the directory).
+    /// For a charge: its type.
+    pub charge_type: Option<ChargeType>,
+    /// Prices include tax (M2).
+    pub tax_inclusive: bool,
+    /// The term.
+    pub term_number: Option<u32>,
+    /// The item (its customer, order and product columns come from the item).
+    pub item: Option<LineItem>,
+    /// When it took effect (a charge's period starts then).
+    pub effective_at: Timestamp,
+    /// The end of the period charged or refunded (exclusive).
+    pub period_end: Option<Timestamp>,
+    /// Positive for a charge, negative for a refund or credit.
+    pub amount: Money,
+    /// What a refund or credit says beyond that; `None` for a charge.
+    pub detail: Option<Box<Detail>>,
+}
+
+/// What a refund or a credit line says that its item (if any) does not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    /// The customer.
     pub customer: TenantId,
     /// The order.
     pub order: Option<OrderId>,
-    /// The item (its product columns come from the item).
-    pub item: Option<LineItem>,
     /// The refund request a credit approves.
     pub refund_request: Option<RefundRequestId>,
-    /// For a charge: its type.
-    pub charge_type: Option<ChargeType>,
-    /// The term.
-    pub term_number: Option<u32>,
-    /// The period charged or refunded from...
+    /// The start of the period refunded.
     pub period_start: Option<Timestamp>,
-    /// ...to (exclusive).
-    pub period_end: Option<Timestamp>,
-    /// When it took effect.
-    pub effective_at: Timestamp,
-    /// Positive for a charge, negative for a refund or credit.
-    pub amount: Money,
-    /// Prices include tax (M2).
-    pub tax_inclusive: bool,
     /// The lines it undoes.
     pub corrects: Vec<LineAt>,
 }
@@ -496,27 +504,40 @@ impl State {
             .collect()
     }
 
+    /// A line's customer and order: its detail's, else (a charge) its item's.
+    pub fn line_owner(&self, l: &Line) -> (Option<TenantId>, Option<OrderId>) {
+        match &l.detail {
+            Some(d) => (Some(d.customer), d.order),
+            None => l
+                .item
+                .and_then(|i| self.items.get(&key(&i)))
+                .map_or((None, None), |i| (Some(i.customer), Some(i.order))),
+        }
+    }
+
     fn render_line(&self, partner: TenantId, l: &Line, number: u32) -> InvoiceLine {
+        let (customer, order) = self.line_owner(l);
+        let customer = customer.unwrap_or(TenantId(Uuid::nil()));
         let (customer_name, customer_domain, customer_country) =
-            match self.directory.relationship(partner, l.customer) {
+            match self.directory.relationship(partner, customer) {
                 Some(c) => (c.company_name.clone(), c.domain.clone(), c.country),
                 None => (String::new(), String::new(), unknown_country()),
             };
         let item = l.item.and_then(|i| self.items.get(&key(&i)));
+        let detail = l.detail.as_deref();
         InvoiceLine {
             number,
             kind: l.kind,
-            customer: l.customer,
+            customer,
             customer_name,
             customer_domain,
             customer_country,
-            order: l.order,
-            order_date: l
-                .order
+            order,
+            order_date: order
                 .and_then(|o| self.orders.get(&o))
                 .map(|o| o.purchased_at),
             item: l.item,
-            refund_request: l.refund_request,
+            refund_request: detail.and_then(|d| d.refund_request),
             product: item.map(|i| i.product.clone()),
             sku: item.map(|i| i.sku.clone()),
             product_name: item.map(|i| i.product_name.clone()),
@@ -524,13 +545,18 @@ impl State {
             unit_price: item.map(|i| i.unit_price),
             charge_type: l.charge_type,
             term_number: l.term_number,
-            period_start: l.period_start,
+            period_start: match detail {
+                Some(d) => d.period_start,
+                None => Some(l.effective_at),
+            },
             period_end: l.period_end,
             effective_at: l.effective_at,
             belongs_to: Month::of(l.effective_at),
             amount: l.amount,
             tax_inclusive: l.tax_inclusive,
-            corrects: l.corrects.iter().map(|at| self.line_ref(*at)).collect(),
+            corrects: detail.map_or_else(Vec::new, |d| {
+                d.corrects.iter().map(|at| self.line_ref(*at)).collect()
+            }),
         }
     }
 
@@ -572,18 +598,14 @@ impl State {
             c.partner,
             Line {
                 kind: LineKind::Charge,
-                customer: c.customer,
-                order: Some(c.order),
-                item: Some(c.item),
-                refund_request: None,
                 charge_type: Some(c.charge_type),
-                term_number: Some(c.term_number),
-                period_start: Some(c.period_start),
-                period_end: Some(c.period_end),
-                effective_at: env.effective_at,
-                amount: c.amount,
                 tax_inclusive: item.tax_inclusive,
-                corrects: Vec::new(),
+                term_number: Some(c.term_number),
+                item: Some(c.item),
+                effective_at: env.effective_at,
+                period_end: Some(c.period_end),
+                amount: c.amount,
+                detail: None,
             },
         );
         if let Some(term) = item.term_mut(c.term_number) {
@@ -607,18 +629,20 @@ impl State {
             .unwrap_or_default();
         let line = Line {
             kind: LineKind::Refund,
-            customer: r.customer,
-            order: Some(r.order),
-            item: Some(r.item),
-            refund_request: None,
             charge_type: None,
-            term_number: Some(r.term_number),
-            period_start: Some(r.cancelled_at),
-            period_end: term.map(|t| t.end),
-            effective_at: env.effective_at,
-            amount: Money::new(-r.refund.amount_minor, r.refund.currency),
             tax_inclusive: item.tax_inclusive,
-            corrects,
+            term_number: Some(r.term_number),
+            item: Some(r.item),
+            effective_at: env.effective_at,
+            period_end: term.map(|t| t.end),
+            amount: Money::new(-r.refund.amount_minor, r.refund.currency),
+            detail: Some(Box::new(Detail {
+                customer: r.customer,
+                order: Some(r.order),
+                refund_request: None,
+                period_start: Some(r.cancelled_at),
+                corrects,
+            })),
         };
         self.add_line(r.partner, line);
     }
@@ -653,18 +677,20 @@ impl State {
         };
         let line = Line {
             kind: LineKind::Credit,
-            customer: c.customer,
-            order: c.order,
-            item: item.map(|i| i.item),
-            refund_request,
             charge_type: None,
-            term_number: None,
-            period_start: None,
-            period_end: None,
-            effective_at: env.effective_at,
-            amount: Money::new(-c.amount.amount_minor, c.amount.currency),
             tax_inclusive,
-            corrects,
+            term_number: None,
+            item: item.map(|i| i.item),
+            effective_at: env.effective_at,
+            period_end: None,
+            amount: Money::new(-c.amount.amount_minor, c.amount.currency),
+            detail: Some(Box::new(Detail {
+                customer: c.customer,
+                order: c.order,
+                refund_request,
+                period_start: None,
+                corrects,
+            })),
         };
         let at = self.add_line(c.partner, line);
         if let CreditReason::PerpetualCancelled { purchase } = c.reason {
