@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use csp_events::{Role, TenantId};
-use csp_testkit::e2e::{code, Csp};
+use csp_testkit::e2e::{code, ok, request as send, Csp};
 use csp_testkit::identity::Issuers;
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::{json, Value};
@@ -22,18 +22,6 @@ const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00
 const US: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00bc_0001));
 const AU: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00bc_0002));
 const START: &str = "2026-12-01T09:00:00Z";
-
-async fn send(client: &async_nats::Client, subject: &str, token: &str, body: &Value) -> Value {
-    let raw =
-        csp_testkit::e2e::send_raw(client, subject, Some(token), body.to_string().as_bytes()).await;
-    serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{subject}: {e}: {raw:?}"))
-}
-
-async fn ok(client: &async_nats::Client, subject: &str, token: &str, body: Value) -> Value {
-    let r = send(client, subject, token, &body).await;
-    assert_eq!(code(&r), "ok", "{subject}: {r}");
-    r["result"].clone()
-}
 
 fn line(product: &str, sku: &str, quantity: u32, term: &str, plan: &str) -> Value {
     json!({"product": product, "sku": sku, "quantity": quantity, "term": term, "billing_plan": plan})

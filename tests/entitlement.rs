@@ -17,7 +17,7 @@ use bytes::Bytes;
 use csp_entitlement::keyring::{Keyring, MasterSource};
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{codec, DataKeyId, Event, Role, TenantId};
-use csp_testkit::e2e::{code, Csp};
+use csp_testkit::e2e::{code, ok, request as send, Csp};
 use csp_testkit::identity::Issuers;
 use csp_testkit::{NatsServer, TempDir};
 use serde_json::{json, Value};
@@ -28,18 +28,6 @@ const P2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00
 const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0001));
 const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
 const START: &str = "2026-12-01T09:00:00Z";
-
-async fn send(client: &async_nats::Client, subject: &str, token: &str, body: &Value) -> Value {
-    let raw =
-        csp_testkit::e2e::send_raw(client, subject, Some(token), body.to_string().as_bytes()).await;
-    serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{subject}: {e}: {raw:?}"))
-}
-
-async fn ok(client: &async_nats::Client, subject: &str, token: &str, body: Value) -> Value {
-    let r = send(client, subject, token, &body).await;
-    assert_eq!(code(&r), "ok", "{subject}: {r}");
-    r["result"].clone()
-}
 
 /// curl's view of a URL: the HTTP status and the body.
 fn curl(url: &str) -> (u16, String) {

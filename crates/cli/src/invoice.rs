@@ -3,11 +3,9 @@
 //! reconciliation tool reads it (the 46-column CSV, every page joined). An issued invoice if
 //! the month is closed; the preview, marked as such, while it is open.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use csp_bus::Bus;
 use csp_events::api::QueryBody;
 use csp_events::billing::{
     ExportReconciliation, GetInvoice, InvoiceHead, InvoiceLine, InvoiceList, InvoicePage,
@@ -18,7 +16,7 @@ use csp_events::{subject, ActorKind, Role, TenantId};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::send::{bearer, error_line, Client};
+use crate::send::{error_line, Client, Reach};
 
 /// Arguments of `csp invoice`.
 #[derive(clap::Args)]
@@ -35,20 +33,8 @@ pub struct InvoiceArgs {
     /// Print the reconciliation file (CSV, 46 columns) instead of the table.
     #[arg(long)]
     csv: bool,
-    /// NATS server URL of the running system.
-    #[arg(long, env = "CSP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats: String,
-    /// The bearer token (a reader of the partner's invoices: its `global_admin` or
-    /// `billing_admin`). Without it, one is minted for the partner's `billing_admin` from the
-    /// development issuer in `--data`.
-    #[arg(long, env = "CSP_TOKEN")]
-    token: Option<String>,
-    /// The data directory whose development issuer key mints the token.
-    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
-    data: PathBuf,
-    /// The development issuer's key file. Default: `<data>/dev-issuer.key`.
-    #[arg(long, env = "CSP_DEV_KEY")]
-    dev_key: Option<PathBuf>,
+    #[command(flatten)]
+    reach: Reach,
     /// How long to wait for each reply, in seconds.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -88,22 +74,15 @@ impl Billing {
 
 /// Runs `csp invoice`.
 pub fn run(args: InvoiceArgs) -> anyhow::Result<()> {
-    let token = bearer(
-        args.token.as_deref(),
-        &args.data,
-        args.dev_key.as_deref(),
-        ActorKind::Partner,
-        args.partner,
-        &[Role::BillingAdmin],
-    )?;
+    let token = args
+        .reach
+        .bearer(ActorKind::Partner, args.partner, &[Role::BillingAdmin])?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     let text = rt.block_on(async {
-        let bus = Bus::connect(&args.nats)
-            .await
-            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        let bus = args.reach.connect().await?;
         let billing = Billing::new(Client::new(bus, Duration::from_secs(args.timeout)), token);
         let which = Which {
             partner: args.partner,

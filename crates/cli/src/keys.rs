@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use csp_auth::DevIssuer;
-use csp_bus::Bus;
 use csp_events::entitlement::PoolRef;
 use csp_events::market::{ProductId, SkuId};
 use csp_events::{subject, ActorKind, ImportId, Role, TenantId};
@@ -40,16 +38,8 @@ pub struct ImportArgs {
     /// The key file.
     #[arg(long)]
     file: PathBuf,
-    /// NATS server URL of the running system.
-    #[arg(long, env = "CSP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats: String,
-    /// A platform importer's token. Without it, one is minted from the development issuer of
-    /// `--data`.
-    #[arg(long, env = "CSP_TOKEN")]
-    token: Option<String>,
-    /// The data directory whose development issuer key mints the token.
-    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
-    data: PathBuf,
+    #[command(flatten)]
+    reach: crate::send::Reach,
 }
 
 /// Arguments of `csp keys generate`.
@@ -131,43 +121,23 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn importer_token(args: &ImportArgs) -> anyhow::Result<String> {
-    if let Some(t) = &args.token {
-        return Ok(t.trim().to_string());
-    }
-    let path = args.data.join("dev-issuer.key");
-    anyhow::ensure!(
-        path.exists(),
-        "no --token and no development issuer key at {} (give --token, or --data of the running system)",
-        path.display()
-    );
-    let issuer = DevIssuer::load_or_create(&path)
-        .with_context(|| format!("development issuer key {}", path.display()))?;
-    Ok(issuer.mint_for(
-        ActorKind::Platform,
-        TenantId(uuid::Uuid::nil()),
-        "csp-keys-import",
-        &[Role::Importer],
-        600,
-        csp_bus::clock::wall_seconds(),
-    ))
-}
-
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let file = zeroize::Zeroizing::new(
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("reading {}", args.file.display()))?,
     );
-    let token = importer_token(&args)?;
+    let token = args.reach.bearer(
+        ActorKind::Platform,
+        TenantId(uuid::Uuid::nil()),
+        &[Role::Importer],
+    )?;
     let service = csp_events::entitlement::SERVICE;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
-        let bus = Bus::connect(&args.nats)
-            .await
-            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        let bus = args.reach.connect().await?;
         let client = Client::new(bus, Duration::from_secs(30));
         let key = client
             .request(

@@ -29,13 +29,8 @@ pub struct SendArgs {
     /// The request body: a JSON file, or `-` for standard input. Default: `{}`.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// NATS server URL of the running system.
-    #[arg(long, env = "CSP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats: String,
-    /// The bearer token to send. Without it, one is minted from the development issuer in
-    /// `--data` for the actor given by `--kind`, `--tenant` and `--role`.
-    #[arg(long, env = "CSP_TOKEN")]
-    token: Option<String>,
+    #[command(flatten)]
+    reach: Reach,
     /// The actor's kind, for a minted token: partner, customer or platform.
     #[arg(long, default_value = "partner", value_parser = parse_kind)]
     kind: ActorKind,
@@ -46,15 +41,54 @@ pub struct SendArgs {
     /// A role (repeatable), for a minted token. Default: admin_agent.
     #[arg(long = "role", value_parser = parse_role)]
     roles: Vec<Role>,
-    /// The data directory whose development issuer key mints the token.
-    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
-    data: PathBuf,
-    /// The development issuer's key file. Default: `<data>/dev-issuer.key`.
-    #[arg(long, env = "CSP_DEV_KEY")]
-    dev_key: Option<PathBuf>,
     /// How long to wait for the reply, in seconds.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+}
+
+/// How a verb reaches a running system: where it is, and whose token it sends.
+#[derive(clap::Args)]
+pub struct Reach {
+    /// NATS server URL of the running system.
+    #[arg(long, env = "CSP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
+    /// The bearer token to send. Without it, one is minted from the development issuer of
+    /// `--data` for the actor the verb acts as (`send`: `--kind`, `--tenant`, `--role`;
+    /// `invoice`: the partner's billing_admin; `keys import`: the platform's importer).
+    #[arg(long, env = "CSP_TOKEN")]
+    pub token: Option<String>,
+    /// The data directory whose development issuer key mints the token.
+    #[arg(long, env = "CSP_DATA", default_value = "./csp-data")]
+    pub data: PathBuf,
+    /// The development issuer's key file. Default: `<data>/dev-issuer.key`.
+    #[arg(long, env = "CSP_DEV_KEY")]
+    pub dev_key: Option<PathBuf>,
+}
+
+impl Reach {
+    /// The token to send: `--token`, or one minted for `kind`, `tenant` and `roles`.
+    pub fn bearer(
+        &self,
+        kind: ActorKind,
+        tenant: TenantId,
+        roles: &[Role],
+    ) -> anyhow::Result<String> {
+        bearer(
+            self.token.as_deref(),
+            &self.data,
+            self.dev_key.as_deref(),
+            kind,
+            tenant,
+            roles,
+        )
+    }
+
+    /// Connects to the running system's NATS server.
+    pub async fn connect(&self) -> anyhow::Result<Bus> {
+        Bus::connect(&self.nats)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", self.nats))
+    }
 }
 
 /// The subject of `service`'s endpoint `name`: its command or query, or a runtime endpoint.
@@ -151,7 +185,7 @@ fn token(args: &SendArgs) -> anyhow::Result<String> {
     let admin = matches!(args.name.as_str(), "status" | "clock");
     let tenant = match args.tenant {
         Some(t) => t,
-        None if admin || args.token.is_some() => TenantId(uuid::Uuid::nil()),
+        None if admin || args.reach.token.is_some() => TenantId(uuid::Uuid::nil()),
         None => anyhow::bail!("--tenant is required to mint a token (or give --token)"),
     };
     // The admin endpoints take a platform operator; everything else defaults to a partner's
@@ -161,14 +195,7 @@ fn token(args: &SendArgs) -> anyhow::Result<String> {
         (true, false) => (args.kind, vec![Role::AdminAgent]),
         (false, _) => (args.kind, args.roles.clone()),
     };
-    bearer(
-        args.token.as_deref(),
-        &args.data,
-        args.dev_key.as_deref(),
-        kind,
-        tenant,
-        &roles,
-    )
+    args.reach.bearer(kind, tenant, &roles)
 }
 
 /// The token a command-line verb sends: `token` as given, or one minted from the development
@@ -212,9 +239,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     let reply = rt.block_on(async {
-        let bus = Bus::connect(&args.nats)
-            .await
-            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        let bus = args.reach.connect().await?;
         Client::new(bus, Duration::from_secs(args.timeout))
             .raw(&subject, &token, body)
             .await

@@ -279,6 +279,19 @@ pub async fn send(client: &Client, subject: &str, token: Option<&str>, body: &[u
         .unwrap_or_else(|e| panic!("reply on {subject} is not JSON ({e}): {reply:?}"))
 }
 
+/// Sends `body` as `token`'s actor; the reply, parsed (a test's JSON request, as an outside
+/// system writes it).
+pub async fn request(client: &Client, subject: &str, token: &str, body: &Value) -> Value {
+    send(client, subject, Some(token), body.to_string().as_bytes()).await
+}
+
+/// [`request`] for a step the test expects to succeed: its `result`.
+pub async fn ok(client: &Client, subject: &str, token: &str, body: Value) -> Value {
+    let reply = request(client, subject, token, &body).await;
+    assert_eq!(code(&reply), "ok", "{subject}: {reply}");
+    reply["result"].clone()
+}
+
 /// Like [`send`], but `None` where a test under faults expects silence: no reply within two
 /// seconds (the service was killed mid-request), or one that is not JSON.
 pub async fn try_send(client: &Client, subject: &str, token: &str, body: &[u8]) -> Option<Value> {
