@@ -3,7 +3,8 @@
 //! - `test`: the whole test suite, exactly what CI runs (`.ci/run`). It first makes sure a
 //!   `nats-server` binary is there for the end-to-end suites: found on the PATH or in
 //!   `/usr/sbin`, else installed from Debian's package when running as root, else it stops with
-//!   a message saying how. It never skips a suite silently.
+//!   a message saying how; likewise `python3` with `cryptography` for the audit's independent
+//!   verifier. It never skips a suite silently.
 //! - `fixtures`: rewrites `events/fixtures/*.bin` from the samples in `csp_events::fixtures`.
 //!   Deliberate on purpose: a shape change shows up in review as changed golden files, next to
 //!   the `events/CHANGELOG.md` line that explains it. Tests only ever read these files.
@@ -68,25 +69,57 @@ fn ensure_nats_server() -> Result<PathBuf, String> {
                 .into(),
         );
     }
-    eprintln!("xtask: nats-server missing; installing Debian's package");
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "nats-server"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .is_ok_and(|s| s.success())
+    if !apt_install("nats-server") {
+        return Err("installing nats-server with apt-get failed; install it by hand".into());
+    }
+    find_nats_server().ok_or_else(|| "nats-server installed but not found".into())
+}
+
+/// Installs Debian's `package` (after an `apt-get update` if the first try fails).
+fn apt_install(package: &str) -> bool {
+    eprintln!("xtask: {package} missing; installing Debian's package");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    install()
         || (Command::new("apt-get")
             .arg("update")
             .status()
             .is_ok_and(|s| s.success())
-            && Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "nats-server"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success()));
-    if !ok {
-        return Err("installing nats-server with apt-get failed; install it by hand".into());
+            && install())
+}
+
+/// Whether `python3` can import `cryptography`: what the audit's independent verifier
+/// (`crates/audit/verify.py`) runs on in its test.
+fn has_python_cryptography() -> bool {
+    Command::new("python3")
+        .args([
+            "-c",
+            "import cryptography.hazmat.primitives.asymmetric.ed25519",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Makes sure the audit verifier's test can run: python3 with `cryptography`, installed from
+/// Debian's package when missing and running as root, else a message saying how.
+fn ensure_python_cryptography() -> Result<(), String> {
+    if has_python_cryptography() {
+        return Ok(());
     }
-    find_nats_server().ok_or_else(|| "nats-server installed but not found".into())
+    let installable = is_root() && Path::new("/usr/bin/apt-get").exists();
+    if installable && apt_install("python3-cryptography") && has_python_cryptography() {
+        return Ok(());
+    }
+    Err(
+        "python3 with the cryptography package is needed by the audit verifier's test \
+         (Debian: `sudo apt-get install python3-cryptography`); it is never skipped."
+            .into(),
+    )
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
@@ -103,6 +136,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 fn test() -> Result<(), String> {
     let nats = ensure_nats_server()?;
     eprintln!("xtask: using {}", nats.display());
+    ensure_python_cryptography()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
     run_within(
