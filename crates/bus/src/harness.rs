@@ -250,3 +250,43 @@ fn origin(stream: &str) -> Origin<'_> {
 fn not_a(name: &str, what: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, format!("{name} is not a {what}"))
 }
+
+/// Sends `body` to `subject` on `bus` as `token`'s actor, as a client would: the reply, parsed.
+/// For tests that drive a running service (the access matrices); panics on no reply or a reply
+/// that is not JSON, which no test should accept.
+pub async fn ask(bus: &crate::Bus, subject: &str, token: &str, body: &Value) -> Value {
+    let reply = bus
+        .request(
+            subject,
+            crate::Headers::new().with("Authorization", format!("Bearer {token}")),
+            bytes::Bytes::from(body.to_string()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: {e}"));
+    serde_json::from_slice(&reply.payload).unwrap_or_else(|e| panic!("{subject}: {e}"))
+}
+
+/// What one access check observed: the reply's code (`ok`, or its `error.code`) and how many
+/// `access_refused` events the service's `log` gained answering it.
+pub async fn observe(
+    bus: &crate::Bus,
+    log: &csp_eventlog::EventLog,
+    subject: &str,
+    token: &str,
+    body: &Value,
+) -> (String, u64) {
+    let before = log.last_seq();
+    let reply = ask(bus, subject, token, body).await;
+    let code = if reply["ok"] == true {
+        "ok".to_string()
+    } else {
+        reply["error"]["code"].as_str().unwrap_or("?").to_string()
+    };
+    let refusals = log
+        .read_from(before + 1)
+        .map(|r| codec::decode(r.expect("a record").bytes()).expect("an event"))
+        .filter(|e| matches!(e.payload, csp_events::Event::AccessRefused(_)))
+        .count() as u64;
+    (code, refusals)
+}

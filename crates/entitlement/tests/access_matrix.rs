@@ -10,10 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use csp_auth::{InternalIssuer, Verifier};
 use csp_bus::runtime::{self, Running, RuntimeConfig};
-use csp_bus::{Bus, Clock, Headers};
+use csp_bus::{Bus, Clock};
 use csp_catalog::Catalog;
 use csp_entitlement::config::{Config, RotationPolicy, DEFAULT_LINK_TTL_SECS};
 use csp_entitlement::keyring::{Keyring, MasterSource};
@@ -21,7 +20,7 @@ use csp_entitlement::service::EntitlementService;
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::entitlement::PoolRef;
 use csp_events::market::{ProductId, SkuId};
-use csp_events::{codec, Event, ImportId, Role, TenantId};
+use csp_events::{ImportId, Role, TenantId};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
 use csp_testkit::matrix::{Cell, Matrix, Observed};
@@ -104,17 +103,7 @@ fn sql_pool() -> PoolRef {
 
 impl World {
     async fn call(&self, subject: &str, token: &str, body: &Value) -> Value {
-        let reply = self
-            .bus
-            .request(
-                subject,
-                Headers::new().with("Authorization", format!("Bearer {token}")),
-                Bytes::from(body.to_string()),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{subject}: {e}"));
-        serde_json::from_slice(&reply.payload).unwrap()
+        csp_bus::harness::ask(&self.bus, subject, token, body).await
     }
 
     async fn ok(&self, subject: &str, token: &str, body: Value) -> Value {
@@ -174,19 +163,10 @@ impl World {
 
     async fn run(&self, cell: Cell<'_>) -> Observed {
         let (subject, body) = self.request(&cell);
-        let log = self.entitlement.log();
-        let before = log.last_seq();
-        let reply = self.call(&subject, &self.tokens[cell.actor], &body).await;
-        let code = if reply["ok"] == true {
-            "ok".to_string()
-        } else {
-            reply["error"]["code"].as_str().unwrap_or("?").to_string()
-        };
-        let refusals = log
-            .read_from(before + 1)
-            .map(|r| codec::decode(r.unwrap().bytes()).unwrap())
-            .filter(|e| matches!(e.payload, Event::AccessRefused(_)))
-            .count() as u64;
+        let token = &self.tokens[cell.actor];
+        let (code, refusals) =
+            csp_bus::harness::observe(&self.bus, self.entitlement.log(), &subject, token, &body)
+                .await;
         Observed { code, refusals }
     }
 }

@@ -10,13 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use csp_auth::Verifier;
 use csp_bus::runtime::{self, Running, RuntimeConfig};
-use csp_bus::{Bus, Clock, Headers};
+use csp_bus::{Bus, Clock};
 use csp_catalog::Catalog;
 use csp_eventlog::{EventLog, LogOptions};
-use csp_events::{codec, Event, Role, TenantId, Timestamp};
+use csp_events::{Role, TenantId, Timestamp};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
 use csp_testkit::matrix::{Cell, Matrix, Observed};
@@ -156,17 +155,7 @@ fn money() -> Value {
 
 impl World {
     async fn call(&self, subject: &str, token: &str, body: &Value) -> Value {
-        let reply = self
-            .bus
-            .request(
-                subject,
-                Headers::new().with("Authorization", format!("Bearer {token}")),
-                Bytes::from(body.to_string()),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{subject}: {e}"));
-        serde_json::from_slice(&reply.payload).expect("a JSON reply")
+        csp_bus::harness::ask(&self.bus, subject, token, body).await
     }
 
     /// A setup command, checked `ok`; its `result`.
@@ -290,19 +279,9 @@ impl World {
     /// Runs one cell: its reply's code and the refusals it recorded.
     async fn run(&self, cell: Cell<'_>) -> Observed {
         let (subject, body) = self.request(&cell);
-        let log = self.running.log();
-        let before = log.last_seq();
-        let reply = self.call(&subject, &self.tokens[cell.actor], &body).await;
-        let code = if reply["ok"] == true {
-            "ok".to_string()
-        } else {
-            reply["error"]["code"].as_str().unwrap_or("?").to_string()
-        };
-        let refusals = log
-            .read_from(before + 1)
-            .map(|r| codec::decode(r.expect("a record").bytes()).expect("an event"))
-            .filter(|e| matches!(e.payload, Event::AccessRefused(_)))
-            .count() as u64;
+        let token = &self.tokens[cell.actor];
+        let (code, refusals) =
+            csp_bus::harness::observe(&self.bus, self.running.log(), &subject, token, &body).await;
         Observed { code, refusals }
     }
 }
