@@ -103,20 +103,9 @@ async fn purchases_land_on_the_right_invoices_and_a_stopped_billing_files_each_c
         let url = nats.url();
         let root = TempDir::new("csp-e2e-billing").unwrap();
         let issuers = Issuers::new().partner(P1).customer(US).customer(AU);
-        let file = root.path().join("issuers.json");
-        std::fs::write(&file, issuers.json()).unwrap();
-        let issuers_flag = file.display().to_string();
-        let internal = root.path().join("internal.key").display().to_string();
-        let common = [
-            "--issuers",
-            issuers_flag.as_str(),
-            "--internal-key",
-            internal.as_str(),
-            "--manual-clock",
-            START,
-            "--billing-grace-secs",
-            "60",
-        ];
+        let mut flags = issuers.serve_flags(root.path());
+        flags.extend(["--manual-clock", START, "--billing-grace-secs", "60"].map(String::from));
+        let common: Vec<&str> = flags.iter().map(String::as_str).collect();
         let mut ordering = Csp::serve(&url, "ordering", &root.path().join("ordering"), &common).await;
         let billing_dir = root.path().join("billing");
         let mut billing = Csp::serve(&url, "billing", &billing_dir, &common).await;

@@ -56,18 +56,9 @@ async fn keys_are_shown_to_whom_they_may_be_and_revoked_everywhere_on_cancel() {
         nats.wait_for_jetstream().await.unwrap();
         let root = TempDir::new("csp-e2e-entitlement").unwrap();
         let issuers = Issuers::new().partner(P1).partner(P2).customer(C1).customer(C2);
-        let file = root.path().join("issuers.json");
-        std::fs::write(&file, issuers.json()).unwrap();
-        let issuers_flag = file.display().to_string();
-        let internal = root.path().join("internal.key").display().to_string();
-        let common = [
-            "--issuers",
-            issuers_flag.as_str(),
-            "--internal-key",
-            internal.as_str(),
-            "--manual-clock",
-            START,
-        ];
+        let mut flags = issuers.serve_flags(root.path());
+        flags.extend(["--manual-clock", START].map(String::from));
+        let common: Vec<&str> = flags.iter().map(String::as_str).collect();
         let ordering_dir = root.path().join("ordering");
         let entitlement_dir = root.path().join("entitlement");
         let mut ordering = Csp::serve(&nats.url(), "ordering", &ordering_dir, &common).await;

@@ -98,6 +98,19 @@ impl Issuers {
         serde_json::to_string_pretty(&self.auth_config()).expect("an AuthConfig serialises")
     }
 
+    /// The flags under which `csp serve` trusts these issuers, with one internal issuer key
+    /// shared by every service of a test: the issuers file and the key, written in `dir`.
+    pub fn serve_flags(&self, dir: &std::path::Path) -> Vec<String> {
+        let file = dir.join("issuers.json");
+        std::fs::write(&file, self.json()).expect("writing the issuers file");
+        vec![
+            "--issuers".into(),
+            file.display().to_string(),
+            "--internal-key".into(),
+            dir.join("internal.key").display().to_string(),
+        ]
+    }
+
     /// A token signed by issuer `iss` claiming `kind`, `tenant` and `roles` for `user`, valid
     /// for an hour from now (wall clock) — whether the verifier accepts it is the point.
     pub fn mint(
