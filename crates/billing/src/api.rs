@@ -17,7 +17,7 @@ use csp_tenancy::{check, forbidden, INVOICE_READERS};
 
 use crate::config::Config;
 use crate::service::BillingService;
-use crate::state::{head, key, Invoice, State};
+use crate::state::{key, Invoice, State};
 
 /// The table: queries only; billing takes no commands (it reacts to ordering's events).
 pub fn endpoints() -> Endpoints<BillingService> {
@@ -106,7 +106,7 @@ fn page_of(
     let first = u32::try_from(range.start + 1).unwrap_or(u32::MAX);
     Ok(InvoicePage {
         status,
-        invoice: inv.head.clone().unwrap_or_else(|| head(state, inv)),
+        invoice: inv.current_head(state),
         lines: state.render(inv, &inv.lines[range], first),
         next,
     })
@@ -154,7 +154,7 @@ pub fn list_invoices(
         .filter(|i| i.partner == partner)
         .map(|i| InvoiceSummary {
             status: i.status(),
-            invoice: i.head.clone().unwrap_or_else(|| head(state, i)),
+            invoice: i.current_head(state),
         })
         .collect();
     let (invoices, next) = csp_tenancy::page(

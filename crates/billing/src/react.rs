@@ -12,7 +12,7 @@ use csp_events::ordering::LineItem;
 use csp_events::{Envelope, Event, EventId, OrderId, RefundRequestId, Timestamp};
 
 use crate::domain::refund::prorated;
-use crate::state::{head, item_of, key, upstream, Item, ItemKey, Items, OrderInfo, Request, State};
+use crate::state::{item_of, key, upstream, Item, ItemKey, Items, OrderInfo, Request, State};
 
 /// What reactions are decided against: the state plus the items, orders and requests the
 /// batch has touched so far (copies of those alone).
@@ -363,7 +363,7 @@ pub fn due(state: &State, grace_micros: i64, now: Timestamp) -> Vec<Emit> {
             Emit::new(
                 s.clone(),
                 InvoiceIssued {
-                    invoice: head(state, inv),
+                    invoice: inv.current_head(state),
                 },
             )
             .derived(EventId::scheduled(&s, "issue", end.as_micros()), end)

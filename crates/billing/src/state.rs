@@ -307,6 +307,35 @@ pub struct Invoice {
     pub issued: bool,
     /// The head `invoice_issued` recorded, once issued: what its pages show without rehashing.
     pub head: Option<InvoiceHead>,
+    /// An open invoice's head as last computed, until its next line: paging through a preview
+    /// of 100,000 lines renders and hashes them once, not once per page.
+    #[serde(skip)]
+    pub preview: HeadCache,
+}
+
+/// A computed head, kept beside the state and never part of it: not serialised (so not in the
+/// digest), equal to any other, empty when cloned.
+#[derive(Default)]
+pub struct HeadCache(std::sync::OnceLock<InvoiceHead>);
+
+impl Clone for HeadCache {
+    fn clone(&self) -> HeadCache {
+        HeadCache::default()
+    }
+}
+
+impl PartialEq for HeadCache {
+    fn eq(&self, _: &HeadCache) -> bool {
+        true
+    }
+}
+
+impl Eq for HeadCache {}
+
+impl std::fmt::Debug for HeadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeadCache")
+    }
 }
 
 /// Which invoice: month, partner, currency.
@@ -362,6 +391,14 @@ pub struct Detail {
 }
 
 impl Invoice {
+    /// Its head as readers see it: as issued, or the preview's (computed once per line added).
+    pub fn current_head(&self, state: &State) -> InvoiceHead {
+        match &self.head {
+            Some(h) => h.clone(),
+            None => self.preview.0.get_or_init(|| head(state, self)).clone(),
+        }
+    }
+
     /// Issued, or still a preview.
     pub fn status(&self) -> csp_events::billing::InvoiceStatus {
         if self.issued {
@@ -737,9 +774,11 @@ impl Books<'_> {
                     lines: Vec::new(),
                     issued: false,
                     head: None,
+                    preview: HeadCache::default(),
                 }
             });
         inv.lines.push(line);
+        inv.preview = HeadCache::default();
         LineAt {
             invoice: (month, partner, currency),
             line: u32::try_from(inv.lines.len()).unwrap_or(u32::MAX),

@@ -950,3 +950,25 @@ fn late_lines_correct_on_the_next_invoice_and_previews_equal_issued_invoices() {
     // arrived) in full.
     assert_eq!(late.amount, usd(-(3_250 - 321 + 3_250)));
 }
+
+/// Proves rule B8 for a preview read page after page: its head (totals, line count, hash) is
+/// computed once and kept, and a new line makes the next read compute it afresh — never a
+/// stale total.
+#[test]
+fn rule_b8_a_previews_head_follows_every_new_line() {
+    let mut w = World::new();
+    let b = at(2027, 1, 5, 9);
+    w.upstream(perpetual(1, CUSTOMER, b, 371_700), b);
+    let first = w.preview("2027-01");
+    assert_eq!(
+        first.invoice,
+        w.preview("2027-01").invoice,
+        "read twice, the same head"
+    );
+    let c = at(2027, 1, 6, 9);
+    w.upstream(perpetual(2, CUSTOMER, c, 1_000), c);
+    let second = w.preview("2027-01");
+    assert_eq!(second.invoice.lines, first.invoice.lines + 1);
+    assert_eq!(second.invoice.total, usd(371_700 + 1_000));
+    assert_ne!(second.invoice.lines_hash, first.invoice.lines_hash);
+}
