@@ -48,6 +48,69 @@ pub struct OrderInfo {
     pub tax_inclusive: bool,
 }
 
+/// A term's billed charges by number (from 1), and the line that carries each: a dense table,
+/// allocated once per term for all its charges (they are numbered 1 to n and billed nearly
+/// always in order) — an ordered map's node per term cost more than the rest of a charge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Billed {
+    lines: Vec<Option<LineAt>>,
+    count: u32,
+}
+
+/// More charges than any term has (a monthly P3Y has 36): a charge number past it is not one
+/// billing recorded, and is ignored rather than allocated for.
+const MAX_CHARGES: u32 = 1_000;
+
+impl Billed {
+    /// Charge `number` of `of` is billed on `line`.
+    pub fn insert(&mut self, number: u32, of: u32, line: LineAt) {
+        if number == 0 || number > MAX_CHARGES {
+            return;
+        }
+        let i = (number - 1) as usize;
+        if self.lines.len() <= i {
+            let want = of.clamp(number, MAX_CHARGES) as usize;
+            self.lines.reserve_exact(want - self.lines.len());
+            self.lines.resize(i + 1, None);
+        }
+        if self.lines[i].replace(line).is_none() {
+            self.count += 1;
+        }
+    }
+
+    /// Whether charge `number` is billed.
+    pub fn contains_key(&self, number: &u32) -> bool {
+        self.get(number).is_some()
+    }
+
+    /// The line of charge `number`, if billed.
+    pub fn get(&self, number: &u32) -> Option<&LineAt> {
+        let i = number.checked_sub(1)? as usize;
+        self.lines.get(i)?.as_ref()
+    }
+
+    /// The lines of the billed charges, in number order.
+    pub fn values(&self) -> impl Iterator<Item = &LineAt> {
+        self.lines.iter().flatten()
+    }
+
+    /// Whether nothing is billed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The first charge number not billed.
+    pub fn next_unbilled(&self) -> u32 {
+        if self.count as usize == self.lines.len() {
+            return self.count + 1;
+        }
+        self.lines
+            .iter()
+            .position(Option::is_none)
+            .map_or(self.count + 1, |i| i as u32 + 1)
+    }
+}
+
 /// One term of an item (a perpetual purchase has one, its purchase).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TermState {
@@ -67,7 +130,7 @@ pub struct TermState {
     /// the system the order came from.
     pub billable: bool,
     /// The charges billed, by number, and the line that carries each.
-    pub billed: BTreeMap<u32, LineAt>,
+    pub billed: Billed,
     /// Cancelled at: nothing of the term is billed after it.
     pub cancelled_at: Option<Timestamp>,
 }
@@ -112,11 +175,7 @@ impl TermState {
             return None;
         }
         // Charges are billed in number order, so the billed numbers are almost always 1..=n.
-        let number = match self.billed.last_key_value() {
-            None => 1,
-            Some((&last, _)) if last as usize == self.billed.len() => last + 1,
-            Some(_) => (1..).find(|n| !self.billed.contains_key(n))?,
-        };
+        let number = self.billed.next_unbilled();
         crate::domain::schedule::charge_at(self.start, self.term, self.plan, number)
             .ok()
             .flatten()
@@ -181,7 +240,7 @@ impl Item {
                 plan: s.billing_plan,
                 total: s.term_price,
                 billable: imported_at.is_none_or(|at| s.term_start >= at),
-                billed: BTreeMap::new(),
+                billed: Billed::default(),
                 cancelled_at: None,
             }],
             next: None,
@@ -212,7 +271,7 @@ impl Item {
                 plan: BillingPlan::OneTime,
                 total: p.price,
                 billable: imported_at.is_none_or(|at| p.purchased_at >= at),
-                billed: BTreeMap::new(),
+                billed: Billed::default(),
                 cancelled_at: None,
             }],
             next: None,
@@ -646,7 +705,7 @@ impl State {
             },
         );
         if let Some(term) = item.term_mut(c.term_number) {
-            term.billed.insert(c.charge_number, at);
+            term.billed.insert(c.charge_number, c.charges_in_term, at);
         }
         reschedule(agenda, k, item);
     }
@@ -877,7 +936,7 @@ pub(crate) fn upstream(
                         plan: r.billing_plan,
                         total: r.term_price,
                         billable: billed_from.is_none_or(|at| r.term_start >= at),
-                        billed: BTreeMap::new(),
+                        billed: Billed::default(),
                         cancelled_at: None,
                     });
                 }
