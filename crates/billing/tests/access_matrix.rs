@@ -21,16 +21,9 @@ use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{Role, TenantId, Timestamp};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
-use csp_testkit::matrix::{Cell, Matrix, Observed};
+use csp_testkit::matrix::{Cell, Matrix, Observed, C1, C2, C3, P1, P2};
 use csp_testkit::TempDir;
 use serde_json::{json, Value};
-use uuid::Uuid;
-
-const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0001));
-const P2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0002));
-const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0001));
-const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
-const C3: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0003));
 
 /// B10: a partner's invoices, previews, reconciliation file and charges are read by its
 /// `global_admin` and `billing_admin`; its other users are `forbidden`; anyone outside the

@@ -23,16 +23,10 @@ use csp_events::market::{ProductId, SkuId};
 use csp_events::{ImportId, Role, TenantId};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
-use csp_testkit::matrix::{Cell, Matrix, Observed};
+use csp_testkit::matrix::{Cell, Matrix, Observed, C1, C2, C3, P1, P2};
 use csp_testkit::TempDir;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0001));
-const P2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0002));
-const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0001));
-const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
-const C3: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0003));
 
 /// K5: keys, links and the migration plan (which plans key deployments) are for the serving
 /// partner's `admin_agent` and the customer's own `global_admin`; the Software page lists items

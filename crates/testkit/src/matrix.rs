@@ -18,8 +18,24 @@
 //! entitlement, billing and audit extend the same document the same way.
 
 use std::fmt::Write as _;
+
+use csp_events::TenantId;
 use std::future::Future;
 use std::path::Path;
+use uuid::Uuid;
+
+/// The tenants every service's access matrix is written for, the same in each so the tables in
+/// RELIABILITY.md read alike: partners P1 and P2; customer C1 served by P1 only, C2 by P2 only,
+/// C3 by both (`Issuers::matrix_actors` mints the actors of the columns).
+pub const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0001));
+/// Partner P2.
+pub const P2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00aa_0002));
+/// Customer C1, served by P1.
+pub const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0001));
+/// Customer C2, served by P2.
+pub const C2: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0002));
+/// Customer C3, served by both.
+pub const C3: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00cc_0003));
 
 /// What one cell expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
