@@ -25,6 +25,9 @@
 //!   ([`v5`]) and are upcast: the partner is the envelope's (the runtime has always recorded
 //!   the selling partner there), the item unknown. Before 1.0 this is how a shape changes; after
 //!   it, a change is a new variant.
+//! - 7: the entitlement service's events appended (additions only);
+//! - 8: the billing service's events appended (additions only);
+//! - 9: the audit service's `CheckpointSigned` appended (additions only).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -43,7 +46,7 @@ pub const FORMAT_V1: u8 = 1;
 pub const FUTURE_FORMATS: std::ops::RangeInclusive<u8> = 2..=31;
 
 /// The schema this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u16 = 8;
+pub const SCHEMA_VERSION: u16 = 9;
 
 /// Why bytes are not an event this build can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::CheckpointSigned;
 use crate::billing::stream as bill;
 use crate::billing::{ChargeBilled, CreditIssued, InvoiceIssued, MonthClosed, RefundIssued};
 use crate::counter::*;
@@ -248,6 +249,7 @@ routed! {
     CreditIssued => |e| (Some(bill::credit(&e.reason)), Some(e.customer), Some(e.partner));
     InvoiceIssued => |e| (Some(bill::invoice(e.invoice.partner, e.invoice.month, e.invoice.currency)), None, Some(e.invoice.partner));
     MonthClosed => |e| (Some(bill::month(e.month)), None, None);
+    CheckpointSigned => |_e| (Some(crate::audit::stream::TREE.to_string()), None, None);
 }
 
 // Append only, and never change a released variant's shape. Adding a variant: add it at the end,
@@ -290,6 +292,7 @@ events! {
     CreditIssued = "credit_issued",
     InvoiceIssued = "invoice_issued",
     MonthClosed = "month_closed",
+    CheckpointSigned = "checkpoint_signed",
 }
 
 impl Event {

@@ -477,6 +477,15 @@ fn payload(kind: EventKind) -> Event {
             invoices: 1,
         }
         .into(),
+        EventKind::CheckpointSigned => crate::audit::CheckpointSigned {
+            origin: "csp-audit/sample".into(),
+            size: 2,
+            root: [7; 32],
+            time: at(2026, 12, 1, 3),
+            signature: vec![1; 68],
+            leaf_hashes: vec![[3; 32], [4; 32]],
+        }
+        .into(),
     }
 }
 
@@ -687,7 +696,8 @@ pub fn schema5_record(kind: EventKind) -> Option<Vec<u8>> {
         | Event::RefundIssued(_)
         | Event::CreditIssued(_)
         | Event::InvoiceIssued(_)
-        | Event::MonthClosed(_) => return None,
+        | Event::MonthClosed(_)
+        | Event::CheckpointSigned(_) => return None,
     };
     Some(v5::encode(&env, &old))
 }

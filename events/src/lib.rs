@@ -9,6 +9,7 @@
 //! - [`ordering`]: the ordering service's events, commands, queries and their replies, one
 //!   file each in one folder (the layout every service's part follows);
 //! - [`entitlement`]: the entitlement service's events and the value types its API shares;
+//! - [`audit`]: the audit service's checkpoint event, commands, queries and replies;
 //! - [`billing`]: the billing service's events, queries and replies, and [`billing::Month`];
 //! - [`counter`]: the runtime's test service (a counter with a rule and a due transition);
 //! - [`feed`]: heartbeats and `events_from`, how consumers recover what the bus lost;
@@ -25,6 +26,7 @@
 
 pub mod actor;
 pub mod api;
+pub mod audit;
 pub mod billing;
 pub mod codec;
 pub mod counter;

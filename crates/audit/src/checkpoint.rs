@@ -99,12 +99,30 @@ impl CheckpointKey {
 
     /// `head` as a signed checkpoint.
     pub fn sign(&self, head: &TreeHead) -> String {
-        let body = body(head);
-        let signature = self.key.sign(body.as_bytes());
+        note(head, &self.name, &self.signature(head))
+    }
+
+    /// The signature line's blob for `head` — key id (4 bytes) ‖ Ed25519 signature (64) — as
+    /// the audit log records it, so the checkpoint's text can be rebuilt with [`note`].
+    /// Ed25519 signatures are deterministic: signing the same head twice gives the same blob.
+    pub fn signature(&self, head: &TreeHead) -> Vec<u8> {
+        let signature = self.key.sign(body(head).as_bytes());
         let mut blob = key_id(&self.name, &self.public()).to_vec();
         blob.extend_from_slice(&signature.to_bytes());
-        format!("{body}\n\u{2014} {} {}\n", self.name, B64.encode(blob))
+        blob
     }
+}
+
+/// The checkpoint text of `head` signed by `name` with the signature blob `blob`.
+pub fn note(head: &TreeHead, name: &str, blob: &[u8]) -> String {
+    format!("{}\n\u{2014} {name} {}\n", body(head), B64.encode(blob))
+}
+
+/// `at` to the whole second below it: a checkpoint's time, which its text writes as RFC 3339
+/// (`2026-12-06T03:00:00Z`), so the text can be rebuilt exactly from what is recorded.
+pub fn whole_second(at: csp_events::Timestamp) -> csp_events::Timestamp {
+    let micros = at.as_micros();
+    csp_events::Timestamp::from_micros(micros - micros.rem_euclid(1_000_000))
 }
 
 fn body(head: &TreeHead) -> String {

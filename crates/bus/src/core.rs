@@ -207,7 +207,7 @@ pub(crate) fn fold<S: Service>(
         Some(producer) => Origin::Upstream { producer },
         None => Origin::Own,
     };
-    S::apply(&mut applied.state, env, origin);
+    S::apply_recorded(&mut applied.state, env, record.bytes(), origin);
     if let (Some(producer), Some(pos)) = (producer, env.outbox) {
         let epochs = match applied.inbox.get_mut(producer) {
             Some(epochs) => epochs,

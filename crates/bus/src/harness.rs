@@ -140,12 +140,12 @@ impl<S: Service> Harness<S> {
             let correlation = upstream.correlation_id.as_uuid();
             out.extend(self.record(d.before, &ctx, correlation, None));
             if self.ids.insert(upstream.event_id) {
+                // As the inbox stores it: the bytes as published (the log's own version of
+                // the inbox stream is beside them, not in them).
                 let stream = format!("{INBOX_PREFIX}{producer}");
-                let v = self.next_version(&stream);
-                let mut copy = upstream.clone();
-                copy.stream_version = v;
-                self.append(stream, codec::encode(&copy));
-                out.push(copy);
+                self.next_version(&stream);
+                self.append(stream, codec::encode(upstream));
+                out.push(upstream.clone());
             }
             let cause = Some(upstream.event_id.as_uuid());
             out.extend(self.record(d.reactions, &ctx, correlation, cause));
@@ -181,7 +181,7 @@ impl<S: Service> Harness<S> {
         let mut state = S::State::default();
         for (stream, bytes) in &self.log {
             if let Ok(env) = codec::decode(bytes) {
-                S::apply(&mut state, &env, origin(stream));
+                S::apply_recorded(&mut state, &env, bytes, origin(stream));
             }
         }
         state
@@ -234,7 +234,7 @@ impl<S: Service> Harness<S> {
 
     fn append(&mut self, stream: String, bytes: Vec<u8>) {
         if let Ok(env) = codec::decode(&bytes) {
-            S::apply(&mut self.state, &env, origin(&stream));
+            S::apply_recorded(&mut self.state, &env, &bytes, origin(&stream));
         }
         self.log.push((stream, bytes));
     }

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use csp_auth::{InternalIssuer, Verifier};
 use csp_eventlog::EventLog;
 use csp_events::{codec, Timestamp};
@@ -345,6 +346,19 @@ async fn fold_tail<S: Service>(shared: &Shared<S>, mut shutdown: watch::Receiver
                             "effect not done (redone at the next start): {e}"
                         );
                     }
+                }
+            }
+            for (_, env) in &decoded {
+                if let Some((subject, body)) = S::notice(&shared.config, env) {
+                    let bus = shared.bus.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = bus
+                            .publish(&subject, crate::Headers::new(), Bytes::from(body))
+                            .await
+                        {
+                            warn!(subject, "notice not published: {e}");
+                        }
+                    });
                 }
             }
             decoded.clear();

@@ -39,6 +39,15 @@ pub trait Service: Send + Sync + 'static {
     /// state always equals replayed state.
     fn apply(state: &mut Self::State, event: &Envelope, origin: Origin<'_>);
 
+    /// Folds one recorded event given also the bytes the log stores for it — for an upstream
+    /// copy, exactly the bytes its producer published. The runtime calls only this; it calls
+    /// [`Service::apply`] unless a service needs the bytes themselves (audit hashes them into
+    /// its Merkle tree, so a leaf is what was published, not a re-encoding of it).
+    fn apply_recorded(state: &mut Self::State, event: &Envelope, bytes: &[u8], origin: Origin<'_>) {
+        let _ = bytes;
+        Self::apply(state, event, origin);
+    }
+
     /// The endpoint table.
     fn endpoints() -> Endpoints<Self>
     where
@@ -120,6 +129,15 @@ pub trait Service: Send + Sync + 'static {
         _event: &Envelope,
     ) -> Result<(), String> {
         Ok(())
+    }
+
+    /// A **notice**: a message published (plain NATS, at most once, not kept in a stream)
+    /// once `event` is durable and folded live — audit's signed checkpoints on
+    /// `csp.audit.checkpoint`, for partners and auditors who keep them outside csp. Never
+    /// during replay; a notice lost to a crash or a disconnect is not sent again (whoever
+    /// needs every one reads them from the service's queries). `(subject, body)`, or `None`.
+    fn notice(_config: &Self::Config, _event: &Envelope) -> Option<(String, Vec<u8>)> {
+        None
     }
 
     /// At start-up, after the log is replayed and before anything is served: redoes every
@@ -224,7 +242,8 @@ pub mod spec {
         pub fn given(config: S::Config, events: impl IntoIterator<Item = Envelope>) -> Self {
             let mut state = S::State::default();
             for e in events {
-                S::apply(&mut state, &e, Origin::Own);
+                let bytes = csp_events::codec::encode(&e);
+                S::apply_recorded(&mut state, &e, &bytes, Origin::Own);
             }
             ReactionSpec { state, config }
         }
