@@ -92,7 +92,8 @@ pub fn sign_checkpoint(
             reply: reply(&last.signed),
         });
     }
-    let emit = sign(state, config, state.tree.len(), ctx.now).ok_or_else(|| {
+    let from = state.latest().map_or(0, |h| h.signed.size);
+    let emit = sign(state, config, from, state.tree.len(), ctx.now).ok_or_else(|| {
         Rejection::new(ErrorCode::Internal, "the tree has no root at its own size")
     })?;
     let csp_events::Event::CheckpointSigned(signed) = &emit.event else {

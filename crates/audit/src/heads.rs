@@ -12,10 +12,9 @@ use crate::checkpoint::{note, whole_second, TreeHead};
 use crate::config::{Config, SEAL_EVERY};
 use crate::state::State;
 
-/// The checkpoint of the first `size` leaves (at least the last checkpoint's size), signed at
-/// `at` (to the second), storing the hashes of the leaves it is the first to cover.
-pub fn sign(state: &State, config: &Config, size: u64, at: Timestamp) -> Option<Emit> {
-    let from = state.latest().map_or(0, |h| h.signed.size);
+/// The checkpoint of the first `size` leaves, signed at `at` (to the second), storing the
+/// hashes of leaves `from..size`: those no earlier checkpoint covers.
+pub fn sign(state: &State, config: &Config, from: u64, size: u64, at: Timestamp) -> Option<Emit> {
     if size < from {
         return None;
     }
@@ -56,14 +55,14 @@ pub fn due(state: &State, config: &Config, now: Timestamp) -> Vec<Emit> {
     let len = state.tree.len();
     let mut from = state.latest().map_or(0, |h| h.signed.size);
     while len - from >= SEAL_EVERY {
+        out.extend(sign(state, config, from, from + SEAL_EVERY, now));
         from += SEAL_EVERY;
-        out.extend(sign(state, config, from, now));
     }
     let last = state.latest().map(|h| h.signed.time);
     let waited = last
         .is_none_or(|t| now.as_micros() >= t.as_micros().saturating_add(config.interval_micros()));
     if from < len && waited {
-        out.extend(sign(state, config, len, now));
+        out.extend(sign(state, config, from, len, now));
     }
     out
 }

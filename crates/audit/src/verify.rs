@@ -205,7 +205,7 @@ impl Verification {
             return;
         }
         let first = size.saturating_sub(c.leaf_hashes.len() as u64);
-        if first != from || size > at {
+        if first != from {
             self.found(
                 Some(from.min(first)),
                 format!(
