@@ -150,7 +150,11 @@ async fn exactly_once_effect_through_consumer_and_producer_crashes() {
             match &env.payload {
                 Event::CounterObserved(o) => {
                     *reactions.entry(o.upstream).or_default() += 1;
-                    assert_eq!(env.event_id, EventId::reaction(o.upstream, 0), "derived id");
+                    assert_eq!(
+                        env.event_id,
+                        EventId::reaction("counter-observer", o.upstream, 0),
+                        "derived id"
+                    );
                 }
                 _ => {
                     assert!(r.stream().starts_with("inbox/"), "{}", r.stream());

@@ -106,13 +106,17 @@ const SCHEDULE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a
 const ENTITY_NAMESPACE: Uuid = Uuid::from_u128(0x6a0f_4c55_1b0e_4e5b_9d3c_2f1a_7c4e_0003);
 
 impl EventId {
-    /// The id of the `index`-th reaction a consumer derives from `cause` (an upstream event).
-    /// The same upstream event always yields the same reaction ids, so a redelivered message
-    /// decided again produces events the log already holds.
-    pub fn reaction(cause: EventId, index: u32) -> EventId {
-        let mut name = [0u8; 20];
-        name[..16].copy_from_slice(cause.0.as_bytes());
-        name[16..].copy_from_slice(&index.to_be_bytes());
+    /// The id of the `index`-th reaction the service `consumer` derives from `cause` (an
+    /// upstream event). The same upstream event always yields the same reaction ids, so a
+    /// redelivered message decided again produces events the log already holds; two consumers
+    /// of one event derive different ids (entitlement's `entitlement_ended` and billing's
+    /// `refund_issued` for one cancellation are two events: audit keeps both).
+    pub fn reaction(consumer: &str, cause: EventId, index: u32) -> EventId {
+        let mut name = Vec::with_capacity(consumer.len() + 21);
+        name.extend_from_slice(consumer.as_bytes());
+        name.push(0);
+        name.extend_from_slice(cause.0.as_bytes());
+        name.extend_from_slice(&index.to_be_bytes());
         EventId(Uuid::new_v5(&REACTION_NAMESPACE, &name))
     }
 
@@ -147,8 +151,18 @@ mod tests {
     #[test]
     fn derived_ids_are_deterministic_and_distinct() {
         let cause = EventId(Uuid::from_u128(42));
-        assert_eq!(EventId::reaction(cause, 0), EventId::reaction(cause, 0));
-        assert_ne!(EventId::reaction(cause, 0), EventId::reaction(cause, 1));
+        assert_eq!(
+            EventId::reaction("billing", cause, 0),
+            EventId::reaction("billing", cause, 0)
+        );
+        assert_ne!(
+            EventId::reaction("billing", cause, 0),
+            EventId::reaction("billing", cause, 1)
+        );
+        assert_ne!(
+            EventId::reaction("billing", cause, 0),
+            EventId::reaction("entitlement", cause, 0)
+        );
         let a = EventId::scheduled("subscription/1", "term-end/1", 100);
         assert_eq!(a, EventId::scheduled("subscription/1", "term-end/1", 100));
         assert_ne!(a, EventId::scheduled("subscription/1", "term-end/1", 101));

@@ -70,7 +70,7 @@ pub struct Emit {
     /// `effective_at` (never the consumer's clock).
     pub effective_at: Option<Timestamp>,
     /// A deterministic id for derived events (transitions, reactions); `None` draws a UUID v7
-    /// (a reaction without one gets `EventId::reaction(upstream, index)`).
+    /// (a reaction without one gets `EventId::reaction(consumer, upstream, index)`).
     pub id: Option<EventId>,
     /// Partner tenant (subject token).
     pub partner: Option<TenantId>,

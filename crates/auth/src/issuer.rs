@@ -272,7 +272,10 @@ fn random_seed() -> io::Result<[u8; 32]> {
 /// Creation is atomic: the seed is written and synced to a private temporary file which is then
 /// hard-linked to `path`, which fails if `path` exists. So two processes starting together agree
 /// on one key, and no reader ever sees a half-written file.
-fn load_or_create_seed(path: &Path) -> io::Result<[u8; 32]> {
+/// An Ed25519 seed from a key file (one line, standard base64 of 32 bytes, mode 0600), made
+/// and written atomically if the file does not exist: the issuers' keys, and audit's
+/// checkpoint key, are kept this one way.
+pub fn load_or_create_seed(path: &Path) -> io::Result<[u8; 32]> {
     match read_seed(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         other => return other,
@@ -292,7 +295,7 @@ fn load_or_create_seed(path: &Path) -> io::Result<[u8; 32]> {
 }
 
 /// Reads a key file: one line, standard base64 of the 32-byte seed, mode 0600.
-fn read_seed(path: &Path) -> io::Result<[u8; 32]> {
+pub fn read_seed(path: &Path) -> io::Result<[u8; 32]> {
     let metadata = fs::metadata(path)?;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {

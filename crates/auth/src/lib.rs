@@ -89,5 +89,7 @@ mod verifier;
 
 pub use config::{AuthConfig, ConfigError, IssuerConfig, IssuerKind};
 pub use error::AuthError;
-pub use issuer::{DevIssuer, InternalIssuer, DEV_ISSUER, INTERNAL_ISSUER};
+pub use issuer::{
+    load_or_create_seed, read_seed, DevIssuer, InternalIssuer, DEV_ISSUER, INTERNAL_ISSUER,
+};
 pub use verifier::{Verified, Verifier, CLOCK_LEEWAY_SECS, MAX_TOKEN_LEN};

@@ -105,7 +105,7 @@ pub trait Service: Send + Sync + 'static {
     /// earlier upstream event of the batch and the reactions decided for them, and the
     /// transitions the runtime recorded first), the configuration and [`Upstream`] (the event
     /// and its producer). The runtime gives each reaction without an id
-    /// `EventId::reaction(upstream, index)` and without a business time the upstream event's
+    /// `EventId::reaction(consumer, upstream, index)` and without a business time the upstream event's
     /// `effective_at`, so a redelivered event decided again yields events the log already
     /// holds, and a consumer that was down files a March event in March. Replay never calls
     /// this: the reactions are in the log.
@@ -182,7 +182,7 @@ pub struct BatchItem {
 /// Decides a batch of upstream events from `producer`, in order, exactly as the inbox records
 /// it (and as [`spec::ReactionSpec`] tests it): for each, what falls due before it, then its
 /// reactions against the scratch — each reaction without an id gets
-/// `EventId::reaction(upstream, index)`, without a business time the upstream event's
+/// `EventId::reaction(consumer, upstream, index)`, without a business time the upstream event's
 /// `effective_at` (never the consumer's clock) — then both folded into the scratch for the
 /// events after it.
 pub fn decide_batch<S: Service>(
@@ -205,7 +205,7 @@ pub fn decide_batch<S: Service>(
                 .enumerate()
                 .map(|(k, mut e)| {
                     if e.id.is_none() {
-                        e.id = Some(EventId::reaction(env.event_id, k as u32));
+                        e.id = Some(EventId::reaction(S::NAME, env.event_id, k as u32));
                     }
                     if e.effective_at.is_none() {
                         e.effective_at = Some(env.effective_at);

@@ -12,11 +12,10 @@ use csp_events::billing::{
     InvoiceStatus, LineKind, ListInvoices, Month, PreviewInvoice, ReconciliationPage,
 };
 use csp_events::money::Currency;
-use csp_events::{subject, ActorKind, Role, TenantId};
-use serde::de::DeserializeOwned;
+use csp_events::{ActorKind, Role, TenantId};
 use serde_json::Value;
 
-use crate::send::{error_line, Client, Reach};
+use crate::send::{Client, Reach};
 
 /// Arguments of `csp invoice`.
 #[derive(clap::Args)]
@@ -60,15 +59,10 @@ impl Billing {
         Billing { client, token }
     }
 
-    async fn ask<Q: QueryBody, R: DeserializeOwned>(&self, q: &Q) -> anyhow::Result<R> {
-        let subject = subject::query(csp_events::billing::SERVICE, Q::NAME);
-        let body = serde_json::to_value(q)?;
-        let reply = self.client.request(&subject, &self.token, &body).await?;
-        if let Some(line) = error_line(&reply) {
-            anyhow::bail!("{}: {line}", Q::NAME);
-        }
-        serde_json::from_value(reply["result"].clone())
-            .with_context(|| format!("the reply to {} is not what billing answers", Q::NAME))
+    async fn ask<Q: QueryBody>(&self, q: &Q) -> anyhow::Result<Q::Reply> {
+        self.client
+            .query(csp_events::billing::SERVICE, &self.token, q)
+            .await
     }
 }
 

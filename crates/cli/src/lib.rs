@@ -4,6 +4,7 @@
 //! `anyhow` lives here and only here: crates below return typed errors, and this edge turns them
 //! into one-line reasons and a non-zero exit.
 
+mod audit;
 mod bench;
 mod demo;
 mod invoice;
@@ -68,6 +69,12 @@ enum Command {
         #[command(subcommand)]
         which: keys::KeysCommand,
     },
+    /// The audit log: verify a stopped service's log, read a partner's activity log, keep a
+    /// checkpoint, print the public key auditors pin.
+    Audit {
+        #[command(subcommand)]
+        which: audit::AuditCommand,
+    },
     /// Run a benchmark and print figures beside a ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -122,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
         Command::Keys { which } => keys::run(which),
+        Command::Audit { which } => audit::run(which),
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),

@@ -8,13 +8,14 @@
 
 use std::path::Path;
 
+use csp_audit::service::AuditService;
 use csp_billing::service::BillingService;
 use csp_bus::Service;
 use csp_counter::{service::Second, CounterObserver, CounterService, CounterWatcher};
 use csp_entitlement::service::EntitlementService;
 use csp_ordering::service::OrderingService;
 
-use crate::serve::{BillingArgs, EntitlementArgs};
+use crate::serve::{AuditArgs, BillingArgs, EntitlementArgs};
 
 /// One service of this build.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,10 @@ pub const SERVICES: &[Entry] = &[
     },
     Entry {
         name: csp_billing::service::SERVICE,
+        in_system: true,
+    },
+    Entry {
+        name: csp_audit::service::SERVICE,
         in_system: true,
     },
     Entry {
@@ -89,6 +94,8 @@ pub struct Setup<'a> {
     pub entitlement: &'a EntitlementArgs,
     /// Billing's month close.
     pub billing: &'a BillingArgs,
+    /// Audit's checkpoint key and interval.
+    pub audit: &'a AuditArgs,
 }
 
 /// Calls `v` with the service named `name` and how to make its configuration from `setup`.
@@ -108,6 +115,9 @@ pub fn visit<V: Visit>(name: &str, setup: Setup<'_>, v: V) -> anyhow::Result<V::
         csp_billing::service::SERVICE => {
             v.visit::<BillingService>(make(move || Ok(setup.billing.config())))
         }
+        csp_audit::service::SERVICE => {
+            v.visit::<AuditService>(make(move || crate::serve::audit_config(setup)))
+        }
         csp_events::counter::SERVICE => v.visit::<CounterService>(make(|| Ok(()))),
         "counter-b" => v.visit::<CounterService<Second>>(make(|| Ok(()))),
         csp_counter::observer::SERVICE => v.visit::<CounterObserver>(make(|| Ok(()))),
@@ -120,12 +130,14 @@ pub fn visit<V: Visit>(name: &str, setup: Setup<'_>, v: V) -> anyhow::Result<V::
 pub fn no_setup<R>(f: impl FnOnce(Setup<'_>) -> R) -> R {
     let args = EntitlementArgs::default();
     let billing = BillingArgs::default();
+    let audit = AuditArgs::default();
     f(Setup {
         catalog: None,
         dir: Path::new("."),
         root: Path::new("."),
         entitlement: &args,
         billing: &billing,
+        audit: &audit,
     })
 }
 

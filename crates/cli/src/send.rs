@@ -152,6 +152,25 @@ impl Client {
         serde_json::from_slice(&reply.payload)
             .with_context(|| format!("the reply on {subject} is not JSON"))
     }
+
+    /// Asks `service` the query `q` as `token`'s actor: its typed `result`, or the error reply
+    /// as one line.
+    pub async fn query<Q: csp_events::api::QueryBody>(
+        &self,
+        service: &str,
+        token: &str,
+        q: &Q,
+    ) -> anyhow::Result<Q::Reply> {
+        let subject = csp_events::subject::query(service, Q::NAME);
+        let reply = self
+            .request(&subject, token, &serde_json::to_value(q)?)
+            .await?;
+        if let Some(line) = error_line(&reply) {
+            anyhow::bail!("{}: {line}", Q::NAME);
+        }
+        serde_json::from_value(reply["result"].clone())
+            .with_context(|| format!("the reply to {} is not what {service} answers", Q::NAME))
+    }
 }
 
 /// The one-line reason of an error reply, `None` for `ok`.

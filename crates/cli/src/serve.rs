@@ -59,6 +59,85 @@ pub struct NodeArgs {
     pub entitlement: EntitlementArgs,
     #[command(flatten)]
     pub billing: BillingArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+/// Audit's checkpoints.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AuditArgs {
+    /// The checkpoint signing key file (standard base64 of a 32-byte Ed25519 seed, mode 0600).
+    /// It must live outside the data directory, so a copy of the data cannot sign; created
+    /// if missing. Default: `<data>.secrets/audit-checkpoint.key`. `csp audit public-key`
+    /// prints the public half auditors pin.
+    #[arg(long, env = "CSP_AUDIT_KEY_FILE")]
+    pub audit_key: Option<PathBuf>,
+    /// The log's name, the first line of every checkpoint: `csp-audit/<installation>`.
+    #[arg(long, env = "CSP_AUDIT_ORIGIN", default_value = "csp-audit/local")]
+    pub audit_origin: String,
+    /// Seconds at most between a new event and the checkpoint that covers it (a burst of
+    /// 1,024 events is covered at once).
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditArgs {
+    fn default() -> Self {
+        AuditArgs {
+            audit_key: None,
+            audit_origin: "csp-audit/local".into(),
+            checkpoint_secs: 10,
+        }
+    }
+}
+
+/// The checkpoint key file of the installation whose data directory is `data`: beside it,
+/// never in it.
+pub fn default_audit_key(data: &Path) -> PathBuf {
+    default_master_key(data).with_file_name("audit-checkpoint.key")
+}
+
+/// The checkpoint key `args` name (made if missing), refused inside the data directory `root`.
+pub fn audit_key(
+    args: &AuditArgs,
+    root: &Path,
+) -> anyhow::Result<csp_audit::checkpoint::CheckpointKey> {
+    let path = args
+        .audit_key
+        .clone()
+        .unwrap_or_else(|| default_audit_key(root));
+    outside(&path, root, "the audit checkpoint key")?;
+    if let Some(parent) = path.parent() {
+        create_private_dir(parent)?;
+    }
+    let seed = zeroize::Zeroizing::new(
+        csp_auth::load_or_create_seed(&path)
+            .with_context(|| format!("audit checkpoint key {}", path.display()))?,
+    );
+    Ok(csp_audit::checkpoint::CheckpointKey::from_seed(
+        &args.audit_origin,
+        &seed,
+    ))
+}
+
+/// Audit's configuration: its key and how often it signs.
+pub fn audit_config(setup: Setup<'_>) -> anyhow::Result<csp_audit::config::Config> {
+    Ok(csp_audit::config::Config::new(
+        audit_key(setup.audit, setup.root)?,
+        std::time::Duration::from_secs(setup.audit.checkpoint_secs.max(1)),
+    ))
+}
+
+/// Refuses a secret's file inside the data directory `root`.
+fn outside(path: &Path, root: &Path, what: &str) -> anyhow::Result<()> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    anyhow::ensure!(
+        !abs(path).starts_with(abs(root)),
+        "{what} {} is inside the data directory {}: keep it outside, so a copy of the data holds no key",
+        path.display(),
+        root.display()
+    );
+    Ok(())
 }
 
 /// Billing's month close.
@@ -159,13 +238,7 @@ pub fn entitlement_config(setup: Setup<'_>) -> anyhow::Result<csp_entitlement::c
         (None, None) => MasterSource::File(default_master_key(setup.root)),
     };
     if let MasterSource::File(path) = &source {
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        anyhow::ensure!(
-            !abs(path).starts_with(abs(setup.root)),
-            "the master key {} is inside the data directory {}: keep it outside, so a copy of the data holds no key",
-            path.display(),
-            setup.root.display()
-        );
+        outside(path, setup.root, "the master key")?;
         if let Some(parent) = path.parent() {
             create_private_dir(parent)?;
         }
@@ -230,6 +303,7 @@ impl NodeArgs {
             durability: Durability::Synced,
             entitlement: EntitlementArgs::default(),
             billing: BillingArgs::default(),
+            audit: AuditArgs::default(),
         }
     }
 }
@@ -237,7 +311,7 @@ impl NodeArgs {
 /// Arguments of `csp serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The service to run: `ordering`, `entitlement` or `billing`; or, to test the runtime, `counter` (`counter-b` is a
+    /// The service to run: `ordering`, `entitlement`, `billing` or `audit`; or, to test the runtime, `counter` (`counter-b` is a
     /// second instance) or `counter-observer` (its consumer, of both).
     service: String,
     /// NATS server URL.
@@ -389,6 +463,7 @@ impl Node {
             root: &self.args.data,
             entitlement: &self.args.entitlement,
             billing: &self.args.billing,
+            audit: &self.args.audit,
         };
         registry::visit(name, setup, Start { node: self, dir })?.await
     }

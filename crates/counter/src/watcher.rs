@@ -210,7 +210,7 @@ mod tests {
         );
         assert_eq!(
             decided[1].reactions[0].id,
-            Some(EventId::reaction(batch[1].event_id, 0))
+            Some(EventId::reaction(SERVICE, batch[1].event_id, 0))
         );
     }
 
