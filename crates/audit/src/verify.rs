@@ -194,15 +194,15 @@ impl Verification {
             time: c.time.to_string(),
         };
         let text = note(&head, &c.origin, &c.signature);
+        // What a checkpoint says about a range names no leaf: only its stored leaf hashes do.
         if c.origin != self.origin || checkpoint::verify(&text, &self.origin, &self.pinned).is_err()
         {
             self.found(
-                Some(from),
+                None,
                 format!(
-                    "the checkpoint at leaf {at} (size {size}) is not signed by the pinned key: the leaves {from}..{size} it covers cannot be trusted"
+                    "the checkpoint at leaf {at} (size {size}) is not signed by the pinned key: its root or its leaves {from}..{size} were rewritten, or another key signed it"
                 ),
             );
-            return;
         }
         let first = size.saturating_sub(c.leaf_hashes.len() as u64);
         if first != from {
@@ -227,7 +227,7 @@ impl Verification {
         }
         if self.tree.root_at(size) != Some(c.root) {
             self.found(
-                Some(first),
+                None,
                 format!(
                     "the root of the first {size} leaves is not the one signed at leaf {at}: a leaf in {first}..{size} changed and its stored hash was rewritten"
                 ),

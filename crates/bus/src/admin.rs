@@ -77,9 +77,13 @@ pub(crate) fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes
     };
     let stats = shared.log.stats();
     // Read together, so the summary is of exactly `applied_seq` events.
-    let (applied_seq, summary) = {
+    let (applied_seq, summary, positions) = {
         let applied = read_lock(&shared.applied);
-        (applied.seq, summary::<S>(&applied.state, req.digest))
+        (
+            applied.seq,
+            summary::<S>(&applied.state, req.digest),
+            serde_json::to_value(&applied.inbox).unwrap_or_default(),
+        )
     };
     let status = serde_json::json!({
         "service": shared.name,
@@ -90,6 +94,9 @@ pub(crate) fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes
         "state": summary,
         "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
         "inbox": shared.counters.snapshot(),
+        // How far this consumer holds each producer's outbox, per epoch: caught up with a
+        // producer when it equals that producer's `last_outbox_seq`.
+        "upstream_positions": positions,
         "scheduler_looks": shared.scheduler_looks.load(Ordering::Relaxed),
         "upstream_horizons": shared.horizons.snapshot(),
         "now": shared.clock.now(),

@@ -190,14 +190,39 @@ fn open(dir: &Path) -> anyhow::Result<EventLog> {
 
 /// Verifies the audit log of `args`, offline.
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
-    let pinned = pinned(args)?;
-    let dir = args
-        .log
-        .clone()
-        .unwrap_or_else(|| args.data.join(csp_audit::service::SERVICE).join("log"));
+    let kept = match &args.checkpoint {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the kept checkpoint {}", path.display()))?,
+        ),
+        None => None,
+    };
+    verify_log(
+        &args.data,
+        args.log.as_deref(),
+        &args.audit.audit_origin,
+        pinned(args)?,
+        kept.as_deref(),
+    )
+}
+
+/// Verifies the stopped audit log of the installation in `data` (or the one in `log`),
+/// whose checkpoints `pinned` signed as `origin`, against each producer's log found in
+/// `data` and, if given, a checkpoint kept outside csp.
+pub fn verify_log(
+    data: &Path,
+    log: Option<&Path>,
+    origin: &str,
+    pinned: ed25519_dalek::VerifyingKey,
+    kept: Option<&str>,
+) -> anyhow::Result<VerifyReport> {
+    let dir = log.map_or_else(
+        || data.join(csp_audit::service::SERVICE).join("log"),
+        Path::to_path_buf,
+    );
     anyhow::ensure!(dir.exists(), "no audit log at {}", dir.display());
     let log = open(&dir)?;
-    let mut v = Verification::new(&args.audit.audit_origin, pinned);
+    let mut v = Verification::new(origin, pinned);
     let mut leaves: Vec<Vec<u8>> = Vec::new();
     for record in log.read_from(1) {
         let expected = v.len() + 1;
@@ -226,7 +251,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
         csp_events::entitlement::SERVICE,
         csp_events::billing::SERVICE,
     ] {
-        let pdir = args.data.join(producer).join("log");
+        let pdir = data.join(producer).join("log");
         if !pdir.exists() {
             continue;
         }
@@ -246,14 +271,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
             leaves.get(usize::try_from(i).ok()?).map(Vec::as_slice)
         });
     }
-    let kept = match &args.checkpoint {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the kept checkpoint {}", path.display()))?,
-        ),
-        None => None,
-    };
-    Ok(v.finish(kept.as_deref()).0)
+    Ok(v.finish(kept).0)
 }
 
 fn render_report(r: &VerifyReport) -> String {

@@ -494,6 +494,76 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
             println!("    {row}");
         }
     }
+    audit(d).await
+}
+
+/// The audit act: once audit holds every event the other services published, a signed
+/// checkpoint of it all.
+async fn audit(d: &Demo) -> anyhow::Result<()> {
+    let audit_service = csp_audit::service::SERVICE;
+    let status = |service: &'static str| async move {
+        let reply = d
+            .client
+            .request(&admin_subject(service, "status"), &d.operator(), &json!({}))
+            .await?;
+        if let Some(line) = error_line(&reply) {
+            bail!("{service}'s status: {line}");
+        }
+        anyhow::Ok(reply["result"].clone())
+    };
+    let producers = [
+        csp_ordering::service::SERVICE,
+        csp_entitlement::service::SERVICE,
+        csp_billing::service::SERVICE,
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let published = loop {
+        let held = status(audit_service).await?;
+        let mut behind = Vec::new();
+        let mut published = 0;
+        for p in producers {
+            let s = status(p).await?;
+            let last = s["last_outbox_seq"].as_u64().unwrap_or(0);
+            published += last;
+            let epoch = s["epoch"].as_str().unwrap_or_default();
+            let at = held["upstream_positions"][p][epoch].as_u64().unwrap_or(0);
+            if at < last {
+                behind.push(format!("{p} {at}/{last}"));
+            }
+        }
+        if behind.is_empty() {
+            break published;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "waited 20 s for audit to hold every published event; behind: {}",
+                behind.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let reply = d
+        .client
+        .request(
+            &subject::command(audit_service, "sign_checkpoint"),
+            &d.operator(),
+            &json!({ "request_id": format!("demo-checkpoint-{}", d.now) }),
+        )
+        .await?;
+    if let Some(line) = error_line(&reply) {
+        bail!("sign_checkpoint: {line}");
+    }
+    let checkpoint = &reply["result"];
+    let size = checkpoint["size"].as_u64().unwrap_or(0);
+    if size < published {
+        bail!("the checkpoint covers {size} leaves, fewer than the {published} events published");
+    }
+    println!(
+        "\n  + audit holds all {published} events ordering, entitlement and billing published, each once, and its own; its signed checkpoint:"
+    );
+    for row in checkpoint["text"].as_str().unwrap_or_default().lines() {
+        println!("    {row}");
+    }
     Ok(())
 }
 
@@ -545,6 +615,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 system.shutdown().await;
             }
             told?;
+            if args.nats.is_none() {
+                // Stopped: the audit log read back from sled, the tree recomputed from its
+                // leaves, against its checkpoints and every producer's own log.
+                let audit = crate::serve::AuditArgs::default();
+                let key = crate::serve::audit_key(&audit, &data)?;
+                let report = crate::audit::verify_log(&data, None, &audit.audit_origin, key.public(), None)?;
+                if !report.ok {
+                    bail!("the audit log does not verify: {}", report.findings.join("; "));
+                }
+                println!(
+                    "\nthe audit log verifies offline: {} leaves, root {}, {} signed checkpoints, every producer's events present once, in order",
+                    report.leaves, report.root, report.checkpoints
+                );
+            }
             let s = &status["result"]["state"];
             println!(
                 "\nordering now holds {} events: {} customers, {} orders; state digest {}",
@@ -562,6 +646,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         if temporary {
             let _ = std::fs::remove_dir_all(&data);
             if let Some(secrets) = crate::serve::default_master_key(&data).parent() {
+                // The master key and the audit checkpoint key.
                 let _ = std::fs::remove_dir_all(secrets);
             }
         }
