@@ -305,3 +305,211 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+mod four_services {
+    //! The four services as separate `csp serve` processes over a real nats-server: the
+    //! activity log of key views, downloads, link copies and a refused view (A2–A4), its
+    //! readers (A3), and every event of every producer in the audit log exactly once after
+    //! audit is killed and restarted mid-story (A1), checked against each producer's own log.
+
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use csp_events::{Role, TenantId};
+    use csp_testkit::e2e::{code, ok, request as send, status, Csp};
+    use csp_testkit::identity::Issuers;
+    use csp_testkit::{NatsServer, TempDir};
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
+    const P1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00da_0001));
+    const C1: TenantId = TenantId(Uuid::from_u128(0x0190_d7a1_0000_7000_8000_0000_00dc_0001));
+    const START: &str = "2026-12-01T09:00:00Z";
+
+    fn hours(h: i64) -> String {
+        let t: csp_events::Timestamp = START.parse().unwrap();
+        csp_events::Timestamp::from_micros(t.as_micros() + h * 3_600_000_000).to_string()
+    }
+
+    /// Waits until audit holds everything ordering, entitlement and billing published.
+    async fn caught_up(client: &async_nats::Client, operator: &str) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let held = status(client, "audit", operator, false).await;
+            let mut published = 0;
+            let mut behind = false;
+            for p in ["ordering", "entitlement", "billing"] {
+                let s = status(client, p, operator, false).await;
+                let last = s["last_outbox_seq"].as_u64().unwrap();
+                published += last;
+                let epoch = s["epoch"].as_str().unwrap();
+                behind |= held["upstream_positions"][p][epoch].as_u64().unwrap_or(0) < last;
+            }
+            if !behind {
+                return published;
+            }
+            assert!(Instant::now() < deadline, "audit never caught up: {held}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_activity_log_lists_exactly_what_was_done_and_audit_holds_every_event_once() {
+        let _serial = csp_testkit::e2e::serial().await;
+        csp_testkit::within(Duration::from_secs(300), async {
+            let nats = NatsServer::start().unwrap();
+            nats.wait_for_jetstream().await.unwrap();
+            let url = nats.url();
+            let root = TempDir::new("csp-e2e-audit").unwrap();
+            let issuers = Issuers::new().partner(P1).customer(C1);
+            let mut flags = issuers.serve_flags(root.path());
+            flags.extend(["--manual-clock", START].map(String::from));
+            let common: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let dir = |s: &str| root.path().join(s);
+            let mut ordering = Csp::serve(&url, "ordering", &dir("ordering"), &common).await;
+            let mut links = common.clone();
+            links.extend(["--download-addr", "127.0.0.1:0"]);
+            let mut entitlement = Csp::serve(&url, "entitlement", &dir("entitlement"), &links).await;
+            let mut billing = Csp::serve(&url, "billing", &dir("billing"), &common).await;
+            let mut audit = Csp::serve(&url, "audit", &dir("audit"), &common).await;
+            let client = async_nats::connect(url.as_str()).await.unwrap();
+            let admin = issuers.partner_user(P1, Role::AdminAgent);
+            let customer = issuers.customer_admin(C1);
+            let operator = issuers.platform_user(Role::Operator);
+
+            ok(&client, "csp.cmd.ordering.add_customer", &admin, json!({"request_id": "c1",
+                "tenant_id": C1, "domain": "c1.example", "company_name": "C1 Ltd",
+                "country": "US", "currency": "USD"})).await;
+            let placed = ok(&client, "csp.cmd.ordering.place_order", &admin, json!({"request_id": "o1",
+                "customer": C1, "lines": [
+                    {"product": "sql-server-2022-standard", "sku": "2-core-p1y", "quantity": 1, "term": "P1Y", "billing_plan": "annual"}
+                ]})).await;
+            let sub = placed["lines"][0]["subscription_id"].as_str().unwrap().to_string();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while status(&client, "entitlement", &operator, false).await["state"]["entitlements"] != 1 {
+                assert!(Instant::now() < deadline, "entitlement never granted");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let keys = root.path().join("keys.csv");
+            let csp = env!("CARGO_BIN_EXE_csp");
+            let out = Command::new(csp)
+                .args(["keys", "generate", "--out", keys.to_str().unwrap()])
+                .args(["--pool", "sql-server-2022-standard/2-core-p1y/SQL Server 2022=2"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let importer = issuers.platform_user(Role::Importer);
+            let out = Command::new(csp)
+                .args(["keys", "import", "--file", keys.to_str().unwrap(), "--nats", &url, "--token", &importer])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let sel = json!({"customer": C1, "entitlement": sub, "version": "SQL Server 2022",
+                "language": "English", "file_type": "ISO (x64)"});
+            let mut generate = sel.clone();
+            generate["request_id"] = json!("g1");
+            ok(&client, "csp.cmd.entitlement.generate_keys", &admin, generate).await;
+            let get_key = json!({"customer": C1, "entitlement": sub, "version": "SQL Server 2022"});
+
+            // One action an hour on entitlement's clock: a view, a download, a link copy, a
+            // refused view; then a view at exactly the end of the range asked for.
+            let sales = issuers.partner_user(P1, Role::SalesAgent);
+            let advance = || async {
+                ok(&client, "csp.admin.entitlement.clock", &operator, json!({"advance_seconds": 3600})).await;
+            };
+            ok(&client, "csp.qry.entitlement.get_key", &admin, get_key.clone()).await;
+            advance().await;
+            ok(&client, "csp.qry.entitlement.get_download_link", &admin, sel.clone()).await;
+            advance().await;
+            // Audit is killed mid-story: what it had not acknowledged is redelivered.
+            audit.kill();
+            ok(&client, "csp.qry.entitlement.copy_link", &customer, sel.clone()).await;
+            advance().await;
+            let r = send(&client, "csp.qry.entitlement.get_key", &sales, &get_key).await;
+            assert_eq!(code(&r), "forbidden", "{r}");
+            advance().await;
+            ok(&client, "csp.qry.entitlement.get_key", &customer, get_key.clone()).await;
+            audit.start_again(&url, "audit").await;
+            let published = caught_up(&client, &operator).await;
+
+            // A2–A4, as the partner's account admin reads it: exactly those four, in order.
+            let reader = issuers.partner_user(P1, Role::AccountAdmin);
+            let range = json!({"from": hours(0), "to": hours(4)});
+            let page = ok(&client, "csp.qry.audit.get_activity", &reader, range.clone()).await;
+            let got: Vec<(String, String, bool, String)> = page["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["at"].as_str().unwrap().to_string(),
+                        r["action"].as_str().unwrap().to_string(),
+                        r["refused"].as_bool().unwrap(),
+                        r["by"]["roles"][0].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let want = |h: i64, a: &str, refused: bool, role: &str| (hours(h), a.to_string(), refused, role.to_string());
+            assert_eq!(
+                got,
+                vec![
+                    want(0, "view_key", false, "admin_agent"),
+                    want(1, "download", false, "admin_agent"),
+                    want(2, "copy_link", false, "global_admin"),
+                    want(3, "view_key", true, "sales_agent"),
+                ],
+                "the view at exactly `to` is not listed"
+            );
+            for role in [Role::SalesAgent, Role::HelpdeskAgent] {
+                let r = send(&client, "csp.qry.audit.get_activity", &issuers.partner_user(P1, role), &range).await;
+                assert_eq!(code(&r), "forbidden", "{role:?}: {r}");
+            }
+            // The same, as CSV, with the CLI.
+            let out = Command::new(csp)
+                .args(["audit", "activity", "--partner", &P1.to_string(), "--from", &hours(0), "--to", &hours(5), "--csv"])
+                .args(["--nats", &url, "--token", &reader])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let csv = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(csv.lines().count(), 6, "a header and five records: {csv}");
+
+            // A checkpoint covering everything, a proof of the refused view against it.
+            let cp = ok(&client, "csp.cmd.audit.sign_checkpoint", &operator, json!({"request_id": "final"})).await;
+            assert!(cp["size"].as_u64().unwrap() > published, "{cp}");
+            let refused_event = page["records"][3]["event"].clone();
+            let proof = ok(&client, "csp.qry.audit.prove_inclusion", &reader, json!({"event": refused_event})).await;
+            assert_eq!(proof["producer"], "entitlement");
+            let live = status(&client, "audit", &operator, true).await;
+
+            for s in [&mut audit, &mut billing, &mut entitlement, &mut ordering] {
+                s.terminate();
+            }
+            // Live = replay.
+            let out = Command::new(csp)
+                .args(["replay", "audit", "--json", "--data", dir("audit").to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(replayed["state"]["digest"], live["state"]["digest"], "live = replay");
+            // A1, offline, against each producer's own log: every published event once, in
+            // outbox order, byte for byte.
+            let key = Command::new(csp)
+                .args(["audit", "public-key", "--data", dir("audit").to_str().unwrap()])
+                .output()
+                .unwrap();
+            let key = String::from_utf8(key.stdout).unwrap();
+            let out = Command::new(csp)
+                .args(["audit", "verify", "--json", "--data", root.path().to_str().unwrap()])
+                .args(["--log", dir("audit").join("log").to_str().unwrap(), "--public-key", key.trim()])
+                .output()
+                .unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(out.status.success(), "{report}");
+            assert_eq!(report["first_bad_index"], Value::Null);
+            assert!(report["leaves"].as_u64().unwrap() > published);
+        })
+        .await
+    }
+}
