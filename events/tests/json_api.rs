@@ -115,7 +115,7 @@ fn documented<R: DeserializeOwned + Serialize>(service: &str, name: &str) -> Str
 
 fn example(name: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json");
-    let path = ["ordering", "entitlement", "billing", "counter"]
+    let path = ["ordering", "entitlement", "billing", "audit", "counter"]
         .iter()
         .map(|service| root.join(service).join(format!("{name}.json")))
         .find(|p| p.exists())
@@ -180,7 +180,7 @@ fn check<T: serde::de::DeserializeOwned + serde::Serialize>(name: &str) {
 /// [`documented`], for the one service whose example folder holds `name`.
 fn documented_somewhere<R: DeserializeOwned + Serialize>(name: &str) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json");
-    let service = ["ordering", "entitlement", "billing", "counter"]
+    let service = ["ordering", "entitlement", "billing", "audit", "counter"]
         .into_iter()
         .find(|s| root.join(s).join(format!("{name}.json")).exists())
         .unwrap_or_else(|| panic!("no example for {name}"));
@@ -189,7 +189,7 @@ fn documented_somewhere<R: DeserializeOwned + Serialize>(name: &str) {
 
 #[test]
 fn the_readme_documents_every_endpoint_once_and_nothing_else() {
-    let mut endpoints: Vec<String> = ["ordering", "entitlement", "billing", "counter"]
+    let mut endpoints: Vec<String> = ["ordering", "entitlement", "billing", "audit", "counter"]
         .iter()
         .flat_map(|s| {
             example_names(s)
@@ -280,6 +280,22 @@ fn every_billing_query_refuses_unknown_fields_and_has_an_example() {
     names.sort();
     let files = example_names("billing");
     assert_eq!(names, files, "one example per query, no strays");
+}
+
+#[test]
+fn every_audit_endpoint_refuses_unknown_fields_and_has_an_example() {
+    use csp_events::audit::*;
+    let mut names = vec![
+        command::<SignCheckpoint>(),
+        query::<GetCheckpoint>(),
+        query::<ProveInclusion>(),
+        query::<ProveConsistency>(),
+        query::<Verify>(),
+        query::<GetActivity>(),
+    ];
+    names.sort();
+    let files = example_names("audit");
+    assert_eq!(names, files, "one example per endpoint, no strays");
 }
 
 #[test]

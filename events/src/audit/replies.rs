@@ -36,7 +36,8 @@ pub struct InclusionProof {
     /// The checkpoint it proves against.
     pub checkpoint: Checkpoint,
     /// The event's exact bytes, base64: only for a reader allowed to see the event (an
-    /// operator, or its partner's or customer's administrators); otherwise absent.
+    /// operator, or its partner's or customer's administrators); otherwise left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<String>,
 }
 
@@ -114,6 +115,7 @@ pub struct ActivityPage {
     pub partner: TenantId,
     /// The records.
     pub records: Vec<ActivityRecord>,
-    /// Pass as `after` for the next page; absent on the last.
+    /// Pass as `after` for the next page; left out on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
