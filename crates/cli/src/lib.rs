@@ -97,6 +97,9 @@ enum BenchCommand {
     /// The billing service: ordering's events folded into invoices, beside the raw replay of
     /// the same log; a 100,000-line month rendered as the reconciliation CSV.
     Billing(bench::billing::Args),
+    /// The audit service: ordering's events appended to audit's tree, durable, beside raw
+    /// JetStream (ceiling); inclusion proofs over a 1M-leaf tree.
+    Audit(bench::audit::Args),
 }
 
 /// Runs the `csp` command line.
@@ -145,6 +148,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Billing(args),
         } => bench::billing::run(args),
+        Command::Bench {
+            which: BenchCommand::Audit(args),
+        } => bench::audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -162,7 +162,9 @@ fn cpu_ns(pid: &str) -> u64 {
 
 const PAYLOAD: usize = 200;
 
-async fn raw_loop(url: &str, n: u64) -> anyhow::Result<Duration> {
+/// The ceiling: `n` messages of a bench event's size through raw JetStream (pipelined
+/// publish, fetch 1,000, ack each); `csp bench audit` measures it too.
+pub(crate) async fn raw_loop(url: &str, n: u64) -> anyhow::Result<Duration> {
     use async_nats::jetstream::{self, consumer::pull, stream};
     let client = async_nats::connect(url).await?;
     let js = jetstream::new(client);

@@ -1,6 +1,7 @@
 //! `csp bench ...`: benchmarks that print each figure beside a ceiling measured in the same run,
 //! because these machines are noisy and only ratios travel.
 
+pub mod audit;
 pub mod billing;
 pub mod bus;
 pub mod entitlement;
