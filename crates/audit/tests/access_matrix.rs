@@ -12,12 +12,10 @@ use std::time::{Duration, Instant};
 use csp_audit::checkpoint::CheckpointKey;
 use csp_audit::config::Config;
 use csp_audit::service::AuditService;
-use csp_auth::{InternalIssuer, Verifier};
-use csp_bus::clock::ManualClock;
-use csp_bus::runtime::{self, Running, RuntimeConfig};
-use csp_bus::{Bus, Clock};
+use csp_bus::harness::Local;
+use csp_bus::runtime::{self, Running};
+use csp_bus::Bus;
 use csp_catalog::Catalog;
-use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{Role, Timestamp};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
@@ -118,19 +116,12 @@ async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_r
             .partner(P2)
             .customer(C1)
             .customer(C2);
-        let internal = Arc::new(InternalIssuer::generate().unwrap());
-        let mut auth = issuers.auth_config();
-        auth.issuers.push(internal.issuer_config());
-        let verifier = Arc::new(Verifier::new(auth).unwrap());
-        let bus = Bus::local();
-        let manual = ManualClock::new(Timestamp::ymd_hms(2026, 11, 20, 9, 0, 0).unwrap());
-        let clock = Clock::Manual(manual.clone());
-        let config = |name: &str| {
-            let log = EventLog::open(dir.path().join(name), LogOptions::default()).unwrap();
-            let mut c = RuntimeConfig::new(bus.clone(), log, clock.clone(), Arc::clone(&verifier));
-            c.internal = Some(Arc::clone(&internal));
-            c
-        };
+        let local = Local::new(
+            dir.path(),
+            issuers.auth_config(),
+            Timestamp::ymd_hms(2026, 11, 20, 9, 0, 0).unwrap(),
+        );
+        let config = |name: &str| local.config(name);
         let catalog = Arc::new(Catalog::load(csp_catalog::sample_dir()).unwrap());
         let ordering = runtime::start::<OrderingService>(config("ordering"), catalog)
             .await
@@ -151,7 +142,7 @@ async fn every_endpoint_answers_every_actor_as_the_rules_say_and_records_every_r
             tokens.push(issuers.partner_user(P1, r));
         }
         let mut w = World {
-            bus,
+            bus: local.bus.clone(),
             audit,
             ordering,
             tokens,

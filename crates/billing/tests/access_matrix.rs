@@ -10,14 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use csp_auth::{InternalIssuer, Verifier};
 use csp_billing::config::Config;
 use csp_billing::service::BillingService;
-use csp_bus::clock::ManualClock;
-use csp_bus::runtime::{self, Running, RuntimeConfig};
-use csp_bus::{Bus, Clock};
+use csp_bus::harness::Local;
+use csp_bus::runtime::{self, Running};
+use csp_bus::Bus;
 use csp_catalog::Catalog;
-use csp_eventlog::{EventLog, LogOptions};
 use csp_events::{Role, TenantId, Timestamp};
 use csp_ordering::service::OrderingService;
 use csp_testkit::identity::Issuers;
@@ -118,19 +116,12 @@ async fn every_query_answers_every_actor_as_the_rules_say_and_records_every_refu
         assert_eq!(matrix.endpoints().len(), 5, "every query");
         let dir = TempDir::new("csp-billing-matrix").unwrap();
         let issuers = Issuers::new().partner(P1).partner(P2).customer(C1).customer(C2);
-        let internal = Arc::new(InternalIssuer::generate().unwrap());
-        let mut auth = issuers.auth_config();
-        auth.issuers.push(internal.issuer_config());
-        let verifier = Arc::new(Verifier::new(auth).unwrap());
-        let bus = Bus::local();
-        let manual = ManualClock::new(Timestamp::ymd_hms(2026, 11, 20, 9, 0, 0).unwrap());
-        let clock = Clock::Manual(manual.clone());
-        let config = |name: &str| {
-            let log = EventLog::open(dir.path().join(name), LogOptions::default()).unwrap();
-            let mut c = RuntimeConfig::new(bus.clone(), log, clock.clone(), Arc::clone(&verifier));
-            c.internal = Some(Arc::clone(&internal));
-            c
-        };
+        let local = Local::new(
+            dir.path(),
+            issuers.auth_config(),
+            Timestamp::ymd_hms(2026, 11, 20, 9, 0, 0).unwrap(),
+        );
+        let config = |name: &str| local.config(name);
         let catalog = Arc::new(Catalog::load(csp_catalog::sample_dir()).unwrap());
         let ordering = runtime::start::<OrderingService>(config("ordering"), catalog)
             .await
@@ -142,7 +133,7 @@ async fn every_query_answers_every_actor_as_the_rules_say_and_records_every_refu
         .await
         .unwrap();
         let mut w = World {
-            bus,
+            bus: local.bus.clone(),
             billing,
             ordering,
             tokens: issuers.matrix_actors(P1, P2, C1, C2),
@@ -164,7 +155,7 @@ async fn every_query_answers_every_actor_as_the_rules_say_and_records_every_refu
             w.items.insert(column, (c, s));
         }
         // December 1, 01:00: November closes, December's installments open its preview.
-        manual.set(Timestamp::ymd_hms(2026, 12, 1, 1, 0, 0).unwrap()).unwrap();
+        local.clock.set(Timestamp::ymd_hms(2026, 12, 1, 1, 0, 0).unwrap()).unwrap();
         let operator = issuers.platform_user(Role::Operator);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -175,7 +166,7 @@ async fn every_query_answers_every_actor_as_the_rules_say_and_records_every_refu
             assert!(Instant::now() < deadline, "November never closed: {s}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        manual.set(Timestamp::ymd_hms(2026, 12, 20, 9, 0, 0).unwrap()).unwrap();
+        local.clock.set(Timestamp::ymd_hms(2026, 12, 20, 9, 0, 0).unwrap()).unwrap();
         let reader = |p| issuers.partner_user(p, Role::BillingAdmin);
         let deadline = Instant::now() + Duration::from_secs(30);
         for p in [P1, P2] {

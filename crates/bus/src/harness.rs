@@ -290,3 +290,49 @@ pub async fn observe(
         .count() as u64;
     (code, refusals)
 }
+
+/// An installation in one process, for tests that run several services on the runtime (the
+/// access matrices): one in-process bus, one manual clock every service shares, the issuers
+/// the test trusts plus a fresh internal issuer (so consumers can fetch lost events), and each
+/// service's log in its own directory under `dir`.
+pub struct Local {
+    /// The bus.
+    pub bus: crate::Bus,
+    /// The clock, moved by the test.
+    pub clock: crate::clock::ManualClock,
+    verifier: std::sync::Arc<csp_auth::Verifier>,
+    internal: std::sync::Arc<csp_auth::InternalIssuer>,
+    dir: std::path::PathBuf,
+}
+
+impl Local {
+    /// An installation trusting `auth`'s issuers, its clock at `start`, its logs under `dir`.
+    /// Panics if the internal issuer cannot be made or the issuers are invalid: test setup.
+    pub fn new(dir: &std::path::Path, mut auth: csp_auth::AuthConfig, start: Timestamp) -> Local {
+        let internal =
+            std::sync::Arc::new(csp_auth::InternalIssuer::generate().expect("an internal issuer"));
+        auth.issuers.push(internal.issuer_config());
+        Local {
+            bus: crate::Bus::local(),
+            clock: crate::clock::ManualClock::new(start),
+            verifier: std::sync::Arc::new(csp_auth::Verifier::new(auth).expect("valid issuers")),
+            internal,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The runtime configuration of the service whose log is `<dir>/<name>`.
+    pub fn config(&self, name: &str) -> crate::runtime::RuntimeConfig {
+        let log =
+            csp_eventlog::EventLog::open(self.dir.join(name), csp_eventlog::LogOptions::default())
+                .expect("a log");
+        let mut c = crate::runtime::RuntimeConfig::new(
+            self.bus.clone(),
+            log,
+            crate::Clock::Manual(self.clock.clone()),
+            std::sync::Arc::clone(&self.verifier),
+        );
+        c.internal = Some(std::sync::Arc::clone(&self.internal));
+        c
+    }
+}
