@@ -205,6 +205,28 @@ pub fn with_outbox(
     Ok((out, header, kind))
 }
 
+/// Decodes a record as [`decode`] does; a record of a kind this build does not know (from a
+/// newer writer, [`DecodeError::is_newer`]) but whose header reads is returned with its header
+/// and a `Quarantined` stand-in payload naming why, instead of an error. For a consumer that
+/// keeps records without reading them (audit hashes the bytes): it never needs to decode a
+/// payload it does not know, so a producer upgraded first is not held back. The stand-in is
+/// never stored: the bytes are.
+pub fn decode_opaque(bytes: &[u8], producer: &str) -> Result<Envelope, DecodeError> {
+    match decode(bytes) {
+        Err(e) if e.is_newer() => {
+            let (header, _) = decode_header(bytes)?;
+            let stand_in = crate::event::Quarantined {
+                producer: producer.to_string(),
+                subject: String::new(),
+                reason: format!("kept unread: {e}"),
+                raw: Vec::new(),
+            };
+            Ok(header.into_envelope(stand_in.into()))
+        }
+        other => other,
+    }
+}
+
 /// Decodes a record, upcasting an older payload schema to the current [`Event`].
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (h, payload) = decode_header(bytes)?;

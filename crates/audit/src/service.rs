@@ -19,6 +19,9 @@ impl Service for AuditService {
     const NAME: &'static str = SERVICE;
     const DESCRIPTION: &'static str =
         "csp audit: every event of every service in an RFC 6962 Merkle tree log, signed checkpoints, proofs, the activity log";
+    /// A leaf is the bytes as published: an event of a kind this build does not know is kept
+    /// all the same (a producer upgraded before audit is not held back).
+    const OPAQUE_UPSTREAM: bool = true;
 
     type Config = Config;
     type State = State;

@@ -247,10 +247,13 @@ pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartErro
     };
     for record in log.read_from(1) {
         let record = record?;
-        let env = codec::decode(record.bytes()).map_err(|e| StartError::Unreadable {
-            seq: record.seq,
-            reason: e.to_string(),
-        })?;
+        let env =
+            crate::service::decode_record::<S>(record.stream(), record.bytes()).map_err(|e| {
+                StartError::Unreadable {
+                    seq: record.seq,
+                    reason: e.to_string(),
+                }
+            })?;
         fold::<S>(&mut applied, &record, &env);
     }
     Ok(applied)

@@ -180,7 +180,7 @@ impl<S: Service> Harness<S> {
     pub fn replay(&self) -> S::State {
         let mut state = S::State::default();
         for (stream, bytes) in &self.log {
-            if let Ok(env) = codec::decode(bytes) {
+            if let Ok(env) = crate::service::decode_record::<S>(stream, bytes) {
                 S::apply_recorded(&mut state, &env, bytes, origin(stream));
             }
         }
@@ -233,7 +233,7 @@ impl<S: Service> Harness<S> {
     }
 
     fn append(&mut self, stream: String, bytes: Vec<u8>) {
-        if let Ok(env) = codec::decode(&bytes) {
+        if let Ok(env) = crate::service::decode_record::<S>(&stream, &bytes) {
             S::apply_recorded(&mut self.state, &env, &bytes, origin(&stream));
         }
         self.log.push((stream, bytes));

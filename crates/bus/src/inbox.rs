@@ -371,7 +371,12 @@ impl<S: Service> Consumer<S> {
                 return Class::Hold(Duration::from_secs(1));
             }
         }
-        let env = match codec::decode(&m.msg.payload) {
+        let decoded = if S::OPAQUE_UPSTREAM {
+            codec::decode_opaque(&m.msg.payload, self.producer)
+        } else {
+            codec::decode(&m.msg.payload)
+        };
+        let env = match decoded {
             Ok(env) => env,
             Err(e) if e.is_newer() => {
                 self.held = Some(m.stream_seq);
@@ -551,7 +556,12 @@ impl<S: Service> Consumer<S> {
                 let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
                     return Err(Hold::Retry(Duration::from_secs(1)));
                 };
-                let Ok(env) = codec::decode(&bytes) else {
+                let decoded = if S::OPAQUE_UPSTREAM {
+                    codec::decode_opaque(&bytes, self.producer)
+                } else {
+                    codec::decode(&bytes)
+                };
+                let Ok(env) = decoded else {
                     return Err(Hold::Retry(Duration::from_secs(2)));
                 };
                 let Some(pos) = env.outbox else { continue };

@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use csp_auth::{InternalIssuer, Verifier};
 use csp_eventlog::EventLog;
-use csp_events::{codec, Timestamp};
+use csp_events::Timestamp;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
@@ -298,7 +298,7 @@ async fn fold_tail<S: Service>(shared: &Shared<S>, mut shutdown: watch::Receiver
         let mut stop = false;
         loop {
             match record {
-                Ok(r) => match codec::decode(r.bytes()) {
+                Ok(r) => match crate::service::decode_record::<S>(r.stream(), r.bytes()) {
                     Ok(env) => decoded.push((r, env)),
                     Err(e) => {
                         // Only this build writes this log, so this is corruption or a

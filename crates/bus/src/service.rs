@@ -74,6 +74,13 @@ pub trait Service: Send + Sync + 'static {
         Value::Null
     }
 
+    /// Whether this service keeps its producers' events without reading them: a record of a
+    /// kind this build does not know (a producer upgraded first) is kept, and folded, with its
+    /// header and a stand-in payload ([`csp_events::codec::decode_opaque`]), where any other
+    /// consumer holds it back until it is upgraded. Audit, which hashes the bytes as they were
+    /// published, sets it; a service that reacts to what events say must not.
+    const OPAQUE_UPSTREAM: bool = false;
+
     /// The producers whose events this service consumes (each one's whole subject space).
     fn consumes() -> &'static [&'static str] {
         &[]
@@ -264,6 +271,18 @@ impl<St> std::ops::Deref for Unchanged<'_, St> {
     type Target = St;
     fn deref(&self) -> &St {
         self.0
+    }
+}
+
+/// Decodes a record of `S`'s log (`stream` is where it was appended): an upstream copy of a
+/// kind this build does not know is read opaquely if `S` keeps upstream events unread.
+pub(crate) fn decode_record<S: Service>(
+    stream: &str,
+    bytes: &[u8],
+) -> Result<Envelope, csp_events::codec::DecodeError> {
+    match stream.strip_prefix(crate::core::INBOX_PREFIX) {
+        Some(producer) if S::OPAQUE_UPSTREAM => csp_events::codec::decode_opaque(bytes, producer),
+        _ => csp_events::codec::decode(bytes),
     }
 }
 
