@@ -481,6 +481,10 @@ mod four_services {
             let proof = ok(&client, "csp.qry.audit.prove_inclusion", &reader, json!({"event": refused_event})).await;
             assert_eq!(proof["producer"], "entitlement");
             let live = status(&client, "audit", &operator, true).await;
+            // Discoverable like every service.
+            let info = client.request("$SRV.INFO.audit", bytes::Bytes::new()).await.unwrap();
+            let info: Value = serde_json::from_slice(&info.payload).unwrap();
+            assert_eq!(info["name"], "audit", "{info}");
 
             for s in [&mut audit, &mut billing, &mut entitlement, &mut ordering] {
                 s.terminate();

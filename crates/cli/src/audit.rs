@@ -427,3 +427,40 @@ pub(crate) fn activity_csv(records: &[ActivityRecord]) -> anyhow::Result<String>
         w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use csp_events::audit::Activity;
+    use csp_events::{Actor, EventId};
+
+    /// RULES.md A2: the CSV export lists each record; a cell a spreadsheet would run as a
+    /// formula (a user name chosen by whoever named the account) is neutralised.
+    #[test]
+    fn rule_a2_the_activity_csv_neutralises_formula_cells() {
+        let record = ActivityRecord {
+            at: "2026-12-01T09:00:00Z".parse().unwrap(),
+            customer: None,
+            action: Activity::CopyLink,
+            refused: true,
+            by: Actor {
+                kind: ActorKind::Partner,
+                tenant: TenantId(uuid::Uuid::nil()),
+                user: "=HYPERLINK(\"http://x\")".into(),
+                roles: vec![Role::SalesAgent],
+            },
+            product: Some("+sum(A1)".into()),
+            product_name: None,
+            item: Some("entitlement 1".into()),
+            event: EventId(uuid::Uuid::nil()),
+        };
+        let csv = activity_csv(&[record]).unwrap();
+        let mut rows = csv::Reader::from_reader(csv.as_bytes());
+        let row = rows.records().next().unwrap().unwrap();
+        assert_eq!(&row[2], "copy link");
+        assert_eq!(&row[3], "true");
+        assert!(!row[4].starts_with('='), "{csv}");
+        assert!(!row[7].starts_with('+'), "{csv}");
+        assert!(row[4].contains("HYPERLINK"), "the text is kept: {csv}");
+    }
+}
