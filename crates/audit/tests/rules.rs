@@ -168,6 +168,7 @@ fn refused_view(p: &mut Producers, by: Actor, when: Timestamp, ent: u128) -> Env
     })
 }
 
+/// Rule A1: every event of every producer is kept once, as published, in an RFC 6962 tree.
 #[test]
 fn rule_a1_every_event_of_every_producer_is_one_leaf_exactly_as_published() {
     let mut p = Producers::new();
@@ -246,6 +247,7 @@ fn rule_a1_every_event_of_every_producer_is_one_leaf_exactly_as_published() {
     );
 }
 
+/// Rule A1: signed checkpoints, inclusion and consistency proofs that check against them.
 #[test]
 fn rule_a1_checkpoints_are_signed_and_every_proof_checks_against_them() {
     let mut p = Producers::new();
@@ -416,6 +418,7 @@ fn rule_a1_checkpoints_are_signed_and_every_proof_checks_against_them() {
     );
 }
 
+/// Rule A1 (with K5's readers): a proof shows an event's bytes only to those who may read it.
 #[test]
 fn rule_a1_an_events_bytes_go_only_to_those_who_may_read_it() {
     let mut p = Producers::new();
@@ -460,6 +463,7 @@ fn rule_a1_an_events_bytes_go_only_to_those_who_may_read_it() {
     );
 }
 
+/// Rule A1: a burst is sealed in checkpoints of at most 1,024 leaves each.
 #[test]
 fn rule_a1_a_burst_is_covered_in_checkpoints_of_at_most_seal_every_leaves() {
     let mut p = Producers::new();
@@ -491,6 +495,7 @@ fn rule_a1_a_burst_is_covered_in_checkpoints_of_at_most_seal_every_leaves() {
     }
 }
 
+/// Rule A1: verification finds any change, removal or reordering, and names the leaf.
 #[test]
 fn rule_a1_verification_names_a_changed_removed_or_swapped_leaf() {
     let mut p = Producers::new();
@@ -566,6 +571,7 @@ fn window(from: Timestamp, to: Timestamp) -> Value {
     json!({"from": from, "to": to})
 }
 
+/// Rule A2: the activity log lists key views, downloads and link copies in a range.
 #[test]
 fn rule_a2_the_activity_log_lists_key_views_downloads_and_link_copies_in_a_range() {
     let mut p = Producers::new();
@@ -637,6 +643,7 @@ fn rule_a2_the_activity_log_lists_key_views_downloads_and_link_copies_in_a_range
     );
 }
 
+/// Rule A3: only the partner's four admin roles read the activity log.
 #[test]
 fn rule_a3_only_the_partners_global_account_referral_and_marketing_admins_read_the_activity_log() {
     let mut p = Producers::new();
@@ -695,6 +702,7 @@ fn rule_a3_only_the_partners_global_account_referral_and_marketing_admins_read_t
     );
 }
 
+/// Rule A4: refused attempts are in the audit log and the activity log.
 #[test]
 fn rule_a4_refused_attempts_are_in_the_audit_log_and_listed_as_refused() {
     let mut p = Producers::new();
@@ -725,6 +733,7 @@ fn rule_a4_refused_attempts_are_in_the_audit_log_and_listed_as_refused() {
     assert_eq!(r["event"], json!(batch[1].event_id));
 }
 
+/// Rule A5: nothing ages out.
 #[test]
 fn rule_a5_nothing_ages_out_every_record_ever_made_is_listed_in_pages() {
     let mut p = Producers::new();
