@@ -59,6 +59,9 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             "total  5695.45 USD",
             "-13038.00 AUD",
             "total  3321.00 AUD",
+            // A1: every published event once in the audit log, signed, verified from disk.
+            "audit holds all",
+            "the audit log verifies offline",
         ] {
             assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
         }
@@ -76,6 +79,17 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(replayed["state"]["closed_through"], "2027-02", "{replayed}");
+        for service in ["entitlement", "audit"] {
+            let out = csp(&["replay", service, "--json", "--data", &dir], None);
+            assert!(out.status.success(), "{service}: {}", text(&out.stderr));
+        }
+        // The operator's check of the stopped system: the audit log against every producer's.
+        let out = csp(&["audit", "verify", "--data", &dir], None);
+        let report = text(&out.stdout);
+        assert!(out.status.success(), "{report}{}", text(&out.stderr));
+        assert!(report.contains("the audit log holds"), "{report}");
+        let secrets = format!("{dir}.secrets");
+        let _ = std::fs::remove_dir_all(secrets);
     })
     .await
 }
