@@ -75,10 +75,29 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(replayed["state"]["digest"].as_str(), Some(digest.as_str()));
+        let replayed_ordering = replayed;
         let out = csp(&["replay", "billing", "--json", "--data", &dir], None);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(replayed["state"]["closed_through"], "2027-02", "{replayed}");
+        // The state as of a moment: before the Windows subscription was cancelled (day 3).
+        let out = csp(
+            &[
+                "replay",
+                "ordering",
+                "--json",
+                "--data",
+                &dir,
+                "--until",
+                "2026-03-05T00:00:00Z",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let then: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(then["state"]["subscriptions"]["cancelled"], 0, "{then}");
+        assert_eq!(replayed_ordering["state"]["subscriptions"]["cancelled"], 1);
+        assert!(then["events"].as_u64() < replayed_ordering["events"].as_u64());
         for service in ["entitlement", "audit"] {
             let out = csp(&["replay", service, "--json", "--data", &dir], None);
             assert!(out.status.success(), "{service}: {}", text(&out.stderr));

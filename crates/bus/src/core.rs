@@ -239,6 +239,18 @@ impl<St> Applied<St> {
 
 /// Folds the whole log into a fresh state: what start-up and `csp replay` do.
 pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartError> {
+    replay_until::<S>(log, None, |_| {})
+}
+
+/// Folds the log into a fresh state up to `until` (all of it for `None`): the events recorded
+/// at or before it — the longest prefix of the log recorded by then, as the service held it
+/// at that moment (live state is always a fold of a prefix). `progress` is told the seq
+/// folded every 100,000 events, for a long log's progress line.
+pub fn replay_until<S: Service>(
+    log: &EventLog,
+    until: Option<Timestamp>,
+    mut progress: impl FnMut(u64),
+) -> Result<Applied<S::State>, StartError> {
     let mut applied = Applied {
         state: S::State::default(),
         versions: HashMap::new(),
@@ -254,7 +266,13 @@ pub fn replay<S: Service>(log: &EventLog) -> Result<Applied<S::State>, StartErro
                     reason: e.to_string(),
                 }
             })?;
+        if until.is_some_and(|t| env.recorded_at > t) {
+            break;
+        }
         fold::<S>(&mut applied, &record, &env);
+        if record.seq % 100_000 == 0 {
+            progress(record.seq);
+        }
     }
     Ok(applied)
 }

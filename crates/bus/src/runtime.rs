@@ -34,7 +34,7 @@ use crate::service::{Endpoints, Service};
 
 pub use crate::admin::admin_subject;
 pub use crate::core::{
-    digest, replay, summary, Applied, StartError, AUTHORIZATION, CORRELATION_ID,
+    digest, replay, replay_until, summary, Applied, StartError, AUTHORIZATION, CORRELATION_ID,
 };
 
 /// How a service is run.

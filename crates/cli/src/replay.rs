@@ -15,7 +15,7 @@ use crate::registry::{self, Visit};
 /// Arguments of `csp replay`.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// The service whose log to replay: `ordering`, `entitlement` or `billing`.
+    /// The service whose log to replay: `ordering`, `entitlement`, `billing` or `audit`.
     service: String,
     /// The data directory: of `csp serve` (log in `<data>/log`) or of `csp up` (log in
     /// `<data>/<service>/log`). The service must be stopped: sled locks its log.
@@ -24,6 +24,9 @@ pub struct ReplayArgs {
     /// Print the summary as one JSON object instead of lines.
     #[arg(long)]
     json: bool,
+    /// The state as of this moment (RFC 3339): the events recorded up to it.
+    #[arg(long)]
+    until: Option<csp_events::Timestamp>,
 }
 
 /// Where `service`'s log is under `data`, whichever of `serve`'s or `up`'s layout it has.
@@ -45,12 +48,26 @@ pub fn find_log(data: &Path, service: &str) -> anyhow::Result<PathBuf> {
 
 /// The state a service's log folds to (configuration plays no part: it is never folded), as
 /// its summary with the digest.
-struct Summary<'a>(&'a EventLog);
+struct Summary<'a>(&'a EventLog, Option<csp_events::Timestamp>);
 
 impl Visit for Summary<'_> {
     type Output = anyhow::Result<(u64, Value)>;
     fn visit<S: Service>(self, _: registry::Make<'_, S>) -> Self::Output {
-        let applied = runtime::replay::<S>(self.0).context("replaying the log")?;
+        use std::io::IsTerminal as _;
+        let total = self.0.last_seq();
+        let tty = std::io::stderr().is_terminal();
+        let applied = runtime::replay_until::<S>(self.0, self.1, |seq| {
+            if tty {
+                eprint!(
+                    "\r  replaying: {seq} of {total} events ({}%)",
+                    seq * 100 / total.max(1)
+                );
+            }
+        })
+        .context("replaying the log")?;
+        if tty && total >= 100_000 {
+            eprintln!();
+        }
         Ok((applied.seq, runtime::summary::<S>(&applied.state, true)))
     }
 }
@@ -61,20 +78,25 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let log = EventLog::open(&dir, LogOptions::default())
         .with_context(|| format!("cannot open the log at {}", dir.display()))?;
     let started = std::time::Instant::now();
-    let (seq, summary) =
-        registry::no_setup(|setup| registry::visit(&args.service, setup, Summary(&log)))??;
+    let (seq, summary) = registry::no_setup(|setup| {
+        registry::visit(&args.service, setup, Summary(&log, args.until))
+    })??;
     let elapsed = started.elapsed();
     if args.json {
         let out = serde_json::json!({
             "service": args.service,
             "log": dir,
             "events": seq,
+            "until": args.until,
             "state": summary,
         });
         println!("{out}");
     } else {
         println!("{} replayed from {}", args.service, dir.display());
-        println!("  events in the log  {seq} (folded in {:.1?})", elapsed);
+        match args.until {
+            Some(t) => println!("  events up to {t}  {seq} (folded in {:.1?})", elapsed),
+            None => println!("  events in the log  {seq} (folded in {:.1?})", elapsed),
+        }
         if let Value::Object(fields) = &summary {
             for (k, v) in fields {
                 let shown = match v {
