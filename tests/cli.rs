@@ -98,6 +98,23 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
         assert_eq!(then["state"]["subscriptions"]["cancelled"], 0, "{then}");
         assert_eq!(replayed_ordering["state"]["subscriptions"]["cancelled"], 1);
         assert!(then["events"].as_u64() < replayed_ordering["events"].as_u64());
+        // Logs for a collector: one JSON object per line.
+        let out = Command::new(env!("CARGO_BIN_EXE_csp"))
+            .args(["replay", "audit", "--data", &dir, "--log-format", "json"])
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let lines: Vec<Value> = text(&out.stderr)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["fields"]["message"] == "event log opened"),
+            "{lines:?}"
+        );
         for service in ["entitlement", "audit"] {
             let out = csp(&["replay", service, "--json", "--data", &dir], None);
             assert!(out.status.success(), "{service}: {}", text(&out.stderr));

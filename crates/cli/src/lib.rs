@@ -26,8 +26,21 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "csp", version, about, propagate_version = true)]
 struct Cli {
+    /// How log lines are written to stderr: `text` for people, `json` (one object per line:
+    /// time, level, target, fields) for a log collector.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CSP_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The two ways log lines are written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -114,13 +127,15 @@ pub fn main() -> ExitCode {
         Command::Demo(_) => "error",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Command::Up(args) => serve::up(args),
         Command::Demo(args) => demo::run(args),
