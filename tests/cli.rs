@@ -320,3 +320,46 @@ async fn an_answer_too_large_for_the_bus_is_an_error_not_a_timeout() {
     })
     .await
 }
+
+/// `csp catalog show` prints what the services sell (the sample compiled in, or a directory),
+/// and refuses a directory that is not a catalog with one line, exit non-zero.
+#[test]
+fn catalog_show_prints_what_is_sold_and_refuses_a_bad_catalog() {
+    let out = csp(&["catalog", "show", "--json"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let products = shown["products"].as_array().unwrap();
+    let rhel = products
+        .iter()
+        .find(|p| p["product"] == "rhel-software-plan")
+        .expect("the Red Hat plan");
+    assert_eq!(
+        (
+            rhel["cancellable"].as_bool(),
+            rhel["license_only"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        shown["policies"][0]["tax_inclusive_markets"],
+        serde_json::json!(["AU", "BR"])
+    );
+    let text_out = csp(&["catalog", "show"], None);
+    assert!(text(&text_out.stdout).contains("Windows Server 2022 Standard"));
+    let empty = TempDir::new("csp-e2e-bad-catalog").unwrap();
+    let out = csp(
+        &[
+            "catalog",
+            "show",
+            "--catalog",
+            &empty.path().display().to_string(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).starts_with("csp:"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -6,6 +6,7 @@
 
 mod audit;
 mod bench;
+mod catalog_cmd;
 mod demo;
 mod invoice;
 mod keys;
@@ -88,6 +89,12 @@ enum Command {
         #[command(subcommand)]
         which: audit::AuditCommand,
     },
+    /// The product catalog as the services load it: products, SKUs, terms, plans, prices,
+    /// downloads, policies.
+    Catalog {
+        #[command(subcommand)]
+        which: catalog_cmd::CatalogCommand,
+    },
     /// Run a benchmark and print figures beside a ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -117,6 +124,12 @@ enum BenchCommand {
 
 /// Runs the `csp` command line.
 pub fn main() -> ExitCode {
+    // A reader that stops early (`csp log | head`) ends the program quietly, as for any Unix
+    // tool, instead of a panic on the next write: Rust ignores SIGPIPE by default.
+    // SAFETY: called once, first, before any thread exists; restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // Running services say what they do (start-up, replay, readiness); tools stay quiet unless
     // something is wrong. RUST_LOG overrides either.
@@ -148,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Keys { which } => keys::run(which),
         Command::Audit { which } => audit::run(which),
+        Command::Catalog { which } => catalog_cmd::run(which),
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),
