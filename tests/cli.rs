@@ -45,6 +45,12 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             "customer fabrikam",
             "Australia, billed in AUD",
             "a sales agent tries to buy: forbidden",
+            // K2, K3, K5, K7: keys imported sealed, generated, viewed by the customer's global
+            // admin, refused to a sales agent, a download link.
+            "the platform imports 3 SQL Server 2022 keys",
+            "the customer's global admin views the SQL Server key",
+            "a sales agent asks for the key: forbidden",
+            "signed download link",
             "Windows Server subscription",
             "cancellation_window_closed",
             "not_cancellable",
@@ -62,6 +68,8 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             // A1: every published event once in the audit log, signed, verified from disk.
             "audit holds all",
             "the audit log verifies offline",
+            "view key   REFUSED  sam@contoso-partners (sales_agent)",
+            "3 records",
         ] {
             assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
         }

@@ -105,11 +105,39 @@ impl Demo {
         token: &str,
         body: Value,
     ) -> anyhow::Result<Value> {
+        self.call_on(SERVICE, kind, name, token, body).await
+    }
+
+    async fn call_on(
+        &self,
+        service: &str,
+        kind: &str,
+        name: &str,
+        token: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
         let subject = match kind {
-            "cmd" => subject::command(SERVICE, name),
-            _ => subject::query(SERVICE, name),
+            "cmd" => subject::command(service, name),
+            _ => subject::query(service, name),
         };
         self.client.request(&subject, token, &body).await
+    }
+
+    /// A request to entitlement the story expects to succeed: its `result`.
+    async fn entitlement(
+        &self,
+        kind: &str,
+        name: &str,
+        token: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let reply = self
+            .call_on(csp_events::entitlement::SERVICE, kind, name, token, body)
+            .await?;
+        if let Some(line) = error_line(&reply) {
+            bail!("{name} was refused, which the story did not expect: {line}");
+        }
+        Ok(reply["result"].clone())
     }
 
     /// A request the story expects to succeed: its `result`.
@@ -287,6 +315,8 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
     println!(
         "  x a sales agent tries to buy: forbidden (recorded as AccessRefused for the audit trail)"
     );
+
+    keys(d, fabrikam, &sql_sub, &sales).await?;
 
     d.day(3, 0, "inside the 7-day window").await?;
     let cancelled = d
@@ -497,6 +527,98 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
     audit(d).await
 }
 
+/// The keys act: the platform imports SQL Server keys (sealed, in chunks); the partner's agent
+/// generates keys and a download for the SQL Server subscription; the customer's own global
+/// admin views the key; a sales agent is refused (K5) — every view recorded first (K7).
+async fn keys(d: &Demo, customer: TenantId, sql_sub: &Value, sales: &str) -> anyhow::Result<()> {
+    let agent = d.agent();
+    let admin = d.token(
+        ActorKind::Customer,
+        customer,
+        "cam@fabrikam",
+        Role::GlobalAdmin,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = d
+            .entitlement(
+                "qry",
+                "get_software",
+                &admin,
+                json!({ "customer": customer }),
+            )
+            .await?;
+        let granted = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["entitlement"] == *sql_sub);
+        if granted {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("waited 20 s for entitlement to grant the SQL Server subscription");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pool = csp_events::entitlement::PoolRef {
+        product: csp_events::market::ProductId::new("sql-server-2022-standard")
+            .map_err(anyhow::Error::msg)?,
+        sku: csp_events::market::SkuId::new("2-core-p1y").map_err(anyhow::Error::msg)?,
+        version: "SQL Server 2022".into(),
+    };
+    let file =
+        csp_entitlement::import::generate(&[(&pool, 3)]).context("no randomness from the OS")?;
+    let importer = d.token(
+        ActorKind::Platform,
+        TenantId(Uuid::nil()),
+        "importer@csp",
+        Role::Importer,
+    );
+    crate::keys::import_text(&d.client, &importer, &file, "the demo's key file").await?;
+    println!("  + the platform imports 3 SQL Server 2022 keys, sealed to entitlement's import key");
+    let selection = json!({ "customer": customer, "entitlement": sql_sub, "version": "SQL Server 2022",
+        "language": "English", "file_type": "ISO (x64)" });
+    let mut generate = selection.clone();
+    generate["request_id"] = json!(format!("demo-keys-{}", short(sql_sub)));
+    d.entitlement("cmd", "generate_keys", &agent, generate)
+        .await?;
+    let get_key =
+        json!({ "customer": customer, "entitlement": sql_sub, "version": "SQL Server 2022" });
+    let shown = d
+        .entitlement("qry", "get_key", &admin, get_key.clone())
+        .await?;
+    let key = shown["key"].as_str().unwrap_or_default();
+    if key.len() != 29 {
+        bail!("the key shown is not five groups of five characters");
+    }
+    println!(
+        "  + keys generated; the customer's global admin views the SQL Server key {}-*****-*****-*****-***** (recorded first)",
+        &key[..5]
+    );
+    let refused = d
+        .call_on(
+            csp_events::entitlement::SERVICE,
+            "qry",
+            "get_key",
+            sales,
+            get_key,
+        )
+        .await?;
+    if refused["error"]["code"] != "forbidden" || refused.to_string().contains(key) {
+        bail!("a sales agent should be refused the key; the reply was {refused}");
+    }
+    println!("  x a sales agent asks for the key: forbidden (recorded)");
+    let link = d
+        .entitlement("qry", "get_download_link", &agent, selection)
+        .await?;
+    if !link["url"].as_str().unwrap_or_default().contains("/dl/") {
+        bail!("no download link: {link}");
+    }
+    println!("  + the agent takes a signed download link for the ISO (recorded)");
+    Ok(())
+}
+
 /// The audit act: once audit holds every event the other services published, a signed
 /// checkpoint of it all.
 async fn audit(d: &Demo) -> anyhow::Result<()> {
@@ -562,6 +684,43 @@ async fn audit(d: &Demo) -> anyhow::Result<()> {
         "\n  + audit holds all {published} events ordering, entitlement and billing published, each once, and its own; its signed checkpoint:"
     );
     for row in checkpoint["text"].as_str().unwrap_or_default().lines() {
+        println!("    {row}");
+    }
+    // A2–A4: the partner's activity log, as its global admin reads it.
+    let reader = d.token(
+        ActorKind::Partner,
+        d.partner,
+        "gail@contoso-partners",
+        Role::GlobalAdmin,
+    );
+    let to = Timestamp::from_micros(d.now.as_micros() + 3_600_000_000);
+    let records = crate::audit::all_activity(&d.client, &reader, d.partner, d.started, to).await?;
+    let summary: Vec<(String, bool)> = records
+        .iter()
+        .map(|r| {
+            (
+                serde_json::to_value(r.action)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                r.refused,
+            )
+        })
+        .collect();
+    let expected = [
+        ("\"view_key\"", false),
+        ("\"view_key\"", true),
+        ("\"download\"", false),
+    ];
+    if summary
+        .iter()
+        .map(|(a, r)| (a.as_str(), *r))
+        .collect::<Vec<_>>()
+        != expected
+    {
+        bail!("the activity log does not hold the key view, the refused view and the download: {summary:?}");
+    }
+    println!("\n  + the partner's activity log (its global admin reads it; A2-A4):");
+    for row in crate::audit::activity_table(&records).lines() {
         println!("    {row}");
     }
     Ok(())

@@ -131,7 +131,6 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         TenantId(uuid::Uuid::nil()),
         &[Role::Importer],
     )?;
-    let service = csp_events::entitlement::SERVICE;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -139,36 +138,8 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let bus = args.reach.connect().await?;
         let client = Client::new(bus, Duration::from_secs(30));
-        let key = client
-            .request(
-                &subject::query(service, "get_import_key"),
-                &token,
-                &json!({}),
-            )
-            .await?;
-        if let Some(line) = error_line(&key) {
-            anyhow::bail!("{line}");
-        }
-        let public: [u8; 32] = key["result"]["public_key"]
-            .as_str()
-            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
-            .and_then(|k| k.try_into().ok())
-            .context("the service's import key is not 32 bytes of base64")?;
-        let import = ImportId(uuid::Uuid::now_v7());
-        let chunks =
-            csp_entitlement::import::chunks(public, import, &file, &format!("import-{import}"))
-                .context("sealing the key file")?;
-        let mut last = Value::Null;
-        for chunk in &chunks {
-            let body = serde_json::to_value(chunk).context("encoding a chunk")?;
-            last = client
-                .request(&subject::command(service, "import_keys"), &token, &body)
-                .await?;
-            if let Some(line) = error_line(&last) {
-                anyhow::bail!("{}: {line}", args.file.display());
-            }
-        }
-        let r = &last["result"];
+        let label = args.file.display().to_string();
+        let (import, chunks, r) = import_text(&client, &token, &file, &label).await?;
         for p in r["imported"].as_array().into_iter().flatten() {
             println!(
                 "{} {} {}: {} imported, {} in the pool",
@@ -179,9 +150,50 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
                 p["remaining"]
             );
         }
-        eprintln!("csp: import {import} complete ({} chunks)", chunks.len());
+        eprintln!("csp: import {import} complete ({chunks} chunks)");
         Ok(())
     })
+}
+
+/// Imports the key file `text` (named `label` in errors) as the importer `token`: sealed to
+/// the entitlement service's import key, sent in chunks. The import's id, how many chunks,
+/// and the last chunk's `result` (what each pool holds now). `csp keys import` and the demo.
+pub(crate) async fn import_text(
+    client: &Client,
+    token: &str,
+    text: &str,
+    label: &str,
+) -> anyhow::Result<(ImportId, usize, Value)> {
+    let service = csp_events::entitlement::SERVICE;
+    let key = client
+        .request(
+            &subject::query(service, "get_import_key"),
+            token,
+            &json!({}),
+        )
+        .await?;
+    if let Some(line) = error_line(&key) {
+        anyhow::bail!("{line}");
+    }
+    let public: [u8; 32] = key["result"]["public_key"]
+        .as_str()
+        .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+        .and_then(|k| k.try_into().ok())
+        .context("the service's import key is not 32 bytes of base64")?;
+    let import = ImportId(uuid::Uuid::now_v7());
+    let chunks = csp_entitlement::import::chunks(public, import, text, &format!("import-{import}"))
+        .context("sealing the key file")?;
+    let mut last = Value::Null;
+    for chunk in &chunks {
+        let body = serde_json::to_value(chunk).context("encoding a chunk")?;
+        last = client
+            .request(&subject::command(service, "import_keys"), token, &body)
+            .await?;
+        if let Some(line) = error_line(&last) {
+            anyhow::bail!("{label}: {line}");
+        }
+    }
+    Ok((import, chunks.len(), last["result"].clone()))
 }
 
 /// Where a data directory keeps entitlement's keyring: `csp serve`'s layout or `csp up`'s.
