@@ -460,6 +460,10 @@ mod four_services {
                 ],
                 "the view at exactly `to` is not listed"
             );
+            // A4: the refused attempt names the item refused, and its product.
+            let refused = &page["records"][3];
+            assert_eq!(refused["item"], format!("entitlement {sub}"), "{refused}");
+            assert_eq!(refused["product"], "sql-server-2022-standard", "{refused}");
             for role in [Role::SalesAgent, Role::HelpdeskAgent] {
                 let r = send(&client, "csp.qry.audit.get_activity", &issuers.partner_user(P1, role), &range).await;
                 assert_eq!(code(&r), "forbidden", "{role:?}: {r}");

@@ -53,7 +53,15 @@ fn visible<'s>(
     id: EntitlementId,
     action: &str,
 ) -> Result<&'s Ent, Rejection> {
-    let scope = scope(state, ctx, named, &KEY_VIEWERS, action)?;
+    // A refusal names the entitlement refused, so the activity log lists it (RULES.md A4).
+    let scope = scope(state, ctx, named, &KEY_VIEWERS, action).map_err(|mut r| {
+        if let Some(refused) = r.refused.as_mut() {
+            refused
+                .item
+                .get_or_insert_with(|| ItemRef::new("entitlement", id));
+        }
+        r
+    })?;
     let missing = || {
         Rejection::new(
             ErrorCode::NotFound,
