@@ -70,38 +70,15 @@ fn write(dir: &Path, recs: &[Rec]) {
     db.flush().unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 struct Installation {
-    _root: tempfile_dir::Dir,
+    _root: csp_testkit::TempDir,
     data: PathBuf,
     public_key: String,
 }
 
-mod tempfile_dir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn demo() -> Installation {
-    let root = std::env::temp_dir().join(format!("csp-audit-tamper-{}", uuid::Uuid::now_v7()));
-    let data = root.join("data");
+    let root = csp_testkit::TempDir::new("csp-audit-tamper").unwrap();
+    let data = root.path().join("data");
     let out = csp(&["demo", "--data", data.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -111,7 +88,7 @@ fn demo() -> Installation {
     let key = csp(&["audit", "public-key", "--data", data.to_str().unwrap()]);
     assert!(key.status.success());
     Installation {
-        _root: tempfile_dir::Dir(root),
+        _root: root,
         data,
         public_key: String::from_utf8(key.stdout).unwrap().trim().to_string(),
     }
@@ -121,7 +98,7 @@ impl Installation {
     /// A copy of the installation's data to tamper with.
     fn copy(&self, name: &str) -> PathBuf {
         let to = self.data.with_file_name(name);
-        copy_dir(&self.data, &to);
+        csp_testkit::copy_dir(&self.data, &to);
         to
     }
 

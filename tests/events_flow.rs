@@ -639,19 +639,6 @@ async fn exactly_once_across_a_nats_server_kill_and_restart() {
     .await
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
     csp_testkit::within(std::time::Duration::from_secs(300), async {
@@ -714,14 +701,14 @@ async fn a_producer_restored_from_an_older_backup_is_a_new_epoch() {
         // Back up the producer (stopped), then let it go on without the backup knowing.
         assert!(producer.terminate().success());
         let backup = root.path().join("backup");
-        copy_dir(&counter_dir, &backup);
+        csp_testkit::copy_dir(&counter_dir, &backup);
         producer.start_again(&nats.url(), "counter").await;
         increments(10, 20).await;
         wait_observer(41).await;
         // Disaster: restore the older backup, mark it restored (new epoch), serve it again.
         assert!(producer.terminate().success());
         std::fs::remove_dir_all(&counter_dir).unwrap();
-        copy_dir(&backup, &counter_dir);
+        csp_testkit::copy_dir(&backup, &counter_dir);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_csp"))
             .arg("restored")
             .arg(counter_dir.join("log"))

@@ -131,18 +131,25 @@ impl Demo {
         token: &str,
         body: Value,
     ) -> anyhow::Result<Value> {
-        let reply = self
-            .call_on(csp_events::entitlement::SERVICE, kind, name, token, body)
-            .await?;
-        if let Some(line) = error_line(&reply) {
-            bail!("{name} was refused, which the story did not expect: {line}");
-        }
-        Ok(reply["result"].clone())
+        self.ok_on(csp_events::entitlement::SERVICE, kind, name, token, body)
+            .await
     }
 
-    /// A request the story expects to succeed: its `result`.
+    /// A request to ordering the story expects to succeed: its `result`.
     async fn ok(&self, kind: &str, name: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        let reply = self.call(kind, name, token, body).await?;
+        self.ok_on(SERVICE, kind, name, token, body).await
+    }
+
+    /// A request to `service` the story expects to succeed: its `result`.
+    async fn ok_on(
+        &self,
+        service: &str,
+        kind: &str,
+        name: &str,
+        token: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let reply = self.call_on(service, kind, name, token, body).await?;
         if let Some(line) = error_line(&reply) {
             bail!("{name} was refused, which the story did not expect: {line}");
         }

@@ -36,7 +36,7 @@ mod server;
 mod tempdir;
 
 pub use server::{free_port, NatsServer, NatsServerBuilder, NATS_SERVER_ENV};
-pub use tempdir::TempDir;
+pub use tempdir::{copy_dir, TempDir};
 
 /// Runs an end-to-end test body under a hard limit, so a hang fails the test with its name and
 /// the limit instead of stalling CI until its own timeout (which prints nothing useful).

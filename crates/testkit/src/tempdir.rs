@@ -56,6 +56,22 @@ impl Drop for TempDir {
     }
 }
 
+/// Copies the directory `from` into `to` (made if missing), files and subdirectories: a copy
+/// of a stopped service's data for a test to restore or tamper with. Panics on an I/O error:
+/// test setup.
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create the copy");
+    for entry in fs::read_dir(from).expect("read the directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
