@@ -688,6 +688,49 @@ mod tests {
         }
     }
 
+    /// A hidden selector (an ESU offers a version only) is `None` in the event, and must read
+    /// back: postcard has no field names, so a skipped field shifts every byte after it.
+    #[test]
+    fn an_event_with_hidden_selectors_round_trips() {
+        let mut env = fixtures::sample(crate::event::EventKind::KeysGenerated);
+        let crate::Event::KeysGenerated(e) = &mut env.payload else {
+            panic!("the keys_generated sample is not keys_generated");
+        };
+        e.selection.language = None;
+        e.selection.file_type = None;
+        assert_eq!(decode(&encode(&env)).unwrap(), env);
+    }
+
+    /// The same mistake anywhere else: no type that can be inside an event skips a field when
+    /// serialising. Only the JSON-only modules (commands, queries, replies, the API envelope and
+    /// token claims) may.
+    #[test]
+    fn no_event_type_skips_a_field() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if !["commands.rs", "queries.rs", "replies.rs", "api.rs", "actor.rs"]
+                    .contains(&name.as_str())
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let marker = ["skip_serializing", "_if"].concat();
+                    if text.contains(&marker) {
+                        found.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "postcard types skip fields in {found:?}");
+    }
+
     #[test]
     fn setting_the_outbox_without_decoding_the_payload_equals_a_full_re_encode() {
         for kind in crate::event::EventKind::ALL {

@@ -45,15 +45,20 @@ impl DownloadOptions {
 
 /// What a user selected: a version, and a language and a file type where the product offers
 /// them (`None` where the selector is hidden).
+///
+/// It is inside events, so it is postcard too: never skip a field when serialising. Postcard is not
+/// self-describing, and a skipped `None` made the next field's bytes read as the option's tag —
+/// an ESU's `keys_generated` (version only) could not be read back from the log. JSON shows a
+/// hidden selector as `null` and accepts it omitted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Selection {
     /// The version.
     pub version: String,
     /// The language, if the product offers a choice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub language: Option<String>,
     /// The file type and OS, if the product offers a choice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub file_type: Option<String>,
 }
 
