@@ -712,8 +712,14 @@ mod tests {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 if path.is_dir() {
                     walk(&path, found);
-                } else if !["commands.rs", "queries.rs", "replies.rs", "api.rs", "actor.rs"]
-                    .contains(&name.as_str())
+                } else if ![
+                    "commands.rs",
+                    "queries.rs",
+                    "replies.rs",
+                    "api.rs",
+                    "actor.rs",
+                ]
+                .contains(&name.as_str())
                 {
                     let text = std::fs::read_to_string(&path).unwrap();
                     let marker = ["skip_serializing", "_if"].concat();
