@@ -47,13 +47,25 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             "a sales agent tries to buy: forbidden",
             // K2, K3, K5, K7: keys imported sealed, generated, viewed by the customer's global
             // admin, refused to a sales agent, a download link.
-            "the platform imports 3 SQL Server 2022 keys",
+            "the platform imports 3 SQL Server 2022, 2 Windows Server 2022 and 1 ESU keys",
             "the customer's global admin views the SQL Server key",
             "a sales agent asks for the key: forbidden",
             "signed download link",
+            // K6: the ESU's installation instructions.
+            "ESU keys generated, with the installation instructions: https://",
+            // K7, K8: a copied link works until the cancellation; then the key is refused, the
+            // link dead to an HTTP client, and the item listed revoked without a key.
+            "it downloads (200)",
             "Windows Server subscription",
+            "entitlement_revoked",
+            "its download link: 410 link_revoked",
+            "the Software page",
+            "x2 revoked  no key",
             "cancellation_window_closed",
             "not_cancellable",
+            // B7: a refund request filed by the partner, approved in part by platform support.
+            "files refund request",
+            "platform support approves 750.00 USD",
             "perpetual SQL Server of order",
             "bought 2021-10-13",
             "renewed at its term end: term 2",
@@ -62,14 +74,16 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             // credit netting its charge, M2 Australian prices with tax.
             "charge  fabrikam",
             "-2116.55 USD",
-            "total  5695.45 USD",
+            "-750.00 USD",
+            "total  9555.45 USD",
             "-13038.00 AUD",
             "total  3321.00 AUD",
             // A1: every published event once in the audit log, signed, verified from disk.
             "audit holds all",
             "the audit log verifies offline",
             "view key   REFUSED  sam@contoso-partners (sales_agent)",
-            "3 records",
+            "copy link           alex@contoso-partners (admin_agent) Windows Server",
+            "4 records",
         ] {
             assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
         }

@@ -279,14 +279,16 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
                 "lines": [
                     line("windows-server-2022-standard", "16-core-p1y", 2, "P1Y", "annual"),
                     line("sql-server-2022-standard", "2-core-p1y", 4, "P1Y", "annual"),
+                    line("esu-windows-server-2012", "16-core-p1y", 1, "P1Y", "annual"),
                 ],
             }),
         )
         .await?;
     let windows_sub = fab_order["lines"][0]["subscription_id"].clone();
     let sql_sub = fab_order["lines"][1]["subscription_id"].clone();
+    let esu_sub = fab_order["lines"][2]["subscription_id"].clone();
     println!(
-        "  + order {} for {fabrikam_domain}: Windows Server + SQL Server subscriptions, {}",
+        "  + order {} for {fabrikam_domain}: Windows Server, SQL Server and Extended Security Updates subscriptions, {}",
         short(&fab_order["order_id"]),
         money(&fab_order["total"])
     );
@@ -323,9 +325,16 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         "  x a sales agent tries to buy: forbidden (recorded as AccessRefused for the audit trail)"
     );
 
-    keys(d, fabrikam, &sql_sub, &sales).await?;
+    let bought = Bought {
+        customer: fabrikam,
+        sql: &sql_sub,
+        windows: &windows_sub,
+        esu: &esu_sub,
+    };
+    let mut windows_link = keys(d, &bought, &sales).await?;
 
     d.day(3, 0, "inside the 7-day window").await?;
+    copy_link(d, &mut windows_link).await?;
     let cancelled = d
         .ok(
             "cmd",
@@ -342,6 +351,7 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         short(&windows_sub),
         cancelled["cancelled_at"].as_str().unwrap_or("?")
     );
+    revoked(d, &bought, &windows_link).await?;
 
     d.day(8, 0, "the window has closed").await?;
     let info = d
@@ -373,6 +383,7 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         "  x cancelling the Red Hat plan: not_cancellable — {}",
         e["message"].as_str().unwrap_or("")
     );
+    refund_request(d, &fabrikam_domain, &sql_sub, &rid("refund-sql")).await?;
 
     d.day(10, 0, "perpetual software has 30 days").await?;
     let r = d
@@ -435,7 +446,7 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
         .as_array()
         .and_then(|o| o.iter().find(|o| o["order_id"] == old_order));
     let expired = old.is_some_and(|o| o["lines"][0]["status"] == "expired");
-    if old.is_none() || !expired || listed != 2 {
+    if old.is_none() || !expired || listed != 3 {
         bail!("the backfilled order should be in get_orders and expired ({old:?}), and not in get_subscriptions ({listed} listed)");
     }
     println!(
@@ -510,11 +521,13 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
             of(LineKind::Credit),
         );
         match head.currency.to_string().as_str() {
-            // Windows and SQL Server charged; Windows refunded pro rata (4 started days of 365 used).
+            // Windows, SQL Server and the ESU charged; Windows refunded pro rata (4 started days
+            // of 365 used); the approved refund request credited.
             "USD"
-                if charges.len() == 2
+                if charges.len() == 3
                     && refunds.len() == 1
-                    && credits.is_empty()
+                    && credits.len() == 1
+                    && credits[0].amount.amount_minor == -REFUND_APPROVED_MINOR
                     && refunds[0].amount.amount_minor.abs() < charges[0].amount.amount_minor => {}
             // The Red Hat plan and the perpetual SQL Server charged; the perpetual credited 100%.
             "AUD"
@@ -534,48 +547,70 @@ async fn story(d: &mut Demo) -> anyhow::Result<()> {
     audit(d).await
 }
 
-/// The keys act: the platform imports SQL Server keys (sealed, in chunks); the partner's agent
-/// generates keys and a download for the SQL Server subscription; the customer's own global
-/// admin views the key; a sales agent is refused (K5) — every view recorded first (K7).
-async fn keys(d: &Demo, customer: TenantId, sql_sub: &Value, sales: &str) -> anyhow::Result<()> {
+/// What Fabrikam bought that has keys: the subscriptions the keys act works on.
+struct Bought<'a> {
+    customer: TenantId,
+    sql: &'a Value,
+    windows: &'a Value,
+    esu: &'a Value,
+}
+
+/// A key and a link the story checks again once their subscription is cancelled.
+struct Revocable {
+    get_key: Value,
+    selection: Value,
+    url: String,
+}
+
+/// What the support engineer approves of the refund request: $750.00 (B7's credit).
+const REFUND_APPROVED_MINOR: i64 = 75_000;
+
+fn pool(
+    product: &str,
+    sku: &str,
+    version: &str,
+) -> anyhow::Result<csp_events::entitlement::PoolRef> {
+    Ok(csp_events::entitlement::PoolRef {
+        product: csp_events::market::ProductId::new(product).map_err(anyhow::Error::msg)?,
+        sku: csp_events::market::SkuId::new(sku).map_err(anyhow::Error::msg)?,
+        version: version.into(),
+    })
+}
+
+/// The keys act: the platform imports keys (sealed, in chunks); the partner's agent generates
+/// keys and downloads; the customer's own global admin views the SQL Server key; a sales agent
+/// is refused (K5) — every view recorded first (K7); the ESU answers with its installation
+/// instructions (K6). Returns the Windows Server key and link, checked again after its
+/// cancellation.
+async fn keys(d: &Demo, bought: &Bought<'_>, sales: &str) -> anyhow::Result<Revocable> {
     let agent = d.agent();
-    let admin = d.token(
-        ActorKind::Customer,
-        customer,
-        "cam@fabrikam",
-        Role::GlobalAdmin,
-    );
+    let customer = bought.customer;
+    let admin = customer_admin(d, customer);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let page = d
-            .entitlement(
-                "qry",
-                "get_software",
-                &admin,
-                json!({ "customer": customer }),
-            )
-            .await?;
-        let granted = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|i| i["entitlement"] == *sql_sub);
-        if granted {
+        let items = software(d, &admin, customer).await?;
+        let granted = |sub: &Value| items.iter().any(|i| i["entitlement"] == *sub);
+        if granted(bought.sql) && granted(bought.windows) && granted(bought.esu) {
             break;
         }
         if std::time::Instant::now() > deadline {
-            bail!("waited 20 s for entitlement to grant the SQL Server subscription");
+            bail!("waited 20 s for entitlement to grant Fabrikam's three subscriptions");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let pool = csp_events::entitlement::PoolRef {
-        product: csp_events::market::ProductId::new("sql-server-2022-standard")
-            .map_err(anyhow::Error::msg)?,
-        sku: csp_events::market::SkuId::new("2-core-p1y").map_err(anyhow::Error::msg)?,
-        version: "SQL Server 2022".into(),
-    };
-    let file =
-        csp_entitlement::import::generate(&[(&pool, 3)]).context("no randomness from the OS")?;
+    let sql = pool("sql-server-2022-standard", "2-core-p1y", "SQL Server 2022")?;
+    let windows = pool(
+        "windows-server-2022-standard",
+        "16-core-p1y",
+        "Windows Server 2022",
+    )?;
+    let esu = pool(
+        "esu-windows-server-2012",
+        "16-core-p1y",
+        "Windows Server 2012 R2",
+    )?;
+    let file = csp_entitlement::import::generate(&[(&sql, 3), (&windows, 2), (&esu, 1)])
+        .context("no randomness from the OS")?;
     let importer = d.token(
         ActorKind::Platform,
         TenantId(Uuid::nil()),
@@ -583,15 +618,27 @@ async fn keys(d: &Demo, customer: TenantId, sql_sub: &Value, sales: &str) -> any
         Role::Importer,
     );
     crate::keys::import_text(&d.client, &importer, &file, "the demo's key file").await?;
-    println!("  + the platform imports 3 SQL Server 2022 keys, sealed to entitlement's import key");
-    let selection = json!({ "customer": customer, "entitlement": sql_sub, "version": "SQL Server 2022",
-        "language": "English", "file_type": "ISO (x64)" });
-    let mut generate = selection.clone();
-    generate["request_id"] = json!(format!("demo-keys-{}", short(sql_sub)));
-    d.entitlement("cmd", "generate_keys", &agent, generate)
-        .await?;
+    println!(
+        "  + the platform imports 3 SQL Server 2022, 2 Windows Server 2022 and 1 ESU keys, sealed to entitlement's import key"
+    );
+    let iso = |sub: &Value, version: &str| {
+        json!({ "customer": customer, "entitlement": sub, "version": version,
+            "language": "English", "file_type": "ISO (x64)" })
+    };
+    let generate = |mut selection: Value, sub: &Value| {
+        selection["request_id"] = json!(format!("demo-keys-{}", short(sub)));
+        selection
+    };
+    let sql_iso = iso(bought.sql, "SQL Server 2022");
+    d.entitlement(
+        "cmd",
+        "generate_keys",
+        &agent,
+        generate(sql_iso.clone(), bought.sql),
+    )
+    .await?;
     let get_key =
-        json!({ "customer": customer, "entitlement": sql_sub, "version": "SQL Server 2022" });
+        json!({ "customer": customer, "entitlement": bought.sql, "version": "SQL Server 2022" });
     let shown = d
         .entitlement("qry", "get_key", &admin, get_key.clone())
         .await?;
@@ -617,13 +664,219 @@ async fn keys(d: &Demo, customer: TenantId, sql_sub: &Value, sales: &str) -> any
     }
     println!("  x a sales agent asks for the key: forbidden (recorded)");
     let link = d
-        .entitlement("qry", "get_download_link", &agent, selection)
+        .entitlement("qry", "get_download_link", &agent, sql_iso)
         .await?;
     if !link["url"].as_str().unwrap_or_default().contains("/dl/") {
         bail!("no download link: {link}");
     }
-    println!("  + the agent takes a signed download link for the ISO (recorded)");
+    println!("  + the agent takes a signed download link for the SQL Server ISO (recorded)");
+
+    let windows_iso = iso(bought.windows, "Windows Server 2022");
+    d.entitlement(
+        "cmd",
+        "generate_keys",
+        &agent,
+        generate(windows_iso.clone(), bought.windows),
+    )
+    .await?;
+    println!("  + Windows Server keys generated");
+
+    let esu_keys = json!({ "request_id": format!("demo-keys-{}", short(bought.esu)),
+        "customer": customer, "entitlement": bought.esu, "version": "Windows Server 2012 R2" });
+    let esu = d
+        .entitlement("cmd", "generate_keys", &agent, esu_keys)
+        .await?;
+    let Some(instructions) = esu["instructions"].as_str() else {
+        bail!("the ESU's keys came without their installation instructions: {esu}");
+    };
+    println!("  + ESU keys generated, with the installation instructions: {instructions}");
+    Ok(Revocable {
+        get_key: json!({ "customer": customer, "entitlement": bought.windows,
+            "version": "Windows Server 2022" }),
+        selection: windows_iso,
+        url: String::new(),
+    })
+}
+
+/// The agent copies the Windows Server ISO's link to share (K3, recorded as copied, K7), and
+/// it downloads — until the cancellation that follows.
+async fn copy_link(d: &Demo, windows: &mut Revocable) -> anyhow::Result<()> {
+    let link = d
+        .entitlement("qry", "copy_link", &d.agent(), windows.selection.clone())
+        .await?;
+    windows.url = link["url"].as_str().unwrap_or_default().to_string();
+    let (status, _) = http_get(&windows.url).await?;
+    if status != 200 {
+        bail!("the Windows Server download link answered {status}, not 200");
+    }
+    println!("  + the agent copies the Windows Server ISO's link for the customer (recorded); it downloads (200)");
     Ok(())
+}
+
+/// The customer's own global admin, who may see its keys (K5).
+fn customer_admin(d: &Demo, customer: TenantId) -> String {
+    d.token(
+        ActorKind::Customer,
+        customer,
+        "cam@fabrikam",
+        Role::GlobalAdmin,
+    )
+}
+
+/// The customer's Software page, every page of it.
+async fn software(d: &Demo, token: &str, customer: TenantId) -> anyhow::Result<Vec<Value>> {
+    let mut items = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = d
+            .entitlement(
+                "qry",
+                "get_software",
+                token,
+                json!({ "customer": customer, "after": after }),
+            )
+            .await?;
+        items.extend(page["items"].as_array().into_iter().flatten().cloned());
+        if page["next"].is_null() {
+            return Ok(items);
+        }
+        after = page["next"].clone();
+    }
+}
+
+/// After the Windows subscription's cancellation (K8): once entitlement has revoked it, its key
+/// is refused, its link is dead (410), and the Software page still lists it, without a key.
+async fn revoked(d: &Demo, bought: &Bought<'_>, windows: &Revocable) -> anyhow::Result<()> {
+    let admin = customer_admin(d, bought.customer);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let items = loop {
+        let items = software(d, &admin, bought.customer).await?;
+        let status = items
+            .iter()
+            .find(|i| i["entitlement"] == *bought.windows)
+            .map(|i| i["status"].clone());
+        if status.as_ref().is_some_and(|s| s == "revoked") {
+            break items;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("waited 20 s for entitlement to revoke the Windows Server subscription ({status:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let reply = d
+        .call_on(
+            csp_events::entitlement::SERVICE,
+            "qry",
+            "get_key",
+            &admin,
+            windows.get_key.clone(),
+        )
+        .await?;
+    if reply["error"]["code"] != "entitlement_revoked" {
+        bail!("the cancelled subscription's key should be refused; the reply was {reply}");
+    }
+    println!("  x its key, asked for by the customer's global admin: entitlement_revoked");
+    let (status, body) = http_get(&windows.url).await?;
+    if status != 410 || !body.contains("link_revoked") {
+        bail!("the cancelled subscription's download link answered {status}: {body}");
+    }
+    println!("  x its download link: 410 link_revoked");
+    println!("  ? the Software page, as the customer's global admin sees it (K8: the revoked item stays listed):");
+    for i in &items {
+        let status = i["status"].as_str().unwrap_or("?");
+        let key = if i["key_available"] == true {
+            "key available"
+        } else if i["license_only"] == true {
+            "license only"
+        } else {
+            "no key"
+        };
+        println!(
+            "    {:<52} x{:<3} {:<8} {key}",
+            i["product_name"].as_str().unwrap_or("?"),
+            i["quantity"],
+            status
+        );
+    }
+    let windows_item = items.iter().find(|i| i["entitlement"] == *bought.windows);
+    if windows_item.is_none_or(|i| i["key_available"] != false) {
+        bail!("the revoked Windows Server item should be listed without a key: {windows_item:?}");
+    }
+    Ok(())
+}
+
+/// O12 and B7: the partner files a refund request for the SQL Server subscription, past its
+/// window; platform support approves part of it, which billing credits.
+async fn refund_request(
+    d: &Demo,
+    customer: &str,
+    sql_sub: &Value,
+    request_id: &str,
+) -> anyhow::Result<()> {
+    let filed = d
+        .ok(
+            "cmd",
+            "file_refund_request",
+            &d.agent(),
+            json!({
+                "request_id": request_id, "customer": customer, "subscription_id": sql_sub,
+                "reason": "Four 2-core packs bought where two were needed",
+                "amount_requested": { "amount_minor": 100_000, "currency": "USD" },
+                "contact": { "name": "Alex Kim", "email": "alex@contoso-partners.example",
+                    "phone": "+1 425 555 0100" },
+            }),
+        )
+        .await?;
+    let id = filed["refund_request_id"].clone();
+    println!(
+        "  + the partner files refund request {} for the SQL Server subscription: 1,000.00 USD",
+        short(&id)
+    );
+    let support = d.token(
+        ActorKind::Platform,
+        TenantId(Uuid::nil()),
+        "sue@csp-support",
+        Role::Support,
+    );
+    d.ok(
+        "cmd",
+        "decide_refund_request",
+        &support,
+        json!({
+            "request_id": format!("{request_id}-decision"), "refund_request_id": id,
+            "decision": "approve",
+            "amount": { "amount_minor": REFUND_APPROVED_MINOR, "currency": "USD" },
+            "reason": "two packs unused; one week of use",
+        }),
+    )
+    .await?;
+    println!(
+        "  + platform support approves 750.00 USD of it: a credit on this month's invoice (B7)"
+    );
+    Ok(())
+}
+
+/// A plain GET of a download link, as a browser would open it: the status and the body.
+async fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
+    use http_body_util::BodyExt as _;
+    let uri: hyper::Uri = url.parse().with_context(|| format!("the link {url}"))?;
+    let authority = uri
+        .authority()
+        .with_context(|| format!("the link {url} names no server"))?
+        .clone();
+    let tcp = tokio::net::TcpStream::connect(authority.as_str())
+        .await
+        .with_context(|| format!("connecting to the download server {authority}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(uri.path())
+        .header(hyper::header::HOST, authority.as_str())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// The audit act: once audit holds every event the other services published, a signed
@@ -717,6 +970,7 @@ async fn audit(d: &Demo) -> anyhow::Result<()> {
         ("\"view_key\"", false),
         ("\"view_key\"", true),
         ("\"download\"", false),
+        ("\"copy_link\"", false),
     ];
     if summary
         .iter()
@@ -724,7 +978,7 @@ async fn audit(d: &Demo) -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         != expected
     {
-        bail!("the activity log does not hold the key view, the refused view and the download: {summary:?}");
+        bail!("the activity log does not hold the key view, the refused view, the download and the copied link: {summary:?}");
     }
     println!("\n  + the partner's activity log (its global admin reads it; A2-A4):");
     for row in crate::audit::activity_table(&records).lines() {
