@@ -54,19 +54,95 @@ pub(crate) fn headers_from_nats(headers: Option<async_nats::HeaderMap>) -> Heade
         .unwrap_or_default()
 }
 
+/// The prefix of a NATS user's reply subjects: its own, so a deployment can deny every user the
+/// shared `_INBOX.>` and with it everyone else's replies.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
+}
+
+/// `url` with every password replaced by `***`, for logs and error messages.
+pub fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|one| match (one.find("://"), one.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let userinfo = &one[scheme + 3..at];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{}{user}:***{}", &one[..scheme + 3], &one[at..])
+            }
+            _ => one.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Where to connect: the servers, and the user to connect as, if any.
+struct Target {
+    servers: Vec<async_nats::ServerAddr>,
+    credentials: Option<(String, String)>,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, BusError> {
+        let mut servers = Vec::new();
+        let mut credentials = None;
+        for one in url.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let addr: async_nats::ServerAddr = one.parse().map_err(|e| {
+                BusError::Transport(format!("not a NATS URL: {} ({e})", redacted(one)))
+            })?;
+            if let (None, Some(user)) = (&credentials, addr.username()) {
+                let password = addr.password().unwrap_or_default();
+                // Taken as written: a password must be URL-safe (deploy/README.md), and one
+                // that looks percent-encoded is refused rather than silently sent encoded.
+                if user.contains('%') || password.contains('%') {
+                    return Err(BusError::Transport(format!(
+                        "the NATS user and password in {} must be URL-safe (no %-escapes)",
+                        redacted(one)
+                    )));
+                }
+                if !csp_events::subject::is_token(user) {
+                    return Err(BusError::Transport(format!(
+                        "the NATS user in {} cannot name an inbox (a subject token)",
+                        redacted(one)
+                    )));
+                }
+                credentials = Some((user.to_string(), password.to_string()));
+            }
+            servers.push(addr);
+        }
+        if servers.is_empty() {
+            return Err(BusError::Transport("no NATS URL given".into()));
+        }
+        Ok(Target {
+            servers,
+            credentials,
+        })
+    }
+}
+
 fn transport(e: impl std::fmt::Display) -> BusError {
     BusError::Transport(e.to_string())
 }
 
 impl NatsBus {
     /// Connects, retrying the initial connection so a service started just before its server
-    /// still comes up.
+    /// still comes up. `url` may list a cluster's nodes separated by commas, and carry a NATS
+    /// user and password (`nats://billing:PASSWORD@host:4222,nats://host:4223`): the first URL
+    /// with a user names it for the whole list. A named user gets its own inbox prefix,
+    /// `_INBOX_<user>`, so that a deployment can let each user subscribe to its own replies and
+    /// nobody's else (deploy/nats/users.conf).
     pub async fn connect(url: &str) -> Result<NatsBus, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        let target = Target::parse(url)?;
+        let mut options = async_nats::ConnectOptions::new()
             .name("csp")
             .retry_on_initial_connect()
-            .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connection_timeout(Duration::from_secs(5));
+        if let Some((user, password)) = &target.credentials {
+            options = options
+                .user_and_password(user.clone(), password.clone())
+                .custom_inbox_prefix(inbox_prefix(user));
+        }
+        let client = options
+            .connect(target.servers.as_slice())
             .await
             .map_err(transport)?;
         // With retry_on_initial_connect, connect returns before the first connection: wait for
@@ -78,7 +154,10 @@ impl NatsBus {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         if client.connection_state() != async_nats::connection::State::Connected {
-            return Err(BusError::Transport(format!("cannot reach NATS at {url}")));
+            return Err(BusError::Transport(format!(
+                "cannot reach NATS at {}",
+                redacted(url)
+            )));
         }
         let js = Box::new(async_nats::jetstream::new(client.clone()));
         Ok(NatsBus { client, js })
@@ -250,15 +329,28 @@ impl NatsBus {
     }
 }
 
-/// The JetStream streams csp relies on, as created or updated at start-up.
-pub fn stream_configs() -> Vec<async_nats::jetstream::stream::Config> {
-    use async_nats::jetstream::stream::{Config, StorageType};
+/// How long JetStream keeps a published event. A consumer further behind than this still
+/// gets every event: it finds the gap by outbox sequence and fetches what it missed from the
+/// producer's own log (`events_from`), which keeps everything.
+pub const EVENTS_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a fire-and-forget command waits for its service: a month of downtime.
+pub const INBOUND_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long quarantined bytes stay for an operator to look at.
+pub const DLQ_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// The JetStream streams csp relies on, replicated `replicas` times (1 on a single node, 3 on
+/// the deploy/ cluster), with retention limits so that no stream grows without bound.
+pub fn stream_configs(replicas: usize) -> Vec<async_nats::jetstream::stream::Config> {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
     use csp_events::subject;
-    let file = |name: &str, subjects: &str, dedupe: Duration| Config {
+    let file = |name: &str, subjects: &str, dedupe: Duration, max_age: Duration| Config {
         name: name.to_string(),
         subjects: vec![subjects.to_string()],
         storage: StorageType::File,
         duplicate_window: dedupe,
+        num_replicas: replicas,
+        max_age,
+        discard: DiscardPolicy::Old,
         ..Default::default()
     };
     vec![
@@ -268,47 +360,155 @@ pub fn stream_configs() -> Vec<async_nats::jetstream::stream::Config> {
             subject::EVENTS_STREAM,
             "csp.evt.>",
             Duration::from_secs(10 * 60),
+            EVENTS_MAX_AGE,
         ),
         // Fire-and-forget commands, kept until their service has run them.
         file(
             subject::INBOUND_STREAM,
             "csp.in.>",
             Duration::from_secs(10 * 60),
+            INBOUND_MAX_AGE,
         ),
         // Quarantined bytes, for operators.
         file(
             subject::DLQ_STREAM,
             "csp.dlq.>",
             Duration::from_secs(2 * 60),
+            DLQ_MAX_AGE,
         ),
     ]
 }
 
+/// What `csp deploy streams` did to one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChange {
+    /// It did not exist and was created.
+    Created,
+    /// It existed with another configuration and was updated to this build's.
+    Updated,
+    /// It already had this build's configuration.
+    Unchanged,
+}
+
 impl NatsBus {
-    /// Creates csp's streams, or updates them to the configuration of this build. Every service
-    /// calls this at start-up; it is idempotent, so services starting together do not conflict.
+    /// Checks that csp's streams exist with the subjects this build publishes to. A service
+    /// never changes a stream: replicas and limits are the administrator's (`csp deploy
+    /// streams`), and a service that reset them at start-up would undo a deployment. Only a
+    /// missing stream is created, as a single replica with this build's limits, so that a
+    /// development server needs no deploy step; where the service's NATS user may not create
+    /// streams (a deployment), that is an error naming the deploy step.
     pub async fn ensure_streams(&self) -> Result<(), BusError> {
         let js = &self.js;
-        for config in stream_configs() {
+        for config in stream_configs(1) {
             let name = config.name.clone();
             match js.get_stream(&name).await {
                 Ok(mut existing) => {
                     let current = existing.info().await.map_err(transport)?.config.clone();
-                    if current.subjects != config.subjects
-                        || current.duplicate_window != config.duplicate_window
-                    {
-                        js.update_stream(config).await.map_err(|e| {
-                            BusError::Transport(format!("updating stream {name}: {e}"))
-                        })?;
+                    if current.subjects != config.subjects {
+                        return Err(BusError::Transport(format!(
+                            "stream {name} takes {:?}, not {:?}: an administrator runs `csp deploy streams`",
+                            current.subjects, config.subjects
+                        )));
                     }
                 }
-                Err(_) => {
-                    js.create_stream(config)
-                        .await
-                        .map_err(|e| BusError::Transport(format!("creating stream {name}: {e}")))?;
+                Err(e) if is_not_found(&e) => {
+                    js.create_stream(config).await.map_err(|e| {
+                        BusError::Transport(format!(
+                            "stream {name} is missing and cannot be created here ({e}): an administrator runs `csp deploy streams`"
+                        ))
+                    })?;
+                }
+                Err(e) => {
+                    return Err(BusError::Transport(format!(
+                        "stream {name}: {e} (is JetStream enabled, and does this NATS user may read stream info?)"
+                    )))
                 }
             }
         }
         Ok(())
+    }
+
+    /// Creates csp's streams, or updates them to this build's subjects, limits and `replicas`:
+    /// the administrator's deploy step, run with a NATS user that may manage streams.
+    pub async fn deploy_streams(
+        &self,
+        replicas: usize,
+    ) -> Result<Vec<(String, StreamChange)>, BusError> {
+        let js = &self.js;
+        let mut changes = Vec::new();
+        for config in stream_configs(replicas) {
+            let name = config.name.clone();
+            let change = match js.get_stream(&name).await {
+                Ok(mut existing) => {
+                    let current = existing.info().await.map_err(transport)?.config.clone();
+                    if current.subjects == config.subjects
+                        && current.duplicate_window == config.duplicate_window
+                        && current.num_replicas == config.num_replicas
+                        && current.max_age == config.max_age
+                        && current.discard == config.discard
+                    {
+                        StreamChange::Unchanged
+                    } else {
+                        js.update_stream(config).await.map_err(|e| {
+                            BusError::Transport(format!("updating stream {name}: {e}"))
+                        })?;
+                        StreamChange::Updated
+                    }
+                }
+                Err(e) if is_not_found(&e) => {
+                    js.create_stream(config)
+                        .await
+                        .map_err(|e| BusError::Transport(format!("creating stream {name}: {e}")))?;
+                    StreamChange::Created
+                }
+                Err(e) => return Err(BusError::Transport(format!("stream {name}: {e}"))),
+            };
+            changes.push((name, change));
+        }
+        Ok(changes)
+    }
+}
+
+/// Whether JetStream said the stream does not exist (as opposed to not answering at all).
+fn is_not_found(e: &async_nats::jetstream::context::GetStreamError) -> bool {
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    match e.kind() {
+        GetStreamErrorKind::JetStream(js) => {
+            js.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_log_line() {
+        assert_eq!(
+            redacted("nats://billing:s3cret@127.0.0.1:4222,nats://127.0.0.1:4223"),
+            "nats://billing:***@127.0.0.1:4222,nats://127.0.0.1:4223"
+        );
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redacted("nats://user@h:1"), "nats://user:***@h:1");
+    }
+
+    #[test]
+    fn a_cluster_url_list_names_one_user_and_its_own_inbox() {
+        let t = Target::parse("nats://audit:pw@127.0.0.1:4222, nats://127.0.0.1:4223").unwrap();
+        assert_eq!(t.servers.len(), 2);
+        assert_eq!(t.credentials, Some(("audit".into(), "pw".into())));
+        assert_eq!(inbox_prefix("audit"), "_INBOX_audit");
+        assert!(Target::parse("nats://127.0.0.1:4222")
+            .unwrap()
+            .credentials
+            .is_none());
+        let err = Target::parse("nats://a:p%40ss@h:1")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("URL-safe") && !err.contains("p%40ss"), "{err}");
+        assert!(Target::parse(" , ").is_err());
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod catalog_cmd;
 mod demo;
+mod deploy;
 mod invoice;
 mod keys;
 mod log_cmd;
@@ -95,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         which: catalog_cmd::CatalogCommand,
     },
+    /// Deployment steps an administrator runs once per installation (and after an upgrade
+    /// that says so): the JetStream streams.
+    Deploy {
+        #[command(subcommand)]
+        which: deploy::DeployCommand,
+    },
     /// Run a benchmark and print figures beside a ceiling measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -162,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Keys { which } => keys::run(which),
         Command::Audit { which } => audit::run(which),
         Command::Catalog { which } => catalog_cmd::run(which),
+        Command::Deploy { which } => deploy::run(which),
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),

@@ -85,9 +85,12 @@ impl Reach {
 
     /// Connects to the running system's NATS server.
     pub async fn connect(&self) -> anyhow::Result<Bus> {
-        Bus::connect(&self.nats)
-            .await
-            .with_context(|| format!("connecting to NATS at {}", self.nats))
+        Bus::connect(&self.nats).await.with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                csp_bus::nats::redacted(&self.nats)
+            )
+        })
     }
 }
 
@@ -123,12 +126,33 @@ pub fn subject_of(service: &str, name: &str) -> anyhow::Result<String> {
 pub struct Client {
     bus: Bus,
     timeout: Duration,
+    attempts: u32,
+    resent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Client {
-    /// A client on `bus`.
+    /// A client on `bus` that sends each request once.
     pub fn new(bus: Bus, timeout: Duration) -> Client {
-        Client { bus, timeout }
+        Client {
+            bus,
+            timeout,
+            attempts: 1,
+            resent: Default::default(),
+        }
+    }
+
+    /// Sends a request again, up to `attempts` times in all, when it gets no reply (timed out,
+    /// or nobody answering): what a client does while a cluster node fails over and a request
+    /// or its reply is lost. Commands are idempotent by request id; a recorded read (a key
+    /// view, a link) sent again may be recorded twice, never not at all.
+    pub fn retrying(mut self, attempts: u32) -> Client {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// How many requests were sent again.
+    pub fn resent(&self) -> u64 {
+        self.resent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends `body` to `subject` as `token`'s actor; the whole reply (`ok`, `result` or `error`).
@@ -139,16 +163,29 @@ impl Client {
 
     /// Like [`Client::request`], with the body as given (a file's bytes, untouched).
     pub async fn raw(&self, subject: &str, token: &str, body: Bytes) -> anyhow::Result<Value> {
-        let reply = self
-            .bus
-            .request(
-                subject,
-                Headers::new().with(AUTHORIZATION, format!("Bearer {token}")),
-                body,
-                self.timeout,
-            )
-            .await
-            .with_context(|| format!("no reply on {subject}"))?;
+        let mut attempt = 1;
+        let reply = loop {
+            let sent = self
+                .bus
+                .request(
+                    subject,
+                    Headers::new().with(AUTHORIZATION, format!("Bearer {token}")),
+                    body.clone(),
+                    self.timeout,
+                )
+                .await;
+            match sent {
+                Err(csp_bus::BusError::Timeout(_) | csp_bus::BusError::NoResponders(_))
+                    if attempt < self.attempts =>
+                {
+                    attempt += 1;
+                    self.resent
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => break other.with_context(|| format!("no reply on {subject}"))?,
+            }
+        };
         serde_json::from_slice(&reply.payload)
             .with_context(|| format!("the reply on {subject} is not JSON"))
     }

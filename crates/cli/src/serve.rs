@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use csp_auth::{AuthConfig, DevIssuer, InternalIssuer, Verifier};
+use csp_bus::nats::redacted;
 use csp_bus::runtime::{self, Running, RuntimeConfig};
 use csp_bus::{Bus, Clock, Service};
 use csp_eventlog::{Durability, EventLog, LogOptions};
@@ -633,13 +634,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let bus = Bus::connect(&args.nats)
             .await
-            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+            .with_context(|| format!("connecting to NATS at {}", redacted(&args.nats)))?;
         let node = Node::new(bus, &args.node)?;
         let running = node.start_named(&args.service, &args.node.data).await?;
         eprintln!(
             "csp: {} serving on {} (data {})",
             running.name(),
-            args.nats,
+            redacted(&args.nats),
             args.node.data.display()
         );
         wait_for_signal().await?;
@@ -655,8 +656,8 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
             Some(url) => (
                 Bus::connect(url)
                     .await
-                    .with_context(|| format!("connecting to NATS at {url}"))?,
-                url.clone(),
+                    .with_context(|| format!("connecting to NATS at {}", redacted(url)))?,
+                redacted(url),
             ),
             None => (Bus::local(), "the in-process bus".to_string()),
         };

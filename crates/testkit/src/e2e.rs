@@ -65,6 +65,12 @@ impl Csp {
     /// Starts `csp serve <service> --nats <url> --data <data> <extra...>` and waits until it
     /// answers `$SRV.PING`.
     pub async fn serve(nats: &str, service: &str, data: &Path, extra: &[&str]) -> Csp {
+        let mut csp = Csp::serve_args(nats, service, data, extra);
+        csp.start(nats, service).await;
+        csp
+    }
+
+    fn serve_args(nats: &str, service: &str, data: &Path, extra: &[&str]) -> Csp {
         let mut args = vec![
             "serve".to_string(),
             service.to_string(),
@@ -74,19 +80,37 @@ impl Csp {
             data.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut csp = Csp {
+        Csp {
             child: None,
             data: data.to_path_buf(),
             args,
             env: Vec::new(),
-        };
-        csp.start(nats, service).await;
+        }
+    }
+
+    /// [`Csp::serve`] on a server that requires users: `nats` (given to the process) carries
+    /// the service's own user, and `probe`, a client connected as a user that may ask
+    /// `$SRV.PING`, waits for it to answer.
+    pub async fn serve_as(
+        nats: &str,
+        probe: &async_nats::Client,
+        service: &str,
+        data: &Path,
+        extra: &[&str],
+    ) -> Csp {
+        let mut csp = Csp::serve_args(nats, service, data, extra);
+        csp.spawn();
+        csp.wait_until_served(probe, service).await;
         csp
     }
 
     async fn start(&mut self, nats: &str, service: &str) {
         self.spawn();
         let client = async_nats::connect(nats).await.expect("connect");
+        self.wait_until_served(&client, service).await;
+    }
+
+    async fn wait_until_served(&mut self, client: &async_nats::Client, service: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let r = tokio::time::timeout(

@@ -35,7 +35,7 @@ pub mod matrix;
 mod server;
 mod tempdir;
 
-pub use server::{free_port, NatsServer, NatsServerBuilder, NATS_SERVER_ENV};
+pub use server::{free_port, NatsCluster, NatsServer, NatsServerBuilder, NATS_SERVER_ENV};
 pub use tempdir::{copy_dir, TempDir};
 
 /// Runs an end-to-end test body under a hard limit, so a hang fails the test with its name and

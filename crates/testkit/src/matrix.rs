@@ -271,23 +271,31 @@ impl Matrix {
     /// (`<!-- access-matrix:<service> -->` … `<!-- /access-matrix:<service> -->`), appending
     /// the section if the document has none; the file is rewritten only if it changes.
     pub fn write_into(&self, doc: &Path, notes: &str) -> std::io::Result<()> {
-        let begin = format!("<!-- access-matrix:{} -->", self.service);
-        let end = format!("<!-- /access-matrix:{} -->", self.service);
-        let section = format!("{begin}\n{}{end}", self.markdown(notes));
-        let text = std::fs::read_to_string(doc)?;
-        let updated = match (text.find(&begin), text.find(&end)) {
-            (Some(b), Some(e)) if b < e => {
-                format!("{}{section}{}", &text[..b], &text[e + end.len()..])
-            }
-            _ => format!("{}\n{section}\n", text.trim_end()),
-        };
-        if updated != text {
-            let tmp = doc.with_extension("md.tmp");
-            std::fs::write(&tmp, &updated)?;
-            std::fs::rename(&tmp, doc)?;
-        }
-        Ok(())
+        write_section(doc, &self.service, &self.markdown(notes))
     }
+}
+
+/// Writes `body` into `doc` between the markers `<!-- access-matrix:<name> -->` and
+/// `<!-- /access-matrix:<name> -->`, appending the section if the document has none; the file
+/// is rewritten only if it changes. For any table a test checks and prints (the NATS
+/// permission matrix too).
+pub fn write_section(doc: &Path, name: &str, body: &str) -> std::io::Result<()> {
+    let begin = format!("<!-- access-matrix:{name} -->");
+    let end = format!("<!-- /access-matrix:{name} -->");
+    let section = format!("{begin}\n{body}{end}");
+    let text = std::fs::read_to_string(doc)?;
+    let updated = match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{section}{}", &text[..b], &text[e + end.len()..])
+        }
+        _ => format!("{}\n{section}\n", text.trim_end()),
+    };
+    if updated != text {
+        let tmp = doc.with_extension("md.tmp");
+        std::fs::write(&tmp, &updated)?;
+        std::fs::rename(&tmp, doc)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

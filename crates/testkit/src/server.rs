@@ -64,6 +64,9 @@ pub struct NatsServerBuilder {
     binary: Option<PathBuf>,
     max_payload: Option<u32>,
     ready_timeout: Duration,
+    deploy: Option<(PathBuf, String)>,
+    env: Vec<(String, String)>,
+    probe_user: Option<(String, String)>,
 }
 
 impl NatsServerBuilder {
@@ -81,6 +84,29 @@ impl NatsServerBuilder {
         self
     }
 
+    /// Starts the server with a config file of `dir` (`file`, relative to it, e.g.
+    /// `single-node.conf` of `deploy/nats`): the deployment's own settings, users and
+    /// permissions, with only its address and store replaced by this server's. The whole
+    /// directory's `.conf` files are copied, so the file's includes resolve as in production.
+    pub fn deploy_config(mut self, dir: impl Into<PathBuf>, file: &str) -> NatsServerBuilder {
+        self.deploy = Some((dir.into(), file.to_string()));
+        self
+    }
+
+    /// Sets an environment variable of the server process: how a deploy config's `$VAR`
+    /// references (passwords) are given.
+    pub fn env(mut self, key: &str, value: &str) -> NatsServerBuilder {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The user [`NatsServer::wait_for_jetstream`] and [`NatsCluster::stream_leader`] connect
+    /// as, on a server that requires one.
+    pub fn probe_user(mut self, user: &str, password: &str) -> NatsServerBuilder {
+        self.probe_user = Some((user.to_string(), password.to_string()));
+        self
+    }
+
     /// How long start, restart and stop may take (default 20 s).
     pub fn ready_timeout(mut self, timeout: Duration) -> NatsServerBuilder {
         self.ready_timeout = timeout;
@@ -89,22 +115,45 @@ impl NatsServerBuilder {
 
     /// Starts the server and returns once it answers clients. Blocks the calling thread.
     pub fn start(self) -> io::Result<NatsServer> {
-        let binary = match self.binary {
-            Some(binary) => binary,
+        let (launch, dir) = self.prepare("csp-nats", Vec::new())?;
+        start_on_free_port(launch, dir, |_| Vec::new())
+    }
+
+    /// A launch of this configuration (port not yet chosen) in a fresh directory.
+    fn prepare(&self, prefix: &str, extra_args: Vec<String>) -> io::Result<(Launch, TempDir)> {
+        let binary = match &self.binary {
+            Some(binary) => binary.clone(),
             None => find_binary(
                 std::env::var_os(NATS_SERVER_ENV),
                 std::env::var_os("PATH"),
                 &[Path::new(DEBIAN_BINARY)],
             )?,
         };
-        let dir = TempDir::new("csp-nats")?;
+        let dir = TempDir::new(prefix)?;
         let store_dir = dir.path().join("store");
         fs::create_dir(&store_dir)?;
-        let config_file = match self.max_payload {
-            None => None,
-            Some(bytes) => {
+        let max_payload = self
+            .max_payload
+            .map(|bytes| format!("max_payload: {bytes}\n"))
+            .unwrap_or_default();
+        let config_file = match &self.deploy {
+            Some((source, file)) => {
+                let copy = dir.path().join("conf");
+                copy_confs(source, &copy)?;
+                let path = copy.join(file);
+                // The store is this server's (`-sd`): the server refuses a second one.
+                let text: String = fs::read_to_string(&path)?
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("store_dir"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                fs::write(&path, text + &max_payload)?;
+                Some(path)
+            }
+            None if max_payload.is_empty() => None,
+            None => {
                 let path = dir.path().join("nats-server.conf");
-                fs::write(&path, format!("max_payload: {bytes}\n"))?;
+                fs::write(&path, max_payload)?;
                 Some(path)
             }
         };
@@ -114,8 +163,8 @@ impl NatsServerBuilder {
             .path()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "csp-nats".into());
-        let mut launch = Launch {
+            .unwrap_or_else(|| prefix.into());
+        let launch = Launch {
             binary,
             port: 0,
             name,
@@ -123,24 +172,149 @@ impl NatsServerBuilder {
             log_path: dir.path().join("nats-server.log"),
             config_file,
             ready_timeout: self.ready_timeout,
+            extra_args,
+            env: self.env.clone(),
+            probe_user: self.probe_user.clone(),
         };
+        Ok((launch, dir))
+    }
+}
 
-        let mut last_error = None;
-        for _ in 0..PORT_ATTEMPTS {
-            launch.port = free_port()?;
-            match launch.start() {
-                Ok(child) => {
-                    return Ok(NatsServer {
-                        launch,
-                        child: Mutex::new(Some(child)),
-                        _dir: dir,
-                    })
-                }
-                Err(StartFailure::PortTaken(e)) => last_error = Some(e),
-                Err(StartFailure::Other(e)) => return Err(e),
+/// Starts `launch` on a free port, trying another when the one picked is taken meanwhile;
+/// `args_for(port)` adds arguments that depend on the port.
+fn start_on_free_port(
+    mut launch: Launch,
+    dir: TempDir,
+    args_for: impl Fn(u16) -> Vec<String>,
+) -> io::Result<NatsServer> {
+    let base = launch.extra_args.clone();
+    let mut last_error = None;
+    for _ in 0..PORT_ATTEMPTS {
+        launch.port = free_port()?;
+        launch.extra_args = base.iter().cloned().chain(args_for(launch.port)).collect();
+        match launch.start() {
+            Ok(child) => {
+                return Ok(NatsServer {
+                    launch,
+                    child: Mutex::new(Some(child)),
+                    _dir: dir,
+                })
+            }
+            Err(StartFailure::PortTaken(e)) => last_error = Some(e),
+            Err(StartFailure::Other(e)) => return Err(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("nats-server did not start")))
+}
+
+/// Copies the `.conf` files of `from` (recursively) to `to`.
+fn copy_confs(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            copy_confs(&path, &to.join(entry.file_name()))?;
+        } else if path.extension().is_some_and(|e| e == "conf") {
+            fs::copy(&path, to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A JetStream cluster of private `nats-server`s on loopback ports, each a [`NatsServer`] that a
+/// test kills and restarts on its own, to lose a stream's leader mid-story.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes configured by `builder` (a deploy config's `cluster` block gives way
+    /// to this cluster's own ports and routes) and returns once every node answers clients.
+    /// Blocks the calling thread; then [`NatsCluster::wait_for_jetstream`].
+    pub fn start(builder: NatsServerBuilder, size: usize) -> io::Result<NatsCluster> {
+        let mut cluster_ports = Vec::new();
+        while cluster_ports.len() < size {
+            let port = free_port()?;
+            if !cluster_ports.contains(&port) {
+                cluster_ports.push(port);
             }
         }
-        Err(last_error.unwrap_or_else(|| io::Error::other("nats-server did not start")))
+        let mut nodes = Vec::new();
+        for (i, own) in cluster_ports.iter().enumerate() {
+            let routes = cluster_ports
+                .iter()
+                .filter(|p| *p != own)
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let args = vec![
+                "--cluster_name".to_string(),
+                "csp".to_string(),
+                "--cluster".to_string(),
+                format!("nats://127.0.0.1:{own}"),
+                "--routes".to_string(),
+                routes,
+            ];
+            let (launch, dir) = builder.prepare(&format!("csp-nats-node{}", i + 1), args)?;
+            nodes.push(start_on_free_port(launch, dir, |_| Vec::new())?);
+        }
+        Ok(NatsCluster { nodes })
+    }
+
+    /// Waits until JetStream answers on every running node (the cluster has a meta leader).
+    pub async fn wait_for_jetstream(&self) -> io::Result<()> {
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            node.wait_for_jetstream().await?;
+        }
+        Ok(())
+    }
+
+    /// The nodes, in start order.
+    pub fn nodes(&self) -> &[NatsServer] {
+        &self.nodes
+    }
+
+    /// Every node's URL, comma-separated: what a client is given to reach whichever is up.
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The index of the node leading `stream`'s replicas, asked of any running node.
+    pub async fn stream_leader(&self, stream: &str) -> io::Result<usize> {
+        let mut last = String::from("no node running");
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            let info = async {
+                let client = node.probe_client().await?;
+                let reply = client
+                    .request(format!("$JS.API.STREAM.INFO.{stream}"), Default::default())
+                    .await
+                    .map_err(|e| format!("stream info: {e}"))?;
+                let info: serde_json::Value = serde_json::from_slice(&reply.payload)
+                    .map_err(|e| format!("stream info reply: {e}"))?;
+                info["cluster"]["leader"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("no leader in {info}"))
+            };
+            match tokio::time::timeout(Duration::from_secs(5), info).await {
+                Ok(Ok(leader)) => {
+                    return self
+                        .nodes
+                        .iter()
+                        .position(|n| n.launch.name == leader)
+                        .ok_or_else(|| io::Error::other(format!("leader {leader} is not ours")))
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => last = "no answer within 5 s".into(),
+            }
+        }
+        Err(io::Error::other(format!("no leader for {stream}: {last}")))
     }
 }
 
@@ -170,6 +344,9 @@ impl NatsServer {
             binary: None,
             max_payload: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            deploy: None,
+            env: Vec::new(),
+            probe_user: None,
         }
     }
 
@@ -269,9 +446,7 @@ impl NatsServer {
         let mut last_error = String::from("no attempt");
         while Instant::now() < deadline {
             let attempt = async {
-                let client = async_nats::connect(&url)
-                    .await
-                    .map_err(|e| format!("connect: {e}"))?;
+                let client = self.probe_client().await?;
                 let reply = client
                     .request("$JS.API.INFO", Default::default())
                     .await
@@ -293,6 +468,20 @@ impl NatsServer {
                 log_tail(&self.launch.log_path, 0)
             ),
         ))
+    }
+
+    /// A client for readiness probes and cluster questions, as the probe user if there is one.
+    async fn probe_client(&self) -> Result<async_nats::Client, String> {
+        let options = match &self.launch.probe_user {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        options
+            .connect(self.url())
+            .await
+            .map_err(|e| format!("connect: {e}"))
     }
 
     /// The process handle. A panic while it was locked cannot leave it inconsistent (every
@@ -319,6 +508,10 @@ struct Launch {
     log_path: PathBuf,
     config_file: Option<PathBuf>,
     ready_timeout: Duration,
+    /// Arguments after the standard ones (a cluster node's ports and routes).
+    extra_args: Vec<String>,
+    env: Vec<(String, String)>,
+    probe_user: Option<(String, String)>,
 }
 
 /// Why a start failed: the port was taken (worth retrying on another), or anything else.
@@ -374,6 +567,8 @@ impl Launch {
             .arg("-js")
             .arg("-sd")
             .arg(&self.store_dir)
+            .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -620,6 +815,9 @@ mod tests {
             log_path: dir.path().join("log"),
             config_file: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+            probe_user: None,
         };
         match launch.start() {
             Err(StartFailure::PortTaken(e)) => assert_eq!(e.kind(), io::ErrorKind::AddrInUse),
