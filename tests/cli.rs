@@ -275,6 +275,59 @@ async fn up_serves_every_service_over_nats_and_stops_cleanly() {
             }
         }
 
+        // K9 from the command line: a device list imported, the plan read (deadline 180 days
+        // after the last KMS activation; due_soon within 30 days, overdue past it), a MAK
+        // deployed on the overdue device completing it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        let days_ago = |d: i64| csp_events::Timestamp::from_micros(now - d * 86_400_000_000);
+        let devices = root.path().join("devices.csv");
+        std::fs::write(
+            &devices,
+            format!(
+                "device,last_kms_activation\nsrv-new,{}\nsrv-soon,{}\nsrv-late,{}\n",
+                days_ago(10),
+                days_ago(170),
+                days_ago(200)
+            ),
+        )
+        .unwrap();
+        let whose = [
+            "--partner", PARTNER, "--customer", CUSTOMER, "--nats", url.as_str(), "--data", dir.as_str(),
+        ];
+        let file = devices.display().to_string();
+        let mut args = vec!["migrate", "import", "--file", file.as_str()];
+        args.extend(whose);
+        let out = csp(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("3 devices imported"), "{}", text(&out.stdout));
+        let mut args = vec!["migrate", "deployed", "--device", "srv-late"];
+        args.extend(whose);
+        let out = csp(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "srv-late: completed");
+        let mut args = vec!["migrate", "plan"];
+        args.extend(whose);
+        let out = csp(&args, None);
+        let plan = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let state = |device: &str| {
+            plan.lines()
+                .find(|l| l.starts_with(device))
+                .unwrap_or_else(|| panic!("{device} not in the plan:\n{plan}"))
+                .to_string()
+        };
+        assert!(state("srv-new").ends_with(" ok"), "{plan}");
+        assert!(state("srv-soon").contains(" due_soon"), "{plan}");
+        assert!(state("srv-late").contains(" completed (MAK deployed"), "{plan}");
+        let mut args = vec!["migrate", "plan", "--customer", "nobody.example", "--partner", PARTNER];
+        args.extend(["--nats", url.as_str(), "--data", dir.as_str()]);
+        let out = csp(&args, None);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("get_migration_plan: not_found"), "{}", text(&out.stderr));
+
         unsafe {
             libc::kill(up.id() as i32, libc::SIGTERM);
         }

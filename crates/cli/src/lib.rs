@@ -12,6 +12,7 @@ mod deploy;
 mod invoice;
 mod keys;
 mod log_cmd;
+mod migrate;
 mod registry;
 mod replay;
 mod sample;
@@ -96,6 +97,12 @@ enum Command {
         #[command(subcommand)]
         which: catalog_cmd::CatalogCommand,
     },
+    /// A customer's VL→CSP migration (K9): import its device list, read the plan (each
+    /// device's deadline and state now), record a MAK deployed on a device.
+    Migrate {
+        #[command(subcommand)]
+        which: migrate::MigrateCommand,
+    },
     /// Deployment steps an administrator runs once per installation (and after an upgrade
     /// that says so): the JetStream streams.
     Deploy {
@@ -170,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Audit { which } => audit::run(which),
         Command::Catalog { which } => catalog_cmd::run(which),
         Command::Deploy { which } => deploy::run(which),
+        Command::Migrate { which } => migrate::run(which),
         Command::Bench {
             which: BenchCommand::Eventlog(args),
         } => bench::eventlog::run(args),
