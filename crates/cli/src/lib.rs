@@ -131,6 +131,10 @@ enum BenchCommand {
     /// The billing service: ordering's events folded into invoices, beside the raw replay of
     /// the same log; a 100,000-line month rendered as the reconciliation CSV.
     Billing(bench::billing::Args),
+    /// Rule C1: the four services as separate processes on NATS; the time from a cancel reply
+    /// to the key refused, the refund on the invoice preview and the cancellation in the audit
+    /// log, each polled every few milliseconds, over many cancellations.
+    Consistency(bench::consistency::Args),
     /// The audit service: ordering's events appended to audit's tree, durable, beside raw
     /// JetStream (ceiling); inclusion proofs over a 1M-leaf tree.
     Audit(bench::audit::Args),
@@ -196,6 +200,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             which: BenchCommand::Audit(args),
         } => bench::audit::run(args),
+        Command::Bench {
+            which: BenchCommand::Consistency(args),
+        } => bench::consistency::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

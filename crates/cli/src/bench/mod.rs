@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod billing;
 pub mod bus;
+pub mod consistency;
 pub mod entitlement;
 pub mod eventlog;
 pub mod ordering;
