@@ -141,6 +141,59 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
             let out = csp(&["replay", service, "--json", "--data", &dir], None);
             assert!(out.status.success(), "{service}: {}", text(&out.stderr));
         }
+        // What a role may read, read by the operator from the stopped system's data (B10, A3):
+        // the same invoice and activity log the story printed, computed by the same queries.
+        let partner = story
+            .lines()
+            .find_map(|l| l.split("  partner ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the story names the partner")
+            .to_string();
+        let out = csp(
+            &[
+                "invoice",
+                "--offline",
+                "--data",
+                &dir,
+                "--partner",
+                &partner,
+                "--month",
+                "2026-03",
+                "--currency",
+                "USD",
+            ],
+            None,
+        );
+        let invoice = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            invoice.contains("total  9555.45 USD") && invoice.contains("(issued)"),
+            "{invoice}"
+        );
+        let out = csp(
+            &[
+                "audit",
+                "activity",
+                "--offline",
+                "--data",
+                &dir,
+                "--partner",
+                &partner,
+                "--from",
+                "2026-03-01T00:00:00Z",
+                "--to",
+                "2027-04-01T00:00:00Z",
+                "--csv",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).lines().count(),
+            5,
+            "a header and four records: {}",
+            text(&out.stdout)
+        );
         // The operator's check of the stopped system: the audit log against every producer's.
         let out = csp(&["audit", "verify", "--data", &dir], None);
         let report = text(&out.stdout);

@@ -464,3 +464,38 @@ async fn clock_moved(changes: &mut Option<watch::Receiver<Timestamp>>) {
         *changes = None;
     }
 }
+
+/// Answers the query `name` (its JSON body) as `actor` at `now` against `state` — a stopped
+/// service's log folded by [`replay`] — with the very function the running service answers it
+/// with: how an operator's tool reads a stopped service's data offline (`csp invoice
+/// --offline`). Internal endpoints and commands are refused: offline, nothing is recorded.
+pub fn ask_offline<S: Service>(
+    state: &S::State,
+    config: &S::Config,
+    name: &str,
+    body: &[u8],
+    actor: csp_events::Actor,
+    now: Timestamp,
+) -> Result<serde_json::Value, csp_events::ApiError> {
+    use crate::service::{Access, Handler};
+    use csp_events::{ApiError, ErrorCode};
+    let table = S::endpoints();
+    let endpoint = table.list.iter().find(|e| e.name == name).ok_or_else(|| {
+        ApiError::new(ErrorCode::NotFound, format!("{} has no {name:?}", S::NAME))
+    })?;
+    match &endpoint.handler {
+        Handler::Query(run) if endpoint.access != Access::Internal => {
+            let ctx = csp_events::kernel::Context {
+                now,
+                actor,
+                seed: uuid::Uuid::now_v7(),
+                entropy: [0; 32],
+            };
+            run(state, config, body, &ctx)
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{name} is not a query a stopped service answers"),
+        )),
+    }
+}

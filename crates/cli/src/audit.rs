@@ -77,6 +77,11 @@ pub struct ActivityArgs {
     /// Print CSV instead of a table.
     #[arg(long)]
     csv: bool,
+    /// Read the stopped audit service's log under `--data` instead of asking a running system:
+    /// the log folded as `csp replay audit` folds it, the records selected by the very query
+    /// code the service answers with. No token: whoever reads the disk reads it all.
+    #[arg(long)]
+    offline: bool,
     #[command(flatten)]
     reach: Reach,
     /// How long to wait for each reply, in seconds.
@@ -301,16 +306,20 @@ fn render_report(r: &VerifyReport) -> String {
 
 /// Runs `csp audit activity`.
 fn activity(args: ActivityArgs) -> anyhow::Result<()> {
-    let token = args
-        .reach
-        .bearer(ActorKind::Partner, args.partner, &[Role::GlobalAdmin])?;
-    let records = block_on(async {
-        let client = Client::new(
-            args.reach.connect().await?,
-            Duration::from_secs(args.timeout),
-        );
-        all_activity(&client, &token, args.partner, args.from, args.to).await
-    })?;
+    let records = if args.offline {
+        offline_activity(&args.reach.data, args.partner, args.from, args.to)?
+    } else {
+        let token = args
+            .reach
+            .bearer(ActorKind::Partner, args.partner, &[Role::GlobalAdmin])?;
+        block_on(async {
+            let client = Client::new(
+                args.reach.connect().await?,
+                Duration::from_secs(args.timeout),
+            );
+            all_activity(&client, &token, args.partner, args.from, args.to).await
+        })?
+    };
     if args.csv {
         print!("{}", activity_csv(&records)?);
     } else {
@@ -319,7 +328,24 @@ fn activity(args: ActivityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every record of `partner`'s activity log in the range, every page joined.
+/// The first page of `partner`'s activity in the range, then each following one.
+fn activity_query(
+    partner: TenantId,
+    from: Timestamp,
+    to: Timestamp,
+    after: Option<String>,
+) -> GetActivity {
+    GetActivity {
+        partner: Some(partner),
+        from,
+        to,
+        after,
+        limit: Some(1000),
+    }
+}
+
+/// Every record of `partner`'s activity log in the range, from a running system, every page
+/// joined.
 pub(crate) async fn all_activity(
     client: &Client,
     token: &str,
@@ -334,15 +360,57 @@ pub(crate) async fn all_activity(
             .query(
                 csp_events::audit::SERVICE,
                 token,
-                &GetActivity {
-                    partner: Some(partner),
-                    from,
-                    to,
-                    after: after.take(),
-                    limit: Some(1000),
-                },
+                &activity_query(partner, from, to, after.take()),
             )
             .await?;
+        records.extend(page.records);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(records),
+        }
+    }
+}
+
+/// The same from the stopped audit service's log under `data`, as `partner`'s global admin.
+fn offline_activity(
+    data: &Path,
+    partner: TenantId,
+    from: Timestamp,
+    to: Timestamp,
+) -> anyhow::Result<Vec<ActivityRecord>> {
+    use csp_audit::service::AuditService;
+    let dir = crate::replay::find_log(data, csp_events::audit::SERVICE)?;
+    let log = open(&dir)?;
+    let applied = csp_bus::runtime::replay::<AuditService>(&log).context("replaying")?;
+    // Reading the log signs nothing: a key of the moment stands in for the checkpoint key.
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let config = csp_audit::config::Config::new(
+        csp_audit::checkpoint::CheckpointKey::from_seed("offline", &seed),
+        Duration::from_secs(3600),
+    );
+    let actor = csp_events::Actor {
+        kind: ActorKind::Partner,
+        tenant: partner,
+        user: "csp-audit-activity-offline".into(),
+        roles: vec![Role::GlobalAdmin],
+    };
+    let now = Timestamp::from_micros(chrono::Utc::now().timestamp_micros());
+    let mut records = Vec::new();
+    let mut after = None;
+    loop {
+        let body = serde_json::to_vec(&activity_query(partner, from, to, after.take()))?;
+        let page = csp_bus::runtime::ask_offline::<AuditService>(
+            &applied.state,
+            &config,
+            "get_activity",
+            &body,
+            actor.clone(),
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("get_activity: {}", e.message))?;
+        let page: ActivityPage =
+            serde_json::from_value(page).context("the answer is not audit's")?;
         records.extend(page.records);
         match page.next {
             Some(next) => after = Some(next),

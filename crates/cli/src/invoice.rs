@@ -16,6 +16,8 @@ use csp_events::{ActorKind, Role, TenantId};
 use serde_json::Value;
 
 use crate::send::{Client, Reach};
+use csp_billing::service::BillingService;
+use csp_bus::Service;
 
 /// Arguments of `csp invoice`.
 #[derive(clap::Args)]
@@ -32,6 +34,11 @@ pub struct InvoiceArgs {
     /// Print the reconciliation file (CSV, 46 columns) instead of the table.
     #[arg(long)]
     csv: bool,
+    /// Read the stopped billing service's log under `--data` instead of asking a running
+    /// system: its state folded as `csp replay billing` folds it, the invoice computed by the
+    /// very query code the service answers with. No token: whoever reads the disk reads it all.
+    #[arg(long)]
+    offline: bool,
     #[command(flatten)]
     reach: Reach,
     /// How long to wait for each reply, in seconds.
@@ -39,10 +46,22 @@ pub struct InvoiceArgs {
     timeout: u64,
 }
 
-/// A billing query client with its token: `csp invoice` and the demo.
+/// Billing's queries, answered by a running system (as a token's actor) or, offline, by a
+/// stopped service's folded log: `csp invoice` and the demo.
 pub(crate) struct Billing {
-    client: Client,
-    token: String,
+    source: Source,
+}
+
+enum Source {
+    Remote {
+        client: Client,
+        token: String,
+    },
+    Offline {
+        state: Box<<BillingService as Service>::State>,
+        config: Box<<BillingService as Service>::Config>,
+        actor: csp_events::Actor,
+    },
 }
 
 /// Which invoice.
@@ -56,32 +75,85 @@ pub(crate) struct Which {
 impl Billing {
     /// A client asking as `token`'s actor.
     pub(crate) fn new(client: Client, token: String) -> Billing {
-        Billing { client, token }
+        Billing {
+            source: Source::Remote { client, token },
+        }
+    }
+
+    /// The stopped billing service's log under `data`, folded, read as `partner`'s
+    /// billing admin.
+    pub(crate) fn offline(data: &std::path::Path, partner: TenantId) -> anyhow::Result<Billing> {
+        let dir = crate::replay::find_log(data, csp_events::billing::SERVICE)?;
+        let log = csp_eventlog::EventLog::open(&dir, csp_eventlog::LogOptions::default())
+            .with_context(|| {
+                format!(
+                    "cannot open the log at {} (is billing still running?)",
+                    dir.display()
+                )
+            })?;
+        let applied = csp_bus::runtime::replay::<BillingService>(&log).context("replaying")?;
+        Ok(Billing {
+            source: Source::Offline {
+                state: Box::new(applied.state),
+                config: Box::new(crate::serve::BillingArgs::default().config()),
+                actor: csp_events::Actor {
+                    kind: ActorKind::Partner,
+                    tenant: partner,
+                    user: "csp-invoice-offline".into(),
+                    roles: vec![Role::BillingAdmin],
+                },
+            },
+        })
     }
 
     async fn ask<Q: QueryBody>(&self, q: &Q) -> anyhow::Result<Q::Reply> {
-        self.client
-            .query(csp_events::billing::SERVICE, &self.token, q)
-            .await
+        match &self.source {
+            Source::Remote { client, token } => {
+                client.query(csp_events::billing::SERVICE, token, q).await
+            }
+            Source::Offline {
+                state,
+                config,
+                actor,
+            } => {
+                let body = serde_json::to_vec(q)?;
+                let now = csp_events::Timestamp::from_micros(chrono::Utc::now().timestamp_micros());
+                let v = csp_bus::runtime::ask_offline::<BillingService>(
+                    state,
+                    config,
+                    Q::NAME,
+                    &body,
+                    actor.clone(),
+                    now,
+                )
+                .map_err(|e| anyhow::anyhow!("{}: {}", Q::NAME, e.message))?;
+                serde_json::from_value(v)
+                    .with_context(|| format!("the answer to {} is not billing's", Q::NAME))
+            }
+        }
     }
 }
 
 /// Runs `csp invoice`.
 pub fn run(args: InvoiceArgs) -> anyhow::Result<()> {
-    let token = args
-        .reach
-        .bearer(ActorKind::Partner, args.partner, &[Role::BillingAdmin])?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let which = Which {
+        partner: args.partner,
+        month: args.month,
+        currency: args.currency,
+    };
     let text = rt.block_on(async {
-        let bus = args.reach.connect().await?;
-        let billing = Billing::new(Client::new(bus, Duration::from_secs(args.timeout)), token);
-        let which = Which {
-            partner: args.partner,
-            month: args.month,
-            currency: args.currency,
+        let billing = if args.offline {
+            Billing::offline(&args.reach.data, args.partner)?
+        } else {
+            let token =
+                args.reach
+                    .bearer(ActorKind::Partner, args.partner, &[Role::BillingAdmin])?;
+            let bus = args.reach.connect().await?;
+            Billing::new(Client::new(bus, Duration::from_secs(args.timeout)), token)
         };
         match args.csv {
             true => billing.csv(which).await,
