@@ -12,14 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
-use base64::Engine as _;
 use csp_auth::DevIssuer;
-use csp_events::entitlement::PoolRef;
-use csp_events::market::{ProductId, SkuId};
-use csp_events::{ActorKind, ImportId, Role, TenantId};
+use csp_events::{ActorKind, Role, TenantId};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::bench::entitlement::{generate_sql_key, import_sql_keys};
 use crate::bench::header;
 use crate::bench::ordering::{ms, request};
 
@@ -38,9 +36,9 @@ pub struct Args {
 }
 
 const SERVICES: [&str; 4] = ["ordering", "entitlement", "billing", "audit"];
-const PRODUCT: &str = "sql-server-2022-standard";
-const SKU: &str = "2-core-p1y";
-const VERSION: &str = "SQL Server 2022";
+const PRODUCT: &str = crate::bench::entitlement::POOL.0;
+const SKU: &str = crate::bench::entitlement::POOL.1;
+const VERSION: &str = crate::bench::entitlement::POOL.2;
 
 /// The four `csp serve` processes, stopped (SIGTERM) when dropped.
 struct Services(Vec<Child>);
@@ -245,7 +243,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         )
     };
     let operator = platform(Role::Operator);
-    import_keys(&conn, &platform(Role::Importer), args.cancellations).await?;
+    import_sql_keys(&conn, &platform(Role::Importer), args.cancellations).await?;
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     let preview = json!({ "month": month, "currency": "USD" }).to_string();
 
@@ -362,41 +360,6 @@ fn kinds(reply: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Fills the pool with one key per cancellation, sealed to entitlement's import key.
-async fn import_keys(conn: &async_nats::Client, importer: &str, n: u64) -> anyhow::Result<()> {
-    let pool = PoolRef {
-        product: ProductId::new(PRODUCT).map_err(anyhow::Error::msg)?,
-        sku: SkuId::new(SKU).map_err(anyhow::Error::msg)?,
-        version: VERSION.into(),
-    };
-    let key = request(
-        conn,
-        "csp.qry.entitlement.get_import_key",
-        importer,
-        "{}".into(),
-    )
-    .await?;
-    let public: [u8; 32] = key["result"]["public_key"]
-        .as_str()
-        .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
-        .and_then(|k| k.try_into().ok())
-        .context("the import key")?;
-    let count = usize::try_from(n).context("too many cancellations")?;
-    let file = csp_entitlement::import::generate(&[(&pool, count)]).context("no randomness")?;
-    for chunk in csp_entitlement::import::chunks(public, ImportId(Uuid::now_v7()), &file, "bench")?
-    {
-        let r = request(
-            conn,
-            "csp.cmd.entitlement.import_keys",
-            importer,
-            serde_json::to_string(&chunk)?,
-        )
-        .await?;
-        ensure!(r["ok"] == true, "import_keys: {r}");
-    }
-    Ok(())
-}
-
 /// A fresh partner and customer, a SQL Server subscription, its key generated and shown, its
 /// charge on the preview: everything the cancellation will undo, already everywhere.
 async fn prepare(
@@ -443,24 +406,7 @@ async fn prepare(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let generate = json!({"request_id": "g", "customer": customer, "entitlement": subscription,
-        "version": VERSION, "language": "English", "file_type": "ISO (x64)"})
-    .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = request(
-            conn,
-            "csp.cmd.entitlement.generate_keys",
-            &agent,
-            generate.clone(),
-        )
-        .await?;
-        if r["ok"] == true {
-            break;
-        }
-        ensure!(Instant::now() < deadline, "generate_keys: {r}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    generate_sql_key(conn, &agent, customer, &subscription).await?;
     let key_body =
         json!({"customer": customer, "entitlement": subscription, "version": VERSION}).to_string();
     let r = request(
@@ -471,6 +417,7 @@ async fn prepare(
     )
     .await?;
     ensure!(r["ok"] == true, "get_key before the cancellation: {r}");
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = request(
             conn,

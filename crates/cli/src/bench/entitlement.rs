@@ -120,36 +120,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
         3600,
         now,
     );
-    let pool = PoolRef {
-        product: ProductId::new("sql-server-2022-standard").map_err(anyhow::Error::msg)?,
-        sku: SkuId::new("2-core-p1y").map_err(anyhow::Error::msg)?,
-        version: "SQL Server 2022".into(),
-    };
-    let key = request(
-        &conn,
-        "csp.qry.entitlement.get_import_key",
-        &importer,
-        "{}".into(),
-    )
-    .await?;
-    let public: [u8; 32] = key["result"]["public_key"]
-        .as_str()
-        .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
-        .and_then(|k| k.try_into().ok())
-        .context("the import key")?;
-    let file = csp_entitlement::import::generate(&[(&pool, args.clients as usize)])
-        .context("no randomness")?;
-    for chunk in csp_entitlement::import::chunks(public, ImportId(Uuid::now_v7()), &file, "bench")?
-    {
-        let r = request(
-            &conn,
-            "csp.cmd.entitlement.import_keys",
-            &importer,
-            serde_json::to_string(&chunk)?,
-        )
-        .await?;
-        ensure!(r["ok"] == true, "import_keys: {r}");
-    }
+    import_sql_keys(&conn, &importer, args.clients).await?;
 
     // One partner, customer and SQL Server subscription per client, its key generated.
     eprintln!("  setting up {} customers ...", args.clients);
@@ -189,23 +160,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let generate = json!({"request_id": "g", "customer": customer, "entitlement": sub,
-            "version": "SQL Server 2022", "language": "English", "file_type": "ISO (x64)"});
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = request(
-                &conn,
-                "csp.cmd.entitlement.generate_keys",
-                &token,
-                generate.to_string(),
-            )
-            .await?;
-            if r["ok"] == true {
-                break;
-            }
-            ensure!(Instant::now() < deadline, "generate_keys: {r}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        generate_sql_key(&conn, &token, customer, &sub).await?;
         let body = json!({"customer": customer, "entitlement": sub, "version": "SQL Server 2022"})
             .to_string();
         let own = connections[(c % args.connections) as usize].clone();
@@ -230,6 +185,78 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
     eprintln!("  appending to a bare log ...");
     let ceiling = bare_log(&dir.join("ceiling"), args, size).await?;
     Ok((views, ceiling, size))
+}
+
+/// The SQL Server pool every key bench draws from.
+pub(crate) const POOL: (&str, &str, &str) =
+    ("sql-server-2022-standard", "2-core-p1y", "SQL Server 2022");
+
+/// Fills the SQL Server pool with `n` generated keys, sealed to entitlement's import key and
+/// sent in chunks, as `csp keys import` sends a file.
+pub(crate) async fn import_sql_keys(
+    conn: &async_nats::Client,
+    importer: &str,
+    n: u64,
+) -> anyhow::Result<()> {
+    let pool = PoolRef {
+        product: ProductId::new(POOL.0).map_err(anyhow::Error::msg)?,
+        sku: SkuId::new(POOL.1).map_err(anyhow::Error::msg)?,
+        version: POOL.2.into(),
+    };
+    let key = request(
+        conn,
+        "csp.qry.entitlement.get_import_key",
+        importer,
+        "{}".into(),
+    )
+    .await?;
+    let public: [u8; 32] = key["result"]["public_key"]
+        .as_str()
+        .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+        .and_then(|k| k.try_into().ok())
+        .context("the import key")?;
+    let count = usize::try_from(n).context("too many keys")?;
+    let file = csp_entitlement::import::generate(&[(&pool, count)]).context("no randomness")?;
+    for chunk in csp_entitlement::import::chunks(public, ImportId(Uuid::now_v7()), &file, "bench")?
+    {
+        let r = request(
+            conn,
+            "csp.cmd.entitlement.import_keys",
+            importer,
+            serde_json::to_string(&chunk)?,
+        )
+        .await?;
+        ensure!(r["ok"] == true, "import_keys: {r}");
+    }
+    Ok(())
+}
+
+/// Generates the key of `subscription`'s entitlement, waiting (30 s at most) for entitlement
+/// to have consumed the order.
+pub(crate) async fn generate_sql_key(
+    conn: &async_nats::Client,
+    token: &str,
+    customer: TenantId,
+    subscription: &str,
+) -> anyhow::Result<()> {
+    let generate = json!({"request_id": "g", "customer": customer, "entitlement": subscription,
+        "version": POOL.2, "language": "English", "file_type": "ISO (x64)"})
+    .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = request(
+            conn,
+            "csp.cmd.entitlement.generate_keys",
+            token,
+            generate.clone(),
+        )
+        .await?;
+        if r["ok"] == true {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "generate_keys: {r}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn drive(
