@@ -437,18 +437,23 @@ fn roles(r: &ActivityRecord) -> String {
 
 /// The activity log as a table.
 pub(crate) fn activity_table(records: &[ActivityRecord]) -> String {
+    let users: Vec<String> = records
+        .iter()
+        .map(|r| format!("{} ({})", r.by.user, roles(r)))
+        .collect();
+    let width = users.iter().map(String::len).max().unwrap_or(0).max(12);
     let mut out = format!(
-        "{:<21} {:<36} {:<10} {:<8} {:<28} {}\n",
+        "{:<21} {:<36} {:<10} {:<8} {:<width$} {}\n",
         "when (UTC)", "customer", "action", "refused", "user (roles)", "product"
     );
-    for r in records {
+    for (r, user) in records.iter().zip(users) {
         out.push_str(&format!(
-            "{:<21} {:<36} {:<10} {:<8} {:<28} {}\n",
+            "{:<21} {:<36} {:<10} {:<8} {:<width$} {}\n",
             r.at.to_string(),
             r.customer.map_or("-".to_string(), |c| c.to_string()),
             action(r),
             if r.refused { "REFUSED" } else { "" },
-            format!("{} ({})", r.by.user, roles(r)),
+            user,
             r.product_name
                 .clone()
                 .or_else(|| r.item.clone())

@@ -21,7 +21,8 @@ use crate::token::{parse_kind, parse_role};
 /// Arguments of `csp send`.
 #[derive(clap::Args)]
 pub struct SendArgs {
-    /// The service: `ordering`, `entitlement` or `billing` (or a runtime test service: `counter`, `counter-b`).
+    /// The service: `ordering`, `entitlement`, `billing` or `audit` (or a runtime test service:
+    /// `counter`, `counter-b`).
     service: String,
     /// A command or query of that service (e.g. `place_order`, `get_orders`), or one of the
     /// runtime's own: `status`, `clock` (operators), `events_from` (services only).
