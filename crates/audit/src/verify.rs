@@ -36,8 +36,11 @@ pub struct Verification {
     tree: Tree,
     heads: Vec<(u64, CheckpointSigned)>,
     findings: Vec<Finding>,
-    /// Per producer, the outbox positions of its leaves, in leaf order, and their leaf indexes.
-    published: BTreeMap<String, Vec<(u64, u64)>>,
+    /// What is worth saying but breaks nothing (events a producer's restore lost).
+    notes: Vec<String>,
+    /// Per producer, the outbox positions (epoch, seq) of its leaves, in leaf order, and their
+    /// leaf indexes.
+    published: BTreeMap<String, Vec<(uuid::Uuid, u64, u64)>>,
 }
 
 impl Verification {
@@ -49,6 +52,7 @@ impl Verification {
             tree: Tree::new(),
             heads: Vec::new(),
             findings: Vec::new(),
+            notes: Vec::new(),
             published: BTreeMap::new(),
         }
     }
@@ -80,7 +84,7 @@ impl Verification {
             self.published
                 .entry(producer.to_string())
                 .or_default()
-                .push((pos.seq, index));
+                .push((pos.epoch, pos.seq, index));
         }
     }
 
@@ -107,21 +111,50 @@ impl Verification {
         self.findings.push(Finding { index, what });
     }
 
-    /// Checks `producer`'s own published events, as its log holds them in outbox order (`seq`,
-    /// the bytes it published), against the audit log's copies: each present once, in order,
-    /// the same bytes.
+    /// Checks `producer`'s own published events, as its log stores them in outbox order (`seq`,
+    /// the stored bytes), against the audit log's copies: each present once, in order, the
+    /// same bytes as the producer published them. `epochs` is the producer log's epoch history
+    /// (each epoch with the first outbox seq it assigned). A copy says which epoch published it:
+    /// an epoch the producer had, not yet ended at that seq (a restored log republishes, under
+    /// its new epoch, what it recorded but had not published before its backup). A copy of an
+    /// ended epoch at or past the seq the next one started from is an event published before a
+    /// restore that the restored log no longer holds: kept by audit, as it should be, and
+    /// noted, not a fault.
     pub fn producer<'a>(
         &mut self,
         producer: &str,
-        published: impl IntoIterator<Item = (u64, Vec<u8>)>,
+        epochs: &[(uuid::Uuid, u64)],
+        stored: impl IntoIterator<Item = (u64, Vec<u8>)>,
         leaves: impl Fn(u64) -> Option<&'a [u8]>,
     ) {
-        let copies = self.published.remove(producer).unwrap_or_default();
-        let mut copies = copies.into_iter();
-        for (seq, bytes) in published {
+        // `None`: an epoch the producer never had; `Some(None)`: its current one.
+        let ended_at = |epoch: uuid::Uuid| {
+            let k = epochs.iter().position(|(e, _)| *e == epoch)?;
+            Some(epochs.get(k + 1).map(|(_, from)| *from))
+        };
+        let all = self.published.remove(producer).unwrap_or_default();
+        let (lost, kept): (Vec<_>, Vec<_>) = all.into_iter().partition(
+            |(epoch, seq, _)| matches!(ended_at(*epoch), Some(Some(end)) if *seq >= end),
+        );
+        if let (Some(first), Some(last)) = (lost.first(), lost.last()) {
+            self.notes.push(format!(
+                "note: leaves {}..={} hold {} of {producer}'s events published before it was restored from a backup, which its restored log no longer holds",
+                first.2,
+                last.2,
+                lost.len()
+            ));
+        }
+        let mut copies = kept.into_iter();
+        for (seq, bytes) in stored {
             match copies.next() {
-                Some((copy_seq, index)) if copy_seq == seq => {
-                    if leaves(index) != Some(bytes.as_slice()) {
+                Some((epoch, copy_seq, index)) if copy_seq == seq => {
+                    let published = ended_at(epoch)
+                        .and_then(|_| {
+                            codec::with_outbox(&bytes, csp_events::OutboxPosition { seq, epoch })
+                                .ok()
+                        })
+                        .map(|(published, ..)| published);
+                    if published.is_none() || leaves(index) != published.as_deref() {
                         self.found(
                             Some(index),
                             format!(
@@ -130,7 +163,7 @@ impl Verification {
                         );
                     }
                 }
-                Some((copy_seq, index)) => {
+                Some((_, copy_seq, index)) => {
                     self.found(
                         Some(index),
                         format!(
@@ -143,7 +176,7 @@ impl Verification {
                 None => return,
             }
         }
-        if let Some((seq, index)) = copies.next() {
+        if let Some((_, seq, index)) = copies.next() {
             self.found(
                 Some(index),
                 format!(
@@ -167,6 +200,7 @@ impl Verification {
         let first_bad_index = self.findings.iter().find_map(|f| f.index);
         let ok = self.findings.is_empty() && consistent != Some(false);
         let mut findings: Vec<String> = self.findings.into_iter().map(|f| f.what).collect();
+        findings.append(&mut self.notes);
         if uncovered > 0 {
             findings.push(format!(
                 "note: the last {uncovered} leaves are not yet covered by a checkpoint"

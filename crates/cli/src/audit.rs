@@ -16,8 +16,7 @@ use base64::Engine as _;
 use csp_audit::verify::Verification;
 use csp_eventlog::{EventLog, LogOptions};
 use csp_events::audit::{ActivityPage, ActivityRecord, GetActivity, GetCheckpoint, VerifyReport};
-use csp_events::envelope::OutboxPosition;
-use csp_events::{codec, ActorKind, Role, TenantId, Timestamp};
+use csp_events::{ActorKind, Role, TenantId, Timestamp};
 
 use crate::send::{Client, Reach};
 use crate::serve::AuditArgs;
@@ -261,18 +260,12 @@ pub fn verify_log(
             continue;
         }
         let plog = open(&pdir)?;
-        let epoch = plog.epoch();
-        let published: Vec<(u64, Vec<u8>)> = plog
+        let stored: Vec<(u64, Vec<u8>)> = plog
             .read_outbox_from(1)
             .filter_map(Result::ok)
-            .filter_map(|r| {
-                let seq = r.outbox_seq?;
-                let (bytes, ..) =
-                    codec::with_outbox(r.bytes(), OutboxPosition { seq, epoch }).ok()?;
-                Some((seq, bytes))
-            })
+            .filter_map(|r| Some((r.outbox_seq?, r.bytes().to_vec())))
             .collect();
-        v.producer(producer, published, |i| {
+        v.producer(producer, plog.epochs(), stored, |i| {
             leaves.get(usize::try_from(i).ok()?).map(Vec::as_slice)
         });
     }

@@ -19,6 +19,9 @@ pub const NAME_END: u8 = 0xFF;
 pub const META: u8 = b'm';
 /// Meta name of the log epoch (a UUID v4 made when the log is created).
 pub const META_EPOCH: &str = "epoch";
+/// Meta name of the epoch history: each epoch the log has had, with the first outbox seq
+/// published under it (written when a restored log gets a new epoch).
+pub const META_EPOCHS: &str = "epochs";
 /// Meta name of the layout version, so a log of another layout is refused instead of misread.
 pub const META_LAYOUT: &str = "layout";
 /// Prefix of the meta names of durable named cursors (`m` + `cursor/` + name).

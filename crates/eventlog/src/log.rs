@@ -52,6 +52,9 @@ struct Inner {
     /// The dedupe, stream and outbox indexes (the writer changes them; reads consult them).
     index: Arc<SharedIndex>,
     epoch: Uuid,
+    /// Every epoch the log has had, oldest first, each with the first outbox seq published
+    /// under it.
+    epochs: Vec<(Uuid, u64)>,
     /// `Some` until drop; taking it closes the channel, which stops the writer.
     tx: Option<mpsc::Sender<AppendRequest>>,
     durable: watch::Receiver<Durable>,
@@ -130,14 +133,8 @@ impl EventLog {
         };
         // The metadata first: it refuses a directory that is not a log of this layout before
         // anything (such as the trees) is created in it.
-        let epoch = init_meta(&db, path, new_epoch)?;
+        let epoch = init_meta(&db, path)?;
         let trees = Trees::open(&db).map_err(|e| StorageError::sled("open trees", e))?;
-        // After the metadata (which may have been created or upgraded): its opening sync
-        // makes all of that stable before `open` returns.
-        let stable = Arc::new(
-            StableStorage::open(path, opts.durability, opts.flush_observer.clone())
-                .map_err(|e| StorageError::from_io("sync the log directory", e))?,
-        );
         let last_seq = writer::last_seq(&trees.events)?;
         let index = Arc::new(SharedIndex::new(trees.events.clone()));
         let last_outbox = match writer::recent_outbox_seq(&trees.events, RECENT_PAGES)? {
@@ -147,6 +144,18 @@ impl EventLog {
             // append needs them anyway), so they are built now rather than scanned for twice.
             None => index.read()?.last_outbox,
         };
+        let mut epochs = read_epochs(&db, epoch)?;
+        let epoch = if new_epoch {
+            start_epoch(&db, &mut epochs, last_outbox + 1)?
+        } else {
+            epoch
+        };
+        // After the metadata (which may have been created, upgraded or given a new epoch):
+        // its opening sync makes all of that stable before `open` returns.
+        let stable = Arc::new(
+            StableStorage::open(path, opts.durability, opts.flush_observer.clone())
+                .map_err(|e| StorageError::from_io("sync the log directory", e))?,
+        );
 
         let max_group = opts.max_group_appends.max(1);
         let (tx, rx) = mpsc::channel(max_group.saturating_mul(2));
@@ -178,6 +187,7 @@ impl EventLog {
                 stable,
                 index,
                 epoch,
+                epochs,
                 tx: Some(tx),
                 durable: durable_rx,
                 counters,
@@ -192,6 +202,23 @@ impl EventLog {
     /// seqs for ones it already saw.
     pub fn epoch(&self) -> Uuid {
         self.inner.epoch
+    }
+
+    /// Every epoch the log has had, oldest first, each with the first outbox seq published
+    /// under it: what a record was published as, for a reader comparing the log with what
+    /// others received before a restore (the audit verifier). A log never restored has one.
+    pub fn epochs(&self) -> &[(Uuid, u64)] {
+        &self.inner.epochs
+    }
+
+    /// The epoch the event at outbox seq `seq` was published under.
+    pub fn epoch_of(&self, seq: u64) -> Uuid {
+        self.inner
+            .epochs
+            .iter()
+            .rev()
+            .find(|(_, from)| *from <= seq)
+            .map_or(self.inner.epoch, |(epoch, _)| *epoch)
     }
 
     /// The last durable seq (0 for an empty log).
@@ -492,10 +519,9 @@ fn classify_open_error(path: &Path, e: sled::Error) -> OpenError {
     OpenError::Storage(StorageError::sled("open", e))
 }
 
-/// Reads the epoch (checking the layout version), or creates both for a new log; with
-/// `new_epoch`, replaces an existing log's epoch with a fresh one. Both live in sled's default
-/// tree, where every layout version keeps them.
-fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenError> {
+/// Reads the epoch (checking the layout version), or creates both for a new log. Both live in
+/// sled's default tree, where every layout version keeps them.
+fn init_meta(db: &sled::Db, path: &Path) -> Result<Uuid, OpenError> {
     let epoch_key = keys::meta(keys::META_EPOCH);
     let layout_key = keys::meta(keys::META_LAYOUT);
     if let Some(stored) = db.get(&epoch_key).map_err(ReadError::sled)? {
@@ -508,11 +534,9 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
         match layout.as_deref() {
             Some([value::LOG_VALUE_FORMAT, value::UPGRADABLE_LAYOUT]) => {
                 upgrade_from_layout_2(db, path)?;
-                new_epoch_if(db, epoch, new_epoch)
+                Ok(epoch)
             }
-            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => {
-                new_epoch_if(db, epoch, new_epoch)
-            }
+            Some([value::LOG_VALUE_FORMAT, value::LAYOUT_VERSION]) => Ok(epoch),
             Some([value::LOG_VALUE_FORMAT, found]) => Err(OpenError::UnsupportedLayout {
                 path: path.to_path_buf(),
                 found: *found,
@@ -545,13 +569,51 @@ fn init_meta(db: &sled::Db, path: &Path, new_epoch: bool) -> Result<Uuid, OpenEr
     }
 }
 
-/// Keeps `epoch`, or with `new_epoch` replaces it with a fresh one, durably.
-fn new_epoch_if(db: &sled::Db, epoch: Uuid, new_epoch: bool) -> Result<Uuid, OpenError> {
-    if !new_epoch {
-        return Ok(epoch);
+/// The epoch history; a log that never had a new epoch (or predates the history) has had only
+/// `epoch`, from its first outbox seq.
+fn read_epochs(db: &sled::Db, epoch: Uuid) -> Result<Vec<(Uuid, u64)>, OpenError> {
+    let key = keys::meta(keys::META_EPOCHS);
+    let Some(stored) = db.get(&key).map_err(ReadError::sled)? else {
+        return Ok(vec![(epoch, 1)]);
+    };
+    let corrupt = || ReadError::corrupt(META, &key, "malformed epoch history");
+    let [value::LOG_VALUE_FORMAT, entries @ ..] = stored.as_ref() else {
+        return Err(corrupt().into());
+    };
+    if entries.is_empty() || entries.len() % 24 != 0 {
+        return Err(corrupt().into());
     }
+    let epochs: Vec<(Uuid, u64)> = entries
+        .chunks_exact(24)
+        .map(|e| {
+            let (id, from) = e.split_at(16);
+            let id = Uuid::from_slice(id).map_err(|_| corrupt())?;
+            let from = u64::from_be_bytes(from.try_into().map_err(|_| corrupt())?);
+            Ok((id, from))
+        })
+        .collect::<Result<_, ReadError>>()?;
+    if epochs.last().map(|(e, _)| *e) != Some(epoch) {
+        return Err(
+            ReadError::corrupt(META, &key, "the epoch history does not end at the epoch").into(),
+        );
+    }
+    Ok(epochs)
+}
+
+/// Gives the log a fresh epoch whose first outbox seq is `from`, recorded in the history in the
+/// same atomic write, durably.
+fn start_epoch(db: &sled::Db, epochs: &mut Vec<(Uuid, u64)>, from: u64) -> Result<Uuid, OpenError> {
     let epoch = Uuid::new_v4();
-    db.insert(keys::meta(keys::META_EPOCH), epoch_value(epoch))
+    epochs.push((epoch, from));
+    let mut history = vec![value::LOG_VALUE_FORMAT];
+    for (id, first) in epochs.iter() {
+        history.extend_from_slice(id.as_bytes());
+        history.extend_from_slice(&first.to_be_bytes());
+    }
+    let mut batch = sled::Batch::default();
+    batch.insert(keys::meta(keys::META_EPOCH), epoch_value(epoch));
+    batch.insert(keys::meta(keys::META_EPOCHS), history);
+    db.apply_batch(batch)
         .map_err(|e| StorageError::sled("write new epoch", e))?;
     db.flush()
         .map_err(|e| StorageError::sled("flush new epoch", e))?;

@@ -416,6 +416,14 @@ pub(crate) fn verify(
         };
         if name == keys::META_EPOCH.as_bytes() {
             saw_epoch = true;
+        } else if name == keys::META_EPOCHS.as_bytes() {
+            let entries = value.get(1..).unwrap_or_default();
+            if value.first() != Some(&value::LOG_VALUE_FORMAT)
+                || entries.is_empty()
+                || entries.len() % 24 != 0
+            {
+                report.problem(malformed(layout::META, &key, "malformed epoch history"));
+            }
         } else if name.starts_with(keys::META_CURSOR_PREFIX.as_bytes()) {
             report.cursors += 1;
             if value::decode_u64(&value).is_none() {
