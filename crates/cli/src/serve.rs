@@ -47,10 +47,10 @@ pub struct NodeArgs {
     #[arg(long)]
     pub manual_clock: Option<Timestamp>,
     /// Largest request body accepted, in bytes (must stay below the server's max_payload).
-    #[arg(long, default_value_t = 256 * 1024)]
+    #[arg(long, env = "CSP_MAX_BODY", default_value_t = 256 * 1024)]
     pub max_body: usize,
     /// sled cache size per service, in MiB.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, env = "CSP_CACHE_MIB", default_value_t = 64)]
     pub cache_mib: u64,
     /// What an acknowledged append survives: always stable storage for a service; benchmarks
     /// that show the sync's cost set `UnsafeNoFsync` (their `--unsafe-no-fsync`).
@@ -78,7 +78,7 @@ pub struct AuditArgs {
     pub audit_origin: String,
     /// Seconds at most between a new event and the checkpoint that covers it (a burst of
     /// 1,024 events is covered at once).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "CSP_CHECKPOINT_SECS", default_value_t = 10)]
     pub checkpoint_secs: u64,
 }
 
@@ -147,7 +147,7 @@ pub struct BillingArgs {
     /// Seconds billing waits after a month ends, beyond what every producer's heartbeat already
     /// promises, before it issues that month's invoices: covers a command decided just before
     /// midnight and recorded just after, and clocks a little apart.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, env = "CSP_BILLING_GRACE_SECS", default_value_t = 300)]
     pub billing_grace_secs: u64,
 }
 
@@ -178,29 +178,29 @@ pub struct EntitlementArgs {
     pub master_key: Option<PathBuf>,
     /// Read the master key from this environment variable instead (base64 of its 48 bytes;
     /// cannot be rotated in place).
-    #[arg(long, conflicts_with = "master_key")]
+    #[arg(long, env = "CSP_MASTER_KEY_ENV", conflicts_with = "master_key")]
     pub master_key_env: Option<String>,
     /// Where to serve download links (`GET /dl/<token>`); port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:8480")]
+    #[arg(long, env = "CSP_DOWNLOAD_ADDR", default_value = "127.0.0.1:8480")]
     pub download_addr: std::net::SocketAddr,
     /// The links' base URL as users reach the server. Default: `http://<download-addr>`.
-    #[arg(long)]
+    #[arg(long, env = "CSP_DOWNLOAD_URL")]
     pub download_url: Option<String>,
     /// The files links download (`<product>/<version>_<language>_<file type>.bin`). Default:
     /// `<data>/downloads`, filled with a small sample set when first created.
-    #[arg(long)]
+    #[arg(long, env = "CSP_DOWNLOADS")]
     pub downloads: Option<PathBuf>,
     /// How long a download link works, in hours.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, env = "CSP_LINK_TTL_HOURS", default_value_t = 24)]
     pub link_ttl_hours: u32,
     /// A key pool below this many keys records `key_pool_low`.
-    #[arg(long, default_value_t = csp_entitlement::config::DEFAULT_LOW_WATER)]
+    #[arg(long, env = "CSP_KEY_LOW_WATER", default_value_t = csp_entitlement::config::DEFAULT_LOW_WATER)]
     pub key_low_water: u32,
     /// Rotate the master key after this many revocations...
-    #[arg(long, default_value_t = csp_entitlement::config::DEFAULT_ROTATE_EVERY)]
+    #[arg(long, env = "CSP_ROTATE_EVERY", default_value_t = csp_entitlement::config::DEFAULT_ROTATE_EVERY)]
     pub rotate_every: u32,
     /// ...or this many minutes after the first revocation since the last rotation.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, env = "CSP_ROTATE_AFTER_MINUTES", default_value_t = 15)]
     pub rotate_after_minutes: u32,
 }
 
