@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mut refund,
         mut audit,
         mut floor,
+        inboxes,
     } = m;
     row(
         "(a) the key refused (`get_key`: `entitlement_revoked`)",
@@ -117,6 +118,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "p99 <= 1 s",
     );
     row("floor: one `get_key` round trip", &mut floor, "");
+    println!();
+    for (service, inbox) in inboxes {
+        println!(
+            "{service}'s inbox: {} events ingested, {} recovered from the producer's log, {} duplicates",
+            inbox["ingested"], inbox["recovered"], inbox["duplicates"]
+        );
+    }
     Ok(())
 }
 
@@ -141,6 +149,9 @@ struct Measured {
     refund: Vec<Duration>,
     audit: Vec<Duration>,
     floor: Vec<Duration>,
+    /// Per consumer, its inbox counters at the end (how many events came by JetStream, how
+    /// many were fetched from the producer's log after JetStream stayed silent).
+    inboxes: Vec<(&'static str, Value)>,
 }
 
 /// Starts the four services as processes of this very binary, each with its own data
@@ -252,6 +263,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         refund: Vec::new(),
         audit: Vec::new(),
         floor: Vec::new(),
+        inboxes: Vec::new(),
     };
     eprintln!("  {} cancellations ...", args.cancellations);
     let poll = Duration::from_millis(args.poll_ms);
@@ -345,6 +357,16 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         if (i + 1) % 100 == 0 {
             eprintln!("  {} done", i + 1);
         }
+    }
+    for service in ["entitlement", "billing", "audit"] {
+        let s = request(
+            &conn,
+            &format!("csp.admin.{service}.status"),
+            &operator,
+            "{}".into(),
+        )
+        .await?;
+        m.inboxes.push((service, s["result"]["inbox"].clone()));
     }
     drop(services);
     Ok(m)
