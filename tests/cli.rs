@@ -199,6 +199,19 @@ async fn the_demo_tells_the_whole_story_and_replay_agrees_with_it() {
         let report = text(&out.stdout);
         assert!(out.status.success(), "{report}{}", text(&out.stderr));
         assert!(report.contains("the audit log holds"), "{report}");
+        // Verifying never makes a key: a missing one is said, not replaced.
+        let missing = format!("{dir}.nowhere/audit.key");
+        let out = csp(
+            &["audit", "verify", "--data", &dir, "--audit-key", &missing],
+            None,
+        );
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("no checkpoint key at"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!std::path::Path::new(&missing).exists());
         let secrets = format!("{dir}.secrets");
         let _ = std::fs::remove_dir_all(secrets);
     })

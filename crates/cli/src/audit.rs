@@ -179,7 +179,21 @@ fn pinned(args: &VerifyArgs) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
             ed25519_dalek::VerifyingKey::from_bytes(&bytes)
                 .context("--public-key is not an Ed25519 public key")
         }
-        None => Ok(crate::serve::audit_key(&args.audit, &args.data)?.public()),
+        None => {
+            // Verifying never makes a key: a fresh one would only "find" every checkpoint
+            // forged. Without --public-key, the key file must be the one the service signed with.
+            let path = args
+                .audit
+                .audit_key
+                .clone()
+                .unwrap_or_else(|| crate::serve::default_audit_key(&args.data));
+            anyhow::ensure!(
+                path.is_file(),
+                "no checkpoint key at {}: give --public-key (the key auditors pinned) or --audit-key",
+                path.display()
+            );
+            Ok(crate::serve::audit_key(&args.audit, &args.data)?.public())
+        }
     }
 }
 

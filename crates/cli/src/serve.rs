@@ -635,6 +635,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bus = Bus::connect(&args.nats)
             .await
             .with_context(|| format!("connecting to NATS at {}", redacted(&args.nats)))?;
+        if args.node.internal_key.is_none() {
+            warn!(
+                key = %args.node.data.join("internal-issuer.key").display(),
+                "the internal issuer key is this process's own: services in other processes \
+                 need the same file (--internal-key, CSP_INTERNAL_KEY) to fetch lost events \
+                 from each other"
+            );
+        }
         let node = Node::new(bus, &args.node)?;
         let running = node.start_named(&args.service, &args.node.data).await?;
         eprintln!(
