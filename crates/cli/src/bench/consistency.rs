@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context as _};
 use csp_auth::DevIssuer;
 use csp_events::{ActorKind, Role, TenantId};
+use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -100,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mut refund,
         mut audit,
         mut floor,
+        mut published,
         inboxes,
     } = m;
     row(
@@ -116,6 +118,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "(c) the cancellation in the audit log",
         &mut audit,
         "p99 <= 1 s",
+    );
+    row(
+        "ordering's publication of the cancellation (seen on its subject)",
+        &mut published,
+        "",
     );
     row("floor: one `get_key` round trip", &mut floor, "");
     println!();
@@ -149,6 +156,8 @@ struct Measured {
     refund: Vec<Duration>,
     audit: Vec<Duration>,
     floor: Vec<Duration>,
+    /// From the cancel reply to ordering publishing the cancellation.
+    published: Vec<Duration>,
     /// Per consumer, its inbox counters at the end (how many events came by JetStream, how
     /// many were fetched from the producer's log after JetStream stayed silent).
     inboxes: Vec<(&'static str, Value)>,
@@ -241,7 +250,15 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         async_nats::connect(url).await?,
         async_nats::connect(url).await?,
         async_nats::connect(url).await?,
+        async_nats::connect(url).await?,
     ];
+    // Ordering's publication itself, seen as it goes to JetStream (a JetStream publish is a
+    // plain publish on the subject too): where a slow cancellation's time went.
+    let mut published_events = observers[3]
+        .subscribe("csp.evt.ordering.subscription_cancelled.>")
+        .await
+        .context("subscribing to ordering's cancellations")?;
+    observers[3].flush().await.context("subscribing")?;
     let now = csp_bus::clock::wall_seconds();
     let platform = |role: Role| {
         dev.mint_for(
@@ -263,6 +280,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
         refund: Vec::new(),
         audit: Vec::new(),
         floor: Vec::new(),
+        published: Vec::new(),
         inboxes: Vec::new(),
     };
     eprintln!("  {} cancellations ...", args.cancellations);
@@ -349,7 +367,20 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<Measured>
             }
             anyhow::Ok(cancelled.elapsed())
         };
-        let (key, refund, audited) = tokio::try_join!(key, refund, audited)?;
+        let customer_token = ready.customer.to_string();
+        let published = async {
+            loop {
+                let msg = tokio::time::timeout(Duration::from_secs(30), published_events.next())
+                    .await
+                    .context("ordering never published the cancellation")?
+                    .context("the subscription ended")?;
+                if msg.subject.ends_with(customer_token.as_str()) {
+                    return anyhow::Ok(cancelled.elapsed());
+                }
+            }
+        };
+        let (key, refund, audited, published) = tokio::try_join!(key, refund, audited, published)?;
+        m.published.push(published);
         m.key.push(key.0);
         m.floor.extend(key.1);
         m.refund.push(refund);
