@@ -84,16 +84,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.cancellations, args.poll_ms
     ));
     println!();
-    println!("| from the cancel reply to | cancellations | p50 ms | p99 ms | max ms | target |");
-    println!("|---|---:|---:|---:|---:|---|");
+    println!(
+        "| from the cancel reply to | cancellations | p50 ms | p99 ms | max ms | over 100 ms | target |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
     let row = |what: &str, d: &mut Vec<Duration>, target: &str| {
         d.sort_unstable();
         println!(
-            "| {what} | {} | {:.1} | {:.1} | {:.1} | {target} |",
+            "| {what} | {} | {:.1} | {:.1} | {:.1} | {} | {target} |",
             d.len(),
             ms(percentile(d, 0.5)),
             ms(percentile(d, 0.99)),
             ms(d.last().copied().unwrap_or_default()),
+            d.iter()
+                .filter(|t| **t > Duration::from_millis(100))
+                .count(),
         );
     };
     let Measured {
