@@ -60,6 +60,10 @@ pub struct NatsConsumer {
     consumer: jetstream::consumer::PullConsumer,
     /// Made on first use, and made again after it failed or ended.
     messages: Option<jetstream::consumer::pull::Stream>,
+    /// Messages taken from the stream and not yet returned. A `fetch` collects here, not in a
+    /// local, so that a caller dropping it mid-batch (a `select!` that took another branch)
+    /// gets them from the next call instead of losing them until JetStream redelivers.
+    taken: Vec<JsMsg>,
 }
 
 /// A message from a consumer, to acknowledge once handled.
@@ -175,6 +179,7 @@ impl Bus {
                         JsConsumer::Nats(Box::new(NatsConsumer {
                             consumer,
                             messages: None,
+                            taken: Vec::new(),
                         }))
                     })
                     .map_err(|e| BusError::Transport(format!("consumer {durable}: {e}")))
@@ -191,6 +196,9 @@ impl JsConsumer {
     pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<JsMsg>, BusError> {
         match self {
             JsConsumer::Nats(c) => {
+                if c.taken.len() >= max {
+                    return Ok(std::mem::take(&mut c.taken));
+                }
                 let messages = match &mut c.messages {
                     Some(messages) => messages,
                     None => c.messages.insert(
@@ -202,34 +210,40 @@ impl JsConsumer {
                             .map_err(|e| BusError::Transport(format!("consume: {e}")))?,
                     ),
                 };
-                let mut out = Vec::new();
-                let first = match tokio::time::timeout(wait, messages.next()).await {
-                    Err(_) => return Ok(out),
-                    Ok(first) => first,
+                // Taken by a call that was dropped: returned now, without waiting again.
+                let mut next = if c.taken.is_empty() {
+                    match tokio::time::timeout(wait, messages.next()).await {
+                        Err(_) => return Ok(Vec::new()),
+                        Ok(first) => first,
+                    }
+                } else {
+                    match messages.next().now_or_never() {
+                        Some(item) => item,
+                        None => return Ok(std::mem::take(&mut c.taken)),
+                    }
                 };
-                let mut next = first;
                 loop {
                     match next {
-                        Some(Ok(m)) => out.push(nats_msg(m)),
+                        Some(Ok(m)) => c.taken.push(nats_msg(m)),
                         Some(Err(e)) => {
                             // The stream reports a lost connection or missed heartbeats; start
                             // a fresh one next time. What was taken is still returned.
                             c.messages = None;
-                            if out.is_empty() {
+                            if c.taken.is_empty() {
                                 return Err(BusError::Transport(format!("consume: {e}")));
                             }
-                            return Ok(out);
+                            return Ok(std::mem::take(&mut c.taken));
                         }
                         None => {
                             c.messages = None;
-                            return Ok(out);
+                            return Ok(std::mem::take(&mut c.taken));
                         }
                     }
-                    if out.len() >= max {
-                        return Ok(out);
+                    if c.taken.len() >= max {
+                        return Ok(std::mem::take(&mut c.taken));
                     }
                     let Some(messages) = c.messages.as_mut() else {
-                        return Ok(out);
+                        return Ok(std::mem::take(&mut c.taken));
                     };
                     next = match messages.next().now_or_never() {
                         Some(item) => item,
@@ -238,7 +252,7 @@ impl JsConsumer {
                         // briefly while messages keep coming rather than cut the batch there.
                         None => match tokio::time::timeout(LINGER, messages.next()).await {
                             Ok(item) => item,
-                            Err(_) => return Ok(out),
+                            Err(_) => return Ok(std::mem::take(&mut c.taken)),
                         },
                     };
                 }
@@ -250,9 +264,10 @@ impl JsConsumer {
                     return Ok(out);
                 };
                 out.push(local(first));
+                // No await from here on: a caller that drops this call cannot lose what it took.
                 while out.len() < max {
-                    match tokio::time::timeout(Duration::ZERO, sub.next()).await {
-                        Ok(Some(m)) => out.push(local(m)),
+                    match sub.next().now_or_never() {
+                        Some(Some(m)) => out.push(local(m)),
                         _ => break,
                     }
                 }
