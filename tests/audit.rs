@@ -308,6 +308,37 @@ mod four_services {
         csp_events::Timestamp::from_micros(t.as_micros() + h * 3_600_000_000).to_string()
     }
 
+    /// `csp audit verify --json` of the stopped services under `root` (one directory each), the
+    /// checkpoint key pinned: whether it holds, and the report.
+    fn verify_offline(root: &std::path::Path) -> (bool, Value) {
+        let csp = env!("CARGO_BIN_EXE_csp");
+        let audit = root.join("audit");
+        let key = Command::new(csp)
+            .args(["audit", "public-key", "--data", audit.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let key = String::from_utf8(key.stdout).unwrap();
+        let out = Command::new(csp)
+            .args([
+                "audit",
+                "verify",
+                "--json",
+                "--data",
+                root.to_str().unwrap(),
+            ])
+            .args([
+                "--log",
+                audit.join("log").to_str().unwrap(),
+                "--public-key",
+                key.trim(),
+            ])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.success(), report)
+    }
+
     /// Waits until audit holds everything ordering, entitlement and billing published.
     async fn caught_up(client: &async_nats::Client, operator: &str) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -480,18 +511,8 @@ mod four_services {
             assert_eq!(replayed["state"]["digest"], live["state"]["digest"], "live = replay");
             // A1, offline, against each producer's own log: every published event once, in
             // outbox order, byte for byte.
-            let key = Command::new(csp)
-                .args(["audit", "public-key", "--data", dir("audit").to_str().unwrap()])
-                .output()
-                .unwrap();
-            let key = String::from_utf8(key.stdout).unwrap();
-            let out = Command::new(csp)
-                .args(["audit", "verify", "--json", "--data", root.path().to_str().unwrap()])
-                .args(["--log", dir("audit").join("log").to_str().unwrap(), "--public-key", key.trim()])
-                .output()
-                .unwrap();
-            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert!(out.status.success(), "{report}");
+            let (ok, report) = verify_offline(root.path());
+            assert!(ok, "{report}");
             assert_eq!(report["first_bad_index"], Value::Null);
             assert!(report["leaves"].as_u64().unwrap() > published);
         })
@@ -575,19 +596,8 @@ mod four_services {
             audit.terminate();
             ordering.terminate();
 
-            let key = Command::new(csp)
-                .args(["audit", "public-key", "--data", dir("audit").to_str().unwrap()])
-                .output()
-                .unwrap();
-            let key = String::from_utf8(key.stdout).unwrap();
-            let out = Command::new(csp)
-                .args(["audit", "verify", "--json", "--data", root.path().to_str().unwrap()])
-                .args(["--log", dir("audit").join("log").to_str().unwrap(), "--public-key", key.trim()])
-                .output()
-                .unwrap();
-            let report: Value = serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-            assert!(out.status.success(), "{report}");
+            let (ok, report) = verify_offline(root.path());
+            assert!(ok, "{report}");
             let findings = report["findings"].to_string();
             assert!(findings.contains("restored from a backup"), "{report}");
         })
