@@ -398,30 +398,22 @@ impl NatsBus {
     /// development server needs no deploy step; where the service's NATS user may not create
     /// streams (a deployment), that is an error naming the deploy step.
     pub async fn ensure_streams(&self) -> Result<(), BusError> {
-        let js = &self.js;
         for config in stream_configs(1) {
             let name = config.name.clone();
-            match js.get_stream(&name).await {
-                Ok(mut existing) => {
-                    let current = existing.info().await.map_err(transport)?.config.clone();
-                    if current.subjects != config.subjects {
-                        return Err(BusError::Transport(format!(
-                            "stream {name} takes {:?}, not {:?}: an administrator runs `csp deploy streams`",
-                            current.subjects, config.subjects
-                        )));
-                    }
+            match self.current(&name).await? {
+                Some(current) if current.subjects != config.subjects => {
+                    return Err(BusError::Transport(format!(
+                        "stream {name} takes {:?}, not {:?}: an administrator runs `csp deploy streams`",
+                        current.subjects, config.subjects
+                    )));
                 }
-                Err(e) if is_not_found(&e) => {
-                    js.create_stream(config).await.map_err(|e| {
+                Some(_) => {}
+                None => {
+                    self.js.create_stream(config).await.map_err(|e| {
                         BusError::Transport(format!(
                             "stream {name} is missing and cannot be created here ({e}): an administrator runs `csp deploy streams`"
                         ))
                     })?;
-                }
-                Err(e) => {
-                    return Err(BusError::Transport(format!(
-                        "stream {name}: {e} (is JetStream enabled, and does this NATS user may read stream info?)"
-                    )))
                 }
             }
         }
@@ -434,38 +426,50 @@ impl NatsBus {
         &self,
         replicas: usize,
     ) -> Result<Vec<(String, StreamChange)>, BusError> {
-        let js = &self.js;
         let mut changes = Vec::new();
         for config in stream_configs(replicas) {
             let name = config.name.clone();
-            let change = match js.get_stream(&name).await {
-                Ok(mut existing) => {
-                    let current = existing.info().await.map_err(transport)?.config.clone();
-                    if current.subjects == config.subjects
-                        && current.duplicate_window == config.duplicate_window
-                        && current.num_replicas == config.num_replicas
-                        && current.max_age == config.max_age
-                        && current.discard == config.discard
+            let change =
+                match self.current(&name).await? {
+                    Some(current)
+                        if current.subjects == config.subjects
+                            && current.duplicate_window == config.duplicate_window
+                            && current.num_replicas == config.num_replicas
+                            && current.max_age == config.max_age
+                            && current.discard == config.discard =>
                     {
                         StreamChange::Unchanged
-                    } else {
-                        js.update_stream(config).await.map_err(|e| {
+                    }
+                    Some(_) => {
+                        self.js.update_stream(config).await.map_err(|e| {
                             BusError::Transport(format!("updating stream {name}: {e}"))
                         })?;
                         StreamChange::Updated
                     }
-                }
-                Err(e) if is_not_found(&e) => {
-                    js.create_stream(config)
-                        .await
-                        .map_err(|e| BusError::Transport(format!("creating stream {name}: {e}")))?;
-                    StreamChange::Created
-                }
-                Err(e) => return Err(BusError::Transport(format!("stream {name}: {e}"))),
-            };
+                    None => {
+                        self.js.create_stream(config).await.map_err(|e| {
+                            BusError::Transport(format!("creating stream {name}: {e}"))
+                        })?;
+                        StreamChange::Created
+                    }
+                };
             changes.push((name, change));
         }
         Ok(changes)
+    }
+
+    /// The stream's configuration as the server holds it, `None` if it does not exist.
+    async fn current(
+        &self,
+        name: &str,
+    ) -> Result<Option<async_nats::jetstream::stream::Config>, BusError> {
+        match self.js.get_stream(name).await {
+            Ok(mut stream) => Ok(Some(stream.info().await.map_err(transport)?.config.clone())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(BusError::Transport(format!(
+                "stream {name}: {e} (is JetStream enabled, and may this NATS user read stream info?)"
+            ))),
+        }
     }
 }
 

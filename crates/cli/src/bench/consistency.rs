@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::bench::entitlement::{generate_sql_key, import_sql_keys};
 use crate::bench::header;
-use crate::bench::ordering::{ms, request};
+use crate::bench::ordering::{ms, percentile, request};
 
 /// Arguments of `csp bench consistency`.
 #[derive(clap::Args)]
@@ -146,14 +146,6 @@ fn secrets_name(dir: &Path) -> String {
         dir.file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 struct Measured {

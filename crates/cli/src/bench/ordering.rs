@@ -82,12 +82,17 @@ impl Load {
     }
 
     pub(crate) fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[i.min(self.latencies.len() - 1)]
+        percentile(&self.latencies, p)
     }
+}
+
+/// The `p` quantile (0 to 1) of sorted latencies; zero for none.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }
 
 /// Runs the benchmark.
