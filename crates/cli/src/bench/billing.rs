@@ -14,6 +14,7 @@
 //!    the mean ceiling.
 //! 4. The largest month's first `--csv-lines` lines rendered as the 46-column CSV.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -325,14 +326,19 @@ fn write_log(path: &Path, records: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
         },
     )
     .context("creating the log")?;
+    // Each stream's version as the log counts it: an upstream copy keeps its producer's
+    // version inside its bytes, while the inbox stream it is appended to has its own.
+    let mut versions: HashMap<&str, u64> = HashMap::new();
     for chunk in records.chunks(1_000) {
         let mut events = Vec::with_capacity(chunk.len());
         for (stream, bytes) in chunk {
             let env = codec::decode(bytes).context("decoding a recorded event")?;
+            let version = versions.entry(stream).or_insert(0);
+            *version += 1;
             events.push(NewEvent {
                 event_id: env.event_id.as_uuid(),
                 stream: stream.clone(),
-                version: env.stream_version,
+                version: *version,
                 publish: false,
                 bytes: bytes.clone(),
             });
