@@ -82,12 +82,8 @@ impl<'a> Batch<'a> {
         if let Event::ChargeBilled(c) = event {
             // Where the line lands is the fold's business; the batch only needs "billed".
             let placeholder = crate::state::LineAt {
-                invoice: (
-                    csp_events::billing::Month::of(c.period_start),
-                    c.partner,
-                    c.amount.currency,
-                ),
-                line: 0,
+                invoice: u32::MAX,
+                line: std::num::NonZeroU32::MAX,
             };
             let k = key(&c.item);
             if let Some(item) = Overlay(self).item_mut(k) {
