@@ -107,7 +107,7 @@ fn page_of(
     Ok(InvoicePage {
         status,
         invoice: inv.current_head(state),
-        lines: state.render(inv, &inv.lines[range], first),
+        lines: state.render(inv, inv.lines.range(range), first),
         next,
     })
 }
@@ -281,7 +281,7 @@ pub fn export_reconciliation(
     let inv = find(state, partner, q.month, q.currency)?;
     let (range, next) = csp_tenancy::page_numbered(inv.lines.len(), q.after.as_deref(), q.limit)?;
     let first = u32::try_from(range.start + 1).unwrap_or(u32::MAX);
-    let lines = state.render(inv, &inv.lines[range], first);
+    let lines = state.render(inv, inv.lines.range(range), first);
     let csv = crate::reconciliation::render(state, inv, &lines, q.after.is_none())
         .map_err(|e| Rejection::new(ErrorCode::Internal, format!("writing the CSV: {e}")))?;
     Ok(ReconciliationPage {

@@ -87,7 +87,7 @@ impl<'a> Batch<'a> {
             };
             let k = key(&c.item);
             if let Some(item) = Overlay(self).item_mut(k) {
-                if let Some(t) = item.terms.iter_mut().find(|t| t.number == c.term_number) {
+                if let Some(t) = item.term_mut(c.term_number) {
                     t.billed
                         .insert(c.charge_number, c.charges_in_term, placeholder);
                 }

@@ -183,6 +183,63 @@ impl TermState {
     }
 }
 
+/// An item's terms, oldest first: the current one inline, so a charge folds into it with no
+/// further pointer to chase; the earlier ones, none until a renewal, beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    current: TermState,
+    earlier: Vec<TermState>,
+}
+
+impl Terms {
+    /// An item's first term.
+    pub fn first(term: TermState) -> Terms {
+        Terms {
+            current: term,
+            earlier: Vec::new(),
+        }
+    }
+
+    /// The latest term.
+    pub fn current(&self) -> &TermState {
+        &self.current
+    }
+
+    /// The term numbered `n`.
+    pub fn get(&self, n: u32) -> Option<&TermState> {
+        if self.current.number == n {
+            return Some(&self.current);
+        }
+        self.earlier.iter().find(|t| t.number == n)
+    }
+
+    /// The term numbered `n`, to change.
+    pub fn get_mut(&mut self, n: u32) -> Option<&mut TermState> {
+        if self.current.number == n {
+            return Some(&mut self.current);
+        }
+        self.earlier.iter_mut().find(|t| t.number == n)
+    }
+
+    /// A new latest term (a renewal's).
+    pub fn push(&mut self, term: TermState) {
+        let earlier = std::mem::replace(&mut self.current, term);
+        self.earlier.push(earlier);
+    }
+
+    /// Every term, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &TermState> {
+        self.earlier.iter().chain(std::iter::once(&self.current))
+    }
+}
+
+/// Serialised as the sequence of terms, oldest first.
+impl Serialize for Terms {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
 /// A purchased item: a subscription or a perpetual purchase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
@@ -207,7 +264,7 @@ pub struct Item {
     /// Prices include tax (M2).
     pub tax_inclusive: bool,
     /// Its terms, oldest first.
-    pub terms: Vec<TermState>,
+    pub terms: Terms,
     /// When its next unbilled charge falls (the agenda's entry).
     pub next: Option<Timestamp>,
     /// Expired or cancelled: no later term.
@@ -233,7 +290,7 @@ impl Item {
             quantity: s.quantity,
             unit_price: s.unit_price,
             tax_inclusive: s.tax_inclusive,
-            terms: vec![TermState {
+            terms: Terms::first(TermState {
                 number: 1,
                 start: s.term_start,
                 end: s.term_end,
@@ -243,7 +300,7 @@ impl Item {
                 billable: imported_at.is_none_or(|at| s.term_start >= at),
                 billed: Billed::default(),
                 cancelled_at: None,
-            }],
+            }),
             next: None,
             ended: false,
             credited: None,
@@ -264,7 +321,7 @@ impl Item {
             quantity: p.quantity,
             unit_price: p.unit_price,
             tax_inclusive: p.tax_inclusive,
-            terms: vec![TermState {
+            terms: Terms::first(TermState {
                 number: 1,
                 start: p.purchased_at,
                 end: p.purchased_at,
@@ -274,7 +331,7 @@ impl Item {
                 billable: imported_at.is_none_or(|at| p.purchased_at >= at),
                 billed: Billed::default(),
                 cancelled_at: None,
-            }],
+            }),
             next: None,
             ended: false,
             credited: None,
@@ -284,16 +341,16 @@ impl Item {
 
     /// The term numbered `n`.
     pub fn term(&self, n: u32) -> Option<&TermState> {
-        self.terms.iter().find(|t| t.number == n)
+        self.terms.get(n)
     }
 
-    fn term_mut(&mut self, n: u32) -> Option<&mut TermState> {
-        self.terms.iter_mut().find(|t| t.number == n)
+    pub(crate) fn term_mut(&mut self, n: u32) -> Option<&mut TermState> {
+        self.terms.get_mut(n)
     }
 
     /// The current (latest) term.
     pub fn current(&self) -> Option<&TermState> {
-        self.terms.last()
+        Some(self.terms.current())
     }
 
     /// Its charges due at or before `upto`, as events: billing's own transitions, each with a
@@ -364,7 +421,7 @@ pub struct Invoice {
     /// The currency.
     pub currency: Currency,
     /// Its lines, in the order recorded (line `n` is `lines[n - 1]`).
-    pub lines: Vec<Line>,
+    pub lines: Lines,
     /// Issued: closed, immutable.
     pub issued: bool,
     /// The head `invoice_issued` recorded, once issued: what its pages show without rehashing.
@@ -451,6 +508,76 @@ impl Line {
     }
 }
 
+/// An invoice's lines, in order, kept in chunks of [`Lines::CHUNK`]: a month grows to 100,000
+/// lines and more one push at a time, and one growing vector copied itself, and touched fresh
+/// memory for every copy, each time it doubled. A chunk, once allocated, never moves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    chunks: Vec<Vec<Line>>,
+    len: usize,
+}
+
+impl Lines {
+    /// Lines per chunk (a chunk is ~230 KB).
+    pub const CHUNK: usize = 4096;
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `line`, numbered `len()` after.
+    pub fn push(&mut self, line: Line) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(line),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(line);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Every line, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Line> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The lines of `range` (indexes from 0), in order; what lies past the end is left out.
+    pub fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Line> {
+        let start = range.start.min(self.len);
+        let end = range.end.clamp(start, self.len);
+        self.chunks
+            .iter()
+            .skip(start / Self::CHUNK)
+            .flatten()
+            .skip(start % Self::CHUNK)
+            .take(end - start)
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = &'a Line;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<Line>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
+/// Serialised as one sequence, as a vector of the lines would be: how they are stored is not
+/// part of the state.
+impl Serialize for Lines {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
 /// What a refund or a credit line says that its item (if any) does not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detail {
@@ -493,7 +620,7 @@ impl Invoice {
 pub fn head(state: &State, inv: &Invoice) -> InvoiceHead {
     let zero = Money::new(0, inv.currency);
     let (mut charges, mut refunds, mut credits) = (zero, zero, zero);
-    for l in &inv.lines {
+    for l in inv.lines.iter() {
         let amount = Money::new(l.amount_minor.saturating_abs(), inv.currency);
         let sum = match l.kind {
             LineKind::Charge => &mut charges,
@@ -614,9 +741,14 @@ impl State {
 
     /// `lines` of `inv`, the first numbered `first`, as readers see them: names joined from
     /// the directory and the items, references as invoice numbers.
-    pub fn render(&self, inv: &Invoice, lines: &[Line], first: u32) -> Vec<InvoiceLine> {
+    pub fn render<'l>(
+        &self,
+        inv: &Invoice,
+        lines: impl IntoIterator<Item = &'l Line>,
+        first: u32,
+    ) -> Vec<InvoiceLine> {
         lines
-            .iter()
+            .into_iter()
             .zip(first..)
             .map(|(l, number)| self.render_line(inv, l, number))
             .collect()
@@ -862,7 +994,7 @@ impl Books<'_> {
                     partner,
                     month,
                     currency,
-                    lines: Vec::new(),
+                    lines: Lines::default(),
                     issued: false,
                     head: None,
                     preview: HeadCache::default(),
@@ -1040,5 +1172,59 @@ impl Items for BTreeMap<ItemKey, Item> {
     }
     fn insert(&mut self, item: Item) {
         BTreeMap::insert(self, key(&item.item), item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: i64) -> Line {
+        Line {
+            kind: LineKind::Charge,
+            charge_type: Some(ChargeType::Installment),
+            tax_inclusive: false,
+            term_number: NonZeroU32::new(1),
+            item: None,
+            effective_at: Timestamp::from_micros(n),
+            charge_end: Timestamp::from_micros(n + 1),
+            amount_minor: n,
+            detail: None,
+        }
+    }
+
+    /// Pages of an invoice cross chunk boundaries: a range reads exactly the lines a vector's
+    /// slice would, and the lines serialise as the vector would (the digest does not depend on
+    /// how they are stored).
+    #[test]
+    fn lines_read_and_serialise_as_one_vector_across_chunks() {
+        let n = Lines::CHUNK * 2 + 17;
+        let all: Vec<Line> = (0..n as i64).map(line).collect();
+        let mut lines = Lines::default();
+        for l in &all {
+            lines.push(l.clone());
+        }
+        assert_eq!(lines.len(), n);
+        let c = Lines::CHUNK;
+        for range in [
+            0..0,
+            0..1,
+            5..c,
+            c - 3..c + 3,
+            c..2 * c,
+            2 * c - 1..n,
+            n - 2..n + 5,
+            n..n + 1,
+        ] {
+            let got: Vec<&Line> = lines.range(range.clone()).collect();
+            let end = range.end.min(n);
+            let want: Vec<&Line> = all[range.start.min(end)..end].iter().collect();
+            assert_eq!(got, want, "range {range:?}");
+        }
+        assert_eq!(lines.iter().count(), n);
+        assert_eq!(
+            serde_json::to_vec(&lines).unwrap(),
+            serde_json::to_vec(&all).unwrap()
+        );
     }
 }

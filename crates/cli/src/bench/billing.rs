@@ -136,7 +136,7 @@ fn bench(args: &Args, dir: &Path) -> anyhow::Result<()> {
         );
     }
     let t = Instant::now();
-    let lines = state.render(largest, &largest.lines[..args.csv_lines], 1);
+    let lines = state.render(largest, largest.lines.range(0..args.csv_lines), 1);
     let csv = csp_billing::reconciliation::render(state, largest, &lines, true)
         .context("rendering the CSV")?;
     let took = t.elapsed();
