@@ -1,7 +1,9 @@
 //! `csp bench entitlement`: recorded key views — `get_key` over NATS from concurrent clients,
 //! each answered only after its `key_shown` is durable and the key opened from the keyring —
 //! beside the ceiling measured in the same run: the event log alone, the same number of tasks
-//! each appending, durably, one event of the size a view records.
+//! each appending, durably, one event of the size a view records. And a floor: the same clients
+//! asking entitlement a query (`get_software`) over the same path, nothing recorded — what the
+//! request path alone allows on the same cores.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(secrets) = crate::serve::default_master_key(&dir).parent() {
         let _ = std::fs::remove_dir_all(secrets);
     }
-    let (views, ceiling, size) = result?;
+    let (views, floor, ceiling, size) = result?;
     let (v, c) = (
         rate(views.done, views.elapsed),
         rate(ceiling.done, ceiling.elapsed),
@@ -85,10 +87,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ms(ceiling.percentile(0.5)),
         ms(ceiling.percentile(0.99)),
     );
+    let f = rate(floor.done, floor.elapsed);
+    println!(
+        "| floor: get_software over the same path, nothing recorded | {} | {f:.0} | {:.2} | {:.2} | {:.2} | |",
+        floor.done,
+        ms(floor.percentile(0.5)),
+        ms(floor.percentile(0.99)),
+        f / c
+    );
     Ok(())
 }
 
-async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Load, usize)> {
+async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Load, Load, usize)> {
     let mut node_args = NodeArgs::new(dir.to_path_buf());
     node_args.entitlement.download_addr = ([127, 0, 0, 1], 0).into();
     let bus = csp_bus::Bus::connect(url)
@@ -163,14 +173,22 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
         generate_sql_key(&conn, &token, customer, &sub).await?;
         let body = json!({"customer": customer, "entitlement": sub, "version": "SQL Server 2022"})
             .to_string();
+        let software = json!({"customer": customer}).to_string();
         let own = connections[(c % args.connections) as usize].clone();
-        clients.push((own, token, body));
+        clients.push(Client {
+            conn: own,
+            token,
+            view: body,
+            software,
+        });
     }
     let clients = Arc::new(clients);
     eprintln!("  viewing keys ...");
     // Warm up (connections, caches), then the measured views.
-    drive(&clients, args.clients.min(args.views)).await?;
-    let views = drive(&clients, args.views).await?;
+    drive(&clients, VIEW, args.clients.min(args.views)).await?;
+    let views = drive(&clients, VIEW, args.views).await?;
+    eprintln!("  asking for the Software page (the floor) ...");
+    let floor = drive(&clients, SOFTWARE, args.views).await?;
     entitlement.stop().await;
     ordering.stop().await;
     let size = {
@@ -184,7 +202,7 @@ async fn measure(args: &Args, url: &str, dir: &Path) -> anyhow::Result<(Load, Lo
     };
     eprintln!("  appending to a bare log ...");
     let ceiling = bare_log(&dir.join("ceiling"), args, size).await?;
-    Ok((views, ceiling, size))
+    Ok((views, floor, ceiling, size))
 }
 
 /// The SQL Server pool every key bench draws from.
@@ -259,8 +277,24 @@ pub(crate) async fn generate_sql_key(
     }
 }
 
+/// One bench client: its connection (shared with others), its token, and its two requests.
+struct Client {
+    conn: async_nats::Client,
+    token: String,
+    /// `get_key`'s body: a recorded view.
+    view: String,
+    /// `get_software`'s body: a query, nothing recorded.
+    software: String,
+}
+
+/// The recorded view the bench measures.
+const VIEW: &str = "csp.qry.entitlement.get_key";
+/// The floor's query.
+const SOFTWARE: &str = "csp.qry.entitlement.get_software";
+
 async fn drive(
-    clients: &Arc<Vec<(async_nats::Client, String, String)>>,
+    clients: &Arc<Vec<Client>>,
+    subject: &'static str,
     total: u64,
 ) -> anyhow::Result<Load> {
     let n = clients.len() as u64;
@@ -270,13 +304,18 @@ async fn drive(
         let clients = Arc::clone(clients);
         let count = total / n + u64::from(c < total % n);
         tasks.push(tokio::spawn(async move {
-            let (conn, token, body) = &clients[c as usize];
+            let client = &clients[c as usize];
+            let body = if subject == VIEW {
+                &client.view
+            } else {
+                &client.software
+            };
             let mut latencies = Vec::with_capacity(count as usize);
             for _ in 0..count {
                 let sent = Instant::now();
-                let r = request(conn, "csp.qry.entitlement.get_key", token, body.clone()).await?;
+                let r = request(&client.conn, subject, &client.token, body.clone()).await?;
                 latencies.push(sent.elapsed());
-                ensure!(r["ok"] == true, "get_key: {r}");
+                ensure!(r["ok"] == true, "{subject}: {r}");
             }
             anyhow::Ok(latencies)
         }));
