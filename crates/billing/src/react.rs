@@ -2,7 +2,7 @@
 //! B4 refunds, B5 and B7 credits), the charges that fall due (B1) and the month close (B2) —
 //! decided against the folded state, or against a batch's scratch of it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use csp_bus::Emit;
 use csp_events::billing::{
@@ -12,7 +12,9 @@ use csp_events::ordering::LineItem;
 use csp_events::{Envelope, Event, EventId, OrderId, RefundRequestId, Timestamp};
 
 use crate::domain::refund::prorated;
-use crate::state::{item_of, key, upstream, Item, ItemKey, Items, OrderInfo, Request, State};
+use crate::state::{
+    item_of, key, upstream, Agenda, Item, ItemKey, Items, OrderInfo, Request, State,
+};
 
 /// What reactions are decided against: the state plus the items, orders and requests the
 /// batch has touched so far (copies of those alone).
@@ -20,7 +22,7 @@ pub struct Batch<'a> {
     base: &'a State,
     items: BTreeMap<ItemKey, Item>,
     /// The touched items' next unbilled charges, as the state's agenda holds the others'.
-    agenda: BTreeSet<(Timestamp, ItemKey)>,
+    agenda: Agenda,
     /// Each touched item's entry in `agenda`.
     next: BTreeMap<ItemKey, Timestamp>,
     /// Items changed since their last reschedule.
@@ -35,7 +37,7 @@ impl<'a> Batch<'a> {
         Batch {
             base,
             items: BTreeMap::new(),
-            agenda: BTreeSet::new(),
+            agenda: Agenda::default(),
             next: BTreeMap::new(),
             dirty: Vec::new(),
             orders: BTreeMap::new(),
@@ -106,7 +108,7 @@ impl<'a> Batch<'a> {
     /// Puts a touched item's next charge on the batch's agenda (as the state's reschedule).
     fn reschedule(&mut self, k: ItemKey) {
         if let Some(old) = self.next.remove(&k) {
-            self.agenda.remove(&(old, k));
+            self.agenda.remove(old, k);
         }
         let next = self
             .items
@@ -115,7 +117,7 @@ impl<'a> Batch<'a> {
             .and_then(crate::state::TermState::next_charge);
         if let Some(at) = next {
             self.next.insert(k, at);
-            self.agenda.insert((at, k));
+            self.agenda.insert(at, k);
         }
     }
 }
@@ -154,13 +156,13 @@ impl csp_bus::Scratch for Batch<'_> {
             .agenda
             .iter()
             .take_while(|(at, _)| *at <= until)
-            .map(|&(_, k)| k)
+            .map(|(_, k)| k)
             .filter(|k| !self.items.contains_key(k))
             .chain(
                 self.agenda
                     .iter()
                     .take_while(|(at, _)| *at <= until)
-                    .map(|&(_, k)| k),
+                    .map(|(_, k)| k),
             )
             .collect();
         let mut due = Vec::new();
@@ -329,7 +331,7 @@ pub fn react(batch: &Batch<'_>, env: &Envelope) -> Vec<Emit> {
 /// in number order, then the month closed.
 pub fn due(state: &State, grace_micros: i64, now: Timestamp) -> Vec<Emit> {
     let mut out = Vec::new();
-    for &(at, k) in &state.agenda {
+    for (at, k) in state.agenda.iter() {
         if at > now {
             break;
         }

@@ -183,6 +183,42 @@ impl TermState {
     }
 }
 
+/// Items by when their next unbilled charge falls, then by key: what the scheduler and a
+/// batch's catch-up walk in time order. Every charge moves its item on it, so its entries
+/// compare as integers (a UUID compared as a key compares sixteen bytes through `memcmp`), in
+/// the same order as `(Timestamp, ItemKey)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Agenda(BTreeSet<(Timestamp, u8, u128)>);
+
+impl Agenda {
+    /// Files item `k` at `at`.
+    pub fn insert(&mut self, at: Timestamp, k: ItemKey) {
+        self.0.insert((at, k.0, k.1.as_u128()));
+    }
+
+    /// Takes item `k` off `at`.
+    pub fn remove(&mut self, at: Timestamp, k: ItemKey) {
+        self.0.remove(&(at, k.0, k.1.as_u128()));
+    }
+
+    /// Every entry, earliest first.
+    pub fn iter(&self) -> impl Iterator<Item = (Timestamp, ItemKey)> + '_ {
+        self.0
+            .iter()
+            .map(|&(at, kind, id)| (at, (kind, Uuid::from_u128(id))))
+    }
+
+    /// How many items are filed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// An item's terms, oldest first: the current one inline, so a charge folds into it with no
 /// further pointer to chase; the earlier ones, none until a renewal, beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -665,7 +701,7 @@ pub struct State {
     /// Refund requests filed.
     pub requests: BTreeMap<RefundRequestId, Request>,
     /// Each item's next unbilled charge, by when it falls: what the scheduler looks at.
-    pub agenda: BTreeSet<(Timestamp, ItemKey)>,
+    pub agenda: Agenda,
     /// Invoices by month, partner and currency.
     pub invoices: BTreeMap<(Month, TenantId, Currency), Invoice>,
     /// Every invoice's key, in the order they were opened: what a [`LineAt`] names.
@@ -1025,17 +1061,17 @@ fn sorted<S: serde::Serializer, K: Ord + Serialize, V: Serialize>(
 }
 
 /// Moves `item`'s entry on `agenda` to its next unbilled charge.
-fn reschedule(agenda: &mut BTreeSet<(Timestamp, ItemKey)>, k: ItemKey, item: &mut Item) {
+fn reschedule(agenda: &mut Agenda, k: ItemKey, item: &mut Item) {
     let next = item.current().and_then(TermState::next_charge);
     if next == item.next {
         return;
     }
     if let Some(old) = item.next.take() {
-        agenda.remove(&(old, k));
+        agenda.remove(old, k);
     }
     item.next = next;
     if let Some(at) = next {
-        agenda.insert((at, k));
+        agenda.insert(at, k);
     }
 }
 
