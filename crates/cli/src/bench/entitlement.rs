@@ -19,7 +19,7 @@ use csp_events::{ActorKind, ImportId, Role, TenantId};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::bench::ordering::{ms, request, Load};
+use crate::bench::ordering::{request, Load};
 use crate::bench::{header, rate};
 use crate::serve::{Node, NodeArgs};
 
@@ -59,10 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(secrets);
     }
     let (views, floor, ceiling, size) = result?;
-    let (v, c) = (
-        rate(views.done, views.elapsed),
-        rate(ceiling.done, ceiling.elapsed),
-    );
+    let c = rate(ceiling.done, ceiling.elapsed);
     header(&format!(
         "csp bench entitlement --views {} --clients {} --connections {}",
         args.views, args.clients, args.connections
@@ -72,29 +69,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "| figure | requests | per second | p50 ms | p99 ms | ratio to the ceiling | target |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|");
-    println!(
-        "| get_key over NATS, key_shown durable before the key is opened and answered, {} clients | {} | {v:.0} | {:.2} | {:.2} | {:.2} | >= 0.3 of the ceiling |",
-        args.clients,
-        views.done,
-        ms(views.percentile(0.5)),
-        ms(views.percentile(0.99)),
-        v / c
+    let figure = format!(
+        "get_key over NATS, key_shown durable before the key is opened and answered, {} clients",
+        args.clients
     );
-    println!(
-        "| ceiling: the event log alone, {} tasks, one event of {size} B each | {} | {c:.0} | {:.2} | {:.2} | 1.00 | |",
-        args.clients,
-        ceiling.done,
-        ms(ceiling.percentile(0.5)),
-        ms(ceiling.percentile(0.99)),
+    println!("{}", views.row(&figure, Some(c), ">= 0.3 of the ceiling"));
+    let figure = format!(
+        "ceiling: the event log alone, {} tasks, one event of {size} B each",
+        args.clients
     );
-    let f = rate(floor.done, floor.elapsed);
-    println!(
-        "| floor: get_software over the same path, nothing recorded | {} | {f:.0} | {:.2} | {:.2} | {:.2} | |",
-        floor.done,
-        ms(floor.percentile(0.5)),
-        ms(floor.percentile(0.99)),
-        f / c
-    );
+    println!("{}", ceiling.row(&figure, Some(c), ""));
+    let figure = "floor: get_software over the same path, nothing recorded";
+    println!("{}", floor.row(figure, Some(c), ""));
     Ok(())
 }
 
