@@ -515,3 +515,44 @@ async fn an_idle_service_on_the_system_clock_does_not_spin() {
     })
     .await
 }
+
+/// A service whose applier cannot fold an event of its own log halts, and `csp serve` exits
+/// non-zero, so a supervisor (systemd's `Restart=on-failure`, an operator's alert on a failed
+/// unit) sees it, rather than a process that answers `unavailable` forever. The damage is the
+/// `fold_own_event` fault point: a running service's log has no other writer to damage it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_cannot_fold_its_own_log_exits_non_zero() {
+    csp_testkit::within(std::time::Duration::from_secs(120), async {
+        let _serial = serial().await;
+        let nats = NatsServer::start().expect("nats-server");
+        let data = TempDir::new("csp-e2e-halt").unwrap();
+        let issuer = dev_issuer(data.path());
+        let mut csp = Csp::serve(&nats.url(), "counter", data.path(), &[]).await;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let agent = partner_token(&issuer, tenant(PARTNER), Role::AdminAgent);
+        open_counter(&client, "counter", &agent, 1000, 48).await;
+        assert!(csp.terminate().success());
+
+        csp.env
+            .push(("CSP_FAIL_AT".to_string(), "fold_own_event".to_string()));
+        csp.start_again(&nats.url(), "counter").await;
+        // Its next event cannot be folded: the increment is recorded, then the service halts.
+        let body = format!(r#"{{"request_id":"halt","customer":"{CUSTOMER}","by":1}}"#);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Authorization", format!("Bearer {agent}").as_str());
+        let request = async_nats::Request::new()
+            .payload(body.into())
+            .headers(headers)
+            .timeout(Some(Duration::from_secs(5)));
+        // Answered or not (the process may be gone first): what matters is how it ends.
+        let _ = client
+            .send_request("csp.cmd.counter.increment", request)
+            .await;
+        let status = csp
+            .wait_exit(Duration::from_secs(30))
+            .await
+            .expect("csp serve exits once its service halted");
+        assert_eq!(status.code(), Some(1), "{status}");
+    })
+    .await
+}

@@ -91,6 +91,8 @@ pub(crate) fn admin_status<S: Service>(shared: &Shared<S>, body: &[u8]) -> Bytes
         "last_seq": shared.log.last_seq(),
         "last_outbox_seq": shared.log.last_outbox_seq(),
         "applied_seq": applied_seq,
+        // Why the service halted (an event of its own log it cannot fold), or null.
+        "halted": shared.halted.borrow().clone(),
         "state": summary,
         "outbox_published": shared.log.cursor(crate::outbox::CURSOR).ok().flatten().unwrap_or(0),
         "inbox": shared.counters.snapshot(),

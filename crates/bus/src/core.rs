@@ -105,6 +105,10 @@ pub(crate) struct Shared<S: Service> {
     /// Set when the applier stopped (at shutdown, or at an event it cannot fold): whoever
     /// waits for a fold then stops waiting instead of hanging.
     pub(crate) applier_stopped: watch::Sender<bool>,
+    /// Why the service halted, once it has: its applier met an event of its own log it cannot
+    /// fold (corruption, or a log written by a newer build). From then on nothing is appended
+    /// and nothing answered from a state that would be missing that event.
+    pub(crate) halted: watch::Sender<Option<String>>,
     pub(crate) table: Table<S>,
     /// The configuration the service was started with (reference data its handlers read).
     pub(crate) config: S::Config,
@@ -294,6 +298,17 @@ pub(crate) fn error_reply(e: ApiError) -> Bytes {
 
 /// Decisions retried on a version conflict before answering `conflict`.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+/// The answer of a halted service, to every request but an operator's status.
+pub(crate) fn halted_error(why: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "the service halted: {why}; it records and answers nothing until an operator \
+             repairs its log (`csp log --verify`) and restarts it"
+        ),
+    )
+}
 
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
@@ -555,6 +570,9 @@ pub(crate) async fn append_stamped<S: Service>(
     events: Vec<NewEvent>,
     request: Option<NewRequest>,
 ) -> Result<Option<u64>, AppendFailure> {
+    if let Some(why) = shared.halted.borrow().as_deref() {
+        return Err(AppendFailure::Failed(halted_error(why)));
+    }
     match shared.log.append(Batch { events, request }).await {
         Ok(AppendOutcome::Appended { positions }) => Ok(positions
             .iter()

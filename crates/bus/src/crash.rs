@@ -63,7 +63,8 @@ pub const FAIL_AT: &str = "CSP_FAIL_AT";
 /// through `<point>`. Off unless the variable is set.
 ///
 /// Points: `recorded_read_append` (a recorded read's events cannot be recorded: nothing may be
-/// revealed).
+/// revealed); `fold_own_event` (the applier cannot fold the next event of the service's own
+/// log, as if it were damaged: the service halts).
 pub fn fails(point: &str) -> bool {
     static ARMED: OnceLock<Option<String>> = OnceLock::new();
     ARMED.get_or_init(|| std::env::var(FAIL_AT).ok()).as_deref() == Some(point)

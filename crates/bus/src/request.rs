@@ -146,6 +146,9 @@ pub(crate) async fn handle_request<S: Service>(
             admin_status(shared, &msg.payload)
         };
     }
+    if let Some(why) = shared.halted.borrow().as_deref() {
+        return error_reply(halted_error(why));
+    }
     let Some(endpoint) = shared.table.get(endpoint_index) else {
         return error_reply(ApiError::new(ErrorCode::Internal, "unknown endpoint"));
     };

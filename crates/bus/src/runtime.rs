@@ -121,6 +121,7 @@ pub async fn start<S: Service>(
         applied: RwLock::new(applied),
         applied_tx,
         applier_stopped: watch::channel(false).0,
+        halted: watch::channel(None).0,
         table: Arc::new(endpoints.list),
         config: service_config,
         bus: config.bus.clone(),
@@ -208,6 +209,25 @@ impl<S: Service> Running<S> {
     /// The service's log.
     pub fn log(&self) -> &EventLog {
         &self.shared.log
+    }
+
+    /// Resolves, with the reason, once the service has halted: its applier met an event of its
+    /// own log it cannot fold. A process that runs the service waits on this beside its
+    /// signals and stops with an error, so a supervisor sees a failed service rather than one
+    /// that answers `unavailable` forever.
+    pub fn halted(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut halted = self.shared.halted.subscribe();
+        async move {
+            loop {
+                if let Some(why) = halted.borrow_and_update().clone() {
+                    return why;
+                }
+                if halted.changed().await.is_err() {
+                    // The service is gone without halting: never resolves.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 
     /// A handle on the live state, configuration and clock for a server beside the service
@@ -298,23 +318,31 @@ async fn fold_tail<S: Service>(shared: &Shared<S>, mut shutdown: watch::Receiver
         let mut stop = false;
         loop {
             match record {
-                Ok(r) => match crate::service::decode_record::<S>(r.stream(), r.bytes()) {
+                Ok(r) => match crate::service::decode_record::<S>(r.stream(), r.bytes())
+                    .map_err(|e| e.to_string())
+                    .and_then(|env| {
+                        if crate::crash::fails("fold_own_event") {
+                            Err("fault point fold_own_event".to_string())
+                        } else {
+                            Ok(env)
+                        }
+                    }) {
                     Ok(env) => decoded.push((r, env)),
                     Err(e) => {
                         // Only this build writes this log, so this is corruption or a
                         // downgrade: stop folding rather than serve a state that skipped an
                         // event.
-                        error!(
-                            service = shared.name,
-                            seq = r.seq,
-                            "undecodable event in own log: {e}"
-                        );
+                        let why = format!("event {} of its own log cannot be folded ({e})", r.seq);
+                        error!(service = shared.name, seq = r.seq, "halted: {why}");
+                        shared.halted.send_replace(Some(why));
                         stop = true;
                         break;
                     }
                 },
                 Err(e) => {
-                    error!(service = shared.name, "reading the log tail: {e}");
+                    let why = format!("its own log cannot be read ({e})");
+                    error!(service = shared.name, "halted: {why}");
+                    shared.halted.send_replace(Some(why));
                     stop = true;
                     break;
                 }

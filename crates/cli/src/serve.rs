@@ -476,6 +476,8 @@ pub trait Stop: Send {
     fn name(&self) -> &'static str;
     /// Stops it (see [`Running::shutdown`]).
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
+    /// Resolves, with the reason, if it halts (see [`Running::halted`]).
+    fn halted(&self) -> BoxFuture<'static, String>;
 }
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -486,6 +488,9 @@ impl<S: Service> Stop for Running<S> {
     }
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin((*self).shutdown())
+    }
+    fn halted(&self) -> BoxFuture<'static, String> {
+        Box::pin(Running::halted(self))
     }
 }
 
@@ -522,6 +527,24 @@ impl System {
             }
         }
         Ok(system)
+    }
+
+    /// Resolves, with the service and the reason, once any of them halts.
+    pub fn halted(&self) -> impl std::future::Future<Output = (&'static str, String)> + 'static {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(self.running.len().max(1));
+        for r in &self.running {
+            let (name, halted, tx) = (r.name(), r.halted(), tx.clone());
+            tokio::spawn(async move {
+                let why = halted.await;
+                let _ = tx.send((name, why)).await;
+            });
+        }
+        async move {
+            match rx.recv().await {
+                Some(halted) => halted,
+                None => std::future::pending().await,
+            }
+        }
     }
 
     /// The services running, in start order.
@@ -620,6 +643,9 @@ impl Stop for Downloads {
             self.running.shutdown().await;
         })
     }
+    fn halted(&self) -> BoxFuture<'static, String> {
+        Box::pin(self.running.halted())
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -651,9 +677,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             redacted(&args.nats),
             args.node.data.display()
         );
-        wait_for_signal().await?;
-        running.stop().await;
-        Ok(())
+        let name = running.name();
+        let halted = running.halted();
+        tokio::select! {
+            signal = wait_for_signal() => {
+                running.stop().await;
+                signal
+            }
+            why = halted => {
+                running.stop().await;
+                anyhow::bail!("{name} halted: {why}")
+            }
+        }
     })
 }
 
@@ -679,10 +714,18 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         if args.nats.is_none() {
             eprintln!("csp: nothing outside this process can reach the in-process bus; give --nats URL to serve clients, or run `csp demo`");
         }
-        wait_for_signal().await?;
-        system.shutdown().await;
-        eprintln!("csp: stopped");
-        Ok(())
+        let halted = system.halted();
+        tokio::select! {
+            signal = wait_for_signal() => {
+                system.shutdown().await;
+                eprintln!("csp: stopped");
+                signal
+            }
+            (name, why) = halted => {
+                system.shutdown().await;
+                anyhow::bail!("{name} halted: {why}; every service was stopped")
+            }
+        }
     })
 }
 

@@ -208,7 +208,7 @@ async fn a_service_publishes_only_the_event_kinds_it_says_it_publishes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_whose_applier_stopped_still_answers_instead_of_hanging() {
+async fn a_service_that_cannot_fold_its_own_log_halts_and_records_nothing_more() {
     csp_testkit::within(Duration::from_secs(60), async {
         let h = Harness::new();
         let log = h.log("counter");
@@ -228,13 +228,45 @@ async fn a_service_whose_applier_stopped_still_answers_instead_of_hanging() {
         })
         .await
         .unwrap();
-        // The increment is durable; its reply comes although the state cannot show it.
-        h.increment("after-damage").await;
+        // The service says it halted, and why: what `csp serve` exits with.
+        let why = counter.halted().await;
+        assert!(
+            why.contains("event 2 of its own log cannot be folded"),
+            "{why}"
+        );
         assert_eq!(
             counter.applied_seq(),
             1,
             "folded up to the damaged event only"
         );
+        // From then on it records nothing and answers nothing from a state missing an event:
+        // a command and a query are both `unavailable`, naming the halt.
+        for (subject, body) in [
+            (
+                "csp.cmd.counter.increment",
+                format!(r#"{{"request_id":"after","customer":"{CUSTOMER}","by":1}}"#),
+            ),
+            (
+                "csp.qry.counter.get_counter",
+                format!(r#"{{"customer":"{CUSTOMER}"}}"#),
+            ),
+        ] {
+            let r = h
+                .bus
+                .request(
+                    subject,
+                    Headers::new().with("Authorization", format!("Bearer {}", h.token)),
+                    Bytes::from(body),
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+            assert_eq!(v["error"]["code"], "unavailable", "{subject}: {v}");
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("the service halted"), "{message}");
+        }
+        assert_eq!(log.last_seq(), 2, "nothing appended after the halt");
         counter.shutdown().await;
     })
     .await
