@@ -76,7 +76,8 @@ impl Harness {
         runtime::start::<S>(c, ()).await.unwrap()
     }
 
-    async fn send(&self, subject: &str, body: String) {
+    /// Sends a request as the partner agent; its reply.
+    async fn ask(&self, subject: &str, body: String) -> serde_json::Value {
         let r = self
             .bus
             .request(
@@ -87,7 +88,11 @@ impl Harness {
             )
             .await
             .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        serde_json::from_slice(&r.payload).unwrap()
+    }
+
+    async fn send(&self, subject: &str, body: String) {
+        let v = self.ask(subject, body).await;
         assert_eq!(v["ok"], true, "{v}");
     }
 
@@ -251,17 +256,7 @@ async fn a_service_that_cannot_fold_its_own_log_halts_and_records_nothing_more()
                 format!(r#"{{"customer":"{CUSTOMER}"}}"#),
             ),
         ] {
-            let r = h
-                .bus
-                .request(
-                    subject,
-                    Headers::new().with("Authorization", format!("Bearer {}", h.token)),
-                    Bytes::from(body),
-                    Duration::from_secs(5),
-                )
-                .await
-                .unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+            let v = h.ask(subject, body).await;
             assert_eq!(v["error"]["code"], "unavailable", "{subject}: {v}");
             let message = v["error"]["message"].as_str().unwrap_or_default();
             assert!(message.contains("the service halted"), "{message}");
