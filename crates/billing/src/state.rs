@@ -269,10 +269,16 @@ impl Terms {
     }
 }
 
-/// Serialised as the sequence of terms, oldest first.
+/// Serialised as the sequence of terms, oldest first, its length given up front (see
+/// [`Lines`]'s).
 impl Serialize for Terms {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        use serde::ser::SerializeSeq as _;
+        let mut seq = serializer.serialize_seq(Some(self.earlier.len() + 1))?;
+        for term in self.iter() {
+            seq.serialize_element(term)?;
+        }
+        seq.end()
     }
 }
 
@@ -567,15 +573,18 @@ impl Lines {
         self.len == 0
     }
 
-    /// Appends `line`, numbered `len()` after.
+    /// Appends `line`, numbered `len()` after. The first chunk grows as a vector does (most
+    /// invoices are small: one per partner, month and currency), the later ones are
+    /// allocated whole.
     pub fn push(&mut self, line: Line) {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(line),
-            _ => {
+            Some(_) => {
                 let mut chunk = Vec::with_capacity(Self::CHUNK);
                 chunk.push(line);
                 self.chunks.push(chunk);
             }
+            None => self.chunks.push(vec![line]),
         }
         self.len += 1;
     }
@@ -607,10 +616,16 @@ impl<'a> IntoIterator for &'a Lines {
 }
 
 /// Serialised as one sequence, as a vector of the lines would be: how they are stored is not
-/// part of the state.
+/// part of the state. Its length is given up front: postcard (the digest's format) cannot
+/// write a sequence of unknown length, and a flattened iterator does not know its own.
 impl Serialize for Lines {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        use serde::ser::SerializeSeq as _;
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for line in self.iter() {
+            seq.serialize_element(line)?;
+        }
+        seq.end()
     }
 }
 
@@ -1258,9 +1273,20 @@ mod tests {
             assert_eq!(got, want, "range {range:?}");
         }
         assert_eq!(lines.iter().count(), n);
+        // In the digest's format (postcard, which refuses a sequence of unknown length) as in
+        // JSON: the same bytes as the vector's.
+        assert_eq!(
+            postcard::to_allocvec(&lines).unwrap(),
+            postcard::to_allocvec(&all).unwrap()
+        );
         assert_eq!(
             serde_json::to_vec(&lines).unwrap(),
             serde_json::to_vec(&all).unwrap()
+        );
+        assert_eq!(
+            lines.chunks[0].capacity(),
+            Lines::CHUNK,
+            "the first chunk grew to a chunk"
         );
     }
 }
